@@ -1,0 +1,30 @@
+// Package dispatch is the Dispatch function: job events pushed from the job-events topic are
+// fanned out to one delivery task per target (shared/fanout).
+package dispatch
+
+import (
+	"context"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/jobhooks/jobhooks/shared/fanout"
+	"github.com/jobhooks/jobhooks/shared/instance"
+	"github.com/jobhooks/jobhooks/shared/pushmsg"
+)
+
+func init() {
+	functions.HTTP("Dispatch", instance.PushFunction(instance.Default, Build))
+}
+
+// Build creates the handler from the instance's clients.
+func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, error) {
+	st, err := in.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := in.Publisher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return fanout.New(in.Config, fanout.Deps{Store: st, Publisher: pub, Log: in.Log, Now: in.Now}).Handle, nil
+}

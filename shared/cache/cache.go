@@ -1,0 +1,72 @@
+// Package cache is a small per-instance cache whose entries expire after a fixed TTL.
+//
+// It bounds staleness, not size: callers cache things of which an instance sees few (webhook
+// configurations, decrypted secrets). Concurrent misses of one key may both load; the last
+// load wins. Safe for concurrent use.
+package cache
+
+import (
+	"sync"
+	"time"
+)
+
+// TTL caches values of type V by key K for at most ttl.
+type TTL[K comparable, V any] struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[K]entry[V]
+}
+
+type entry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+// New returns an empty cache. now is the clock (time.Now when nil).
+func New[K comparable, V any](ttl time.Duration, now func() time.Time) *TTL[K, V] {
+	if now == nil {
+		now = time.Now
+	}
+	return &TTL[K, V]{ttl: ttl, now: now, entries: map[K]entry[V]{}}
+}
+
+// Get returns the cached value of k, or loads, caches and returns it. A load error is returned
+// and nothing is cached.
+func (c *TTL[K, V]) Get(k K, load func() (V, error)) (V, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if len(c.entries) > 10000 {
+		c.sweep(now)
+	}
+	c.entries[k] = entry[V]{v: v, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// Forget drops k, so the next Get loads it (after this instance changed it).
+func (c *TTL[K, V]) Forget(k K) {
+	c.mu.Lock()
+	delete(c.entries, k)
+	c.mu.Unlock()
+}
+
+// sweep drops expired entries; called with mu held.
+func (c *TTL[K, V]) sweep(now time.Time) {
+	for k, e := range c.entries {
+		if !now.Before(e.expires) {
+			delete(c.entries, k)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+// Package config reads every setting of a Jobhooks function from the environment, in one place.
+//
+// Each setting has a default that is right for production; the local stack and tests override
+// them with environment variables. Load never reads anything but the environment, so it is cheap
+// and safe to call from init code.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds the settings shared by the five functions.
+type Config struct {
+	// GoogleProject is the Google Cloud project that holds the topics, the database and the secrets.
+	GoogleProject string
+	// FirestoreDatabase is the Firestore database id.
+	FirestoreDatabase string
+
+	JobEventsTopic  string
+	DeliveriesTopic string
+	DeadLetterTopic string
+
+	// KEKSecret is the Secret Manager secret whose versions are the key-encryption keys of
+	// webhook signing secrets.
+	KEKSecret string
+	// SigningKeySecret is the Secret Manager secret whose versions are the deployment's
+	// asymmetric signing keys (dynamic webhooks).
+	SigningKeySecret string
+
+	// AllowInsecureTargets turns off the SSRF guard and allows plain http. Only the local stack sets it.
+	AllowInsecureTargets bool
+	// AttemptTimeout bounds one POST; it must stay below the deliveries subscription's ack deadline.
+	AttemptTimeout time.Duration
+	// RetryWindow is how long after the first attempt a delivery keeps being retried.
+	RetryWindow time.Duration
+	// AutoDisableAfter is how long a static webhook may fail without a success before it is disabled.
+	AutoDisableAfter time.Duration
+	// CacheTTL bounds how long an instance caches webhook configurations and decrypted secrets.
+	CacheTTL time.Duration
+	// RecordTTL is how long event, delivery and attempt records are kept (Firestore TTL field).
+	RecordTTL time.Duration
+	// RepublishAfter is the number of Pub/Sub deliveries of one task after which Deliver
+	// re-publishes it as a new generation, staying clear of the subscription's 100-attempt dead-letter.
+	RepublishAfter int
+	// PublicBaseURL is the deployment's public base URL (the JWT issuer).
+	PublicBaseURL string
+	// Version is reported in the User-Agent of every delivery.
+	Version string
+}
+
+// Defaults are the production settings.
+func Defaults() Config {
+	return Config{
+		FirestoreDatabase: "(default)",
+		JobEventsTopic:    "job-events",
+		DeliveriesTopic:   "webhook-deliveries",
+		DeadLetterTopic:   "webhook-dead-letter",
+		KEKSecret:         "jobhooks-kek",
+		SigningKeySecret:  "jobhooks-signing-key",
+		AttemptTimeout:    15 * time.Second,
+		RetryWindow:       24 * time.Hour,
+		AutoDisableAfter:  72 * time.Hour,
+		CacheTTL:          30 * time.Second,
+		RecordTTL:         30 * 24 * time.Hour,
+		RepublishAfter:    90,
+		Version:           "0.1.0",
+	}
+}
+
+// Load returns the defaults overridden by the environment. It reports every malformed
+// variable at once rather than starting with a half-understood configuration.
+func Load() (Config, error) {
+	c := Defaults()
+	r := reader{}
+	c.GoogleProject = r.str("GOOGLE_CLOUD_PROJECT", firstNonEmpty(os.Getenv("GCP_PROJECT"), os.Getenv("GCLOUD_PROJECT")))
+	c.FirestoreDatabase = r.str("JOBHOOKS_FIRESTORE_DATABASE", c.FirestoreDatabase)
+	c.JobEventsTopic = r.str("JOBHOOKS_JOB_EVENTS_TOPIC", c.JobEventsTopic)
+	c.DeliveriesTopic = r.str("JOBHOOKS_DELIVERIES_TOPIC", c.DeliveriesTopic)
+	c.DeadLetterTopic = r.str("JOBHOOKS_DEAD_LETTER_TOPIC", c.DeadLetterTopic)
+	c.KEKSecret = r.str("JOBHOOKS_KEK_SECRET", c.KEKSecret)
+	c.SigningKeySecret = r.str("JOBHOOKS_SIGNING_KEY_SECRET", c.SigningKeySecret)
+	c.AllowInsecureTargets = r.boolean("JOBHOOKS_ALLOW_INSECURE_TARGETS", c.AllowInsecureTargets)
+	c.AttemptTimeout = r.duration("JOBHOOKS_ATTEMPT_TIMEOUT", c.AttemptTimeout)
+	c.RetryWindow = r.duration("JOBHOOKS_RETRY_WINDOW", c.RetryWindow)
+	c.AutoDisableAfter = r.duration("JOBHOOKS_AUTO_DISABLE_AFTER", c.AutoDisableAfter)
+	c.CacheTTL = r.duration("JOBHOOKS_CACHE_TTL", c.CacheTTL)
+	c.RecordTTL = r.duration("JOBHOOKS_RECORD_TTL", c.RecordTTL)
+	c.RepublishAfter = r.integer("JOBHOOKS_REPUBLISH_AFTER", c.RepublishAfter)
+	c.PublicBaseURL = r.str("JOBHOOKS_PUBLIC_BASE_URL", c.PublicBaseURL)
+	if c.GoogleProject == "" {
+		r.errs = append(r.errs, "GOOGLE_CLOUD_PROJECT is not set")
+	}
+	if c.CacheTTL > 30*time.Second {
+		// SPEC §4: a change made through the API takes effect everywhere within 30 s.
+		r.errs = append(r.errs, "JOBHOOKS_CACHE_TTL must be at most 30s")
+	}
+	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {
+		r.errs = append(r.errs, "JOBHOOKS_REPUBLISH_AFTER must be between 1 and 99 (the subscription dead-letters at 100)")
+	}
+	if len(r.errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))
+	}
+	return c, nil
+}
+
+type reader struct{ errs []string }
+
+func (r *reader) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Sprintf("%s=%q is not a boolean", name, v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.errs = append(r.errs, fmt.Sprintf("%s=%q is not a positive duration like 15s or 24h", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) integer(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Sprintf("%s=%q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

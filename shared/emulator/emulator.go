@@ -1,0 +1,159 @@
+// Package emulator starts gcloud's Pub/Sub and Firestore emulators for tests and for the local stack.
+//
+// Each emulator runs on a free loopback port in its own process group, because the gcloud
+// wrapper starts a Java child that survives a kill of the wrapper alone: Stop kills the group.
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Kind is an emulator gcloud can start.
+type Kind string
+
+const (
+	PubSub    Kind = "pubsub"
+	Firestore Kind = "firestore"
+)
+
+// HostEnv is the environment variable through which Google's client libraries find the emulator.
+func (k Kind) HostEnv() string {
+	if k == PubSub {
+		return "PUBSUB_EMULATOR_HOST"
+	}
+	return "FIRESTORE_EMULATOR_HOST"
+}
+
+// ErrNoGcloud means gcloud is not installed, so no emulator can start.
+var ErrNoGcloud = errors.New("gcloud is not on PATH: install the Google Cloud CLI with its pubsub and firestore emulator components (and Java)")
+
+// Options tune Start.
+type Options struct {
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// Log receives the emulator's output; nil discards it.
+	Log io.Writer
+	// DataDir keeps the emulator's state between runs (Pub/Sub only: --data-dir). Empty: in memory.
+	DataDir string
+	// StartTimeout bounds the wait for the emulator to answer; default 90 s (Java is slow to start
+	// on a busy machine).
+	StartTimeout time.Duration
+}
+
+// Emulator is a running emulator.
+type Emulator struct {
+	Kind Kind
+	// Host is "127.0.0.1:PORT", the value of Kind.HostEnv().
+	Host string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start launches the emulator and returns once it answers HTTP.
+func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		return nil, ErrNoGcloud
+	}
+	port := opts.Port
+	if port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
+	}
+	host := "127.0.0.1:" + strconv.Itoa(port)
+	var args []string
+	switch kind {
+	case PubSub:
+		args = []string{"beta", "emulators", "pubsub", "start", "--host-port=" + host}
+		if opts.DataDir != "" {
+			args = append(args, "--data-dir="+opts.DataDir)
+		}
+	case Firestore:
+		args = []string{"emulators", "firestore", "start", "--host-port=" + host}
+	default:
+		return nil, fmt.Errorf("emulator: unknown kind %q", kind)
+	}
+	cmd := exec.Command("gcloud", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if opts.Log != nil {
+		cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+	}
+	cmd.Env = append(os.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("emulator: start %s: %w", kind, err)
+	}
+	e := &Emulator{Kind: kind, Host: host, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(e.done) }()
+
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = 90 * time.Second
+	}
+	if err := e.waitReady(ctx, timeout); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-e.done:
+			return fmt.Errorf("emulator: %s exited before it was ready (is its gcloud component and Java installed?)", e.Kind)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		resp, err := client.Get("http://" + e.Host + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("emulator: %s did not answer on %s within %s", e.Kind, e.Host, timeout)
+}
+
+// Stop kills the emulator's whole process group (the gcloud wrapper and its Java child) and
+// waits for the wrapper to exit.
+func (e *Emulator) Stop() {
+	if e == nil || e.cmd.Process == nil {
+		return
+	}
+	pgid := e.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-e.done
+	}
+	// The Java child may outlive the wrapper for a moment: make sure the group is gone.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("emulator: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

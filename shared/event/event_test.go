@@ -1,0 +1,119 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const valid = `{"id":"job-1","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z",
+ "data":{"id":"batches/1", "output_file_uri":"gs://b/o"}}`
+
+func TestParse_AcceptsAValidEventAndRendersTheSpecBody(t *testing.T) {
+	e, err := Parse([]byte(valid), map[string]string{"type": "batch.succeeded", "project": "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"type":"batch.succeeded","version":"v1","timestamp":"2026-11-28T10:00:00Z","data":{"id":"batches/1","output_file_uri":"gs://b/o"}}`
+	if got := string(e.Body()); got != want {
+		t.Errorf("body\n got %s\nwant %s", got, want)
+	}
+	if !json.Valid(e.Body()) {
+		t.Error("body is not JSON")
+	}
+}
+
+func TestParse_DynamicConfigAddsUserMetadataAtTopLevel(t *testing.T) {
+	msg := `{"id":"j","project":"p","type":"video.generated","timestamp":"2026-11-28T10:00:00.5+01:00","data":{},
+	  "webhook_config":{"uris":["https://a.example/h","https://b.example/h"],"user_metadata":{"k": [1, 2]}}}`
+	e, err := Parse([]byte(msg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.WebhookConfig.URIs) != 2 {
+		t.Fatalf("uris = %v", e.WebhookConfig.URIs)
+	}
+	want := `{"type":"video.generated","version":"v1","timestamp":"2026-11-28T10:00:00.5+01:00","data":{},"user_metadata":{"k":[1,2]}}`
+	if got := string(e.Body()); got != want {
+		t.Errorf("body\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestParse_RejectsPoisonWithAReasonNamingTheField(t *testing.T) {
+	big := `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{"x":"` + strings.Repeat("a", MaxData) + `"}}`
+	bigMeta := `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["https://x.example"],"user_metadata":{"x":"` + strings.Repeat("a", MaxUserMetadata) + `"}}}`
+	elevenURIs := `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":[` + strings.TrimSuffix(strings.Repeat(`"https://x.example/a",`, 11), ",") + `]}}`
+	cases := []struct {
+		name, msg, reason string
+		attrs             map[string]string
+	}{
+		{"empty", ``, "empty", nil},
+		{"not json", `not json`, "not a JSON object", nil},
+		{"truncated json", `{"id":`, "not valid JSON", nil},
+		{"array", `[1,2]`, "not a JSON object", nil},
+		{"trailing data", valid + ` {}`, "after the JSON object", nil},
+		{"missing id", `{"project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id is missing", nil},
+		{"id pattern", `{"id":"a b","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id \"a b\" must match", nil},
+		{"id too long", `{"id":"` + strings.Repeat("a", 129) + `","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id ", nil},
+		{"id not string", `{"id":7,"project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "must be string", nil},
+		{"missing project", `{"id":"j","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "project is missing", nil},
+		{"project pattern", `{"id":"j","project":"Acme","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "project \"Acme\" must match", nil},
+		{"missing type", `{"id":"j","project":"p","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "type is missing", nil},
+		{"type pattern", `{"id":"j","project":"p","type":"succeeded","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "type \"succeeded\" must match", nil},
+		{"missing timestamp", `{"id":"j","project":"p","type":"a.b","data":{}}`, "timestamp is missing", nil},
+		{"bad timestamp", `{"id":"j","project":"p","type":"a.b","timestamp":"yesterday","data":{}}`, "not RFC 3339", nil},
+		{"missing data", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z"}`, "data is missing", nil},
+		{"null data", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":null}`, "data is missing", nil},
+		{"data not object", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":"x"}`, "data must be a JSON object", nil},
+		{"data oversized", big, "data is", nil},
+		{"config not object", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":[]}`, "webhook_config must be an object", nil},
+		{"no uris", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":[]}}`, "1 to 10", nil},
+		{"eleven uris", elevenURIs, "1 to 10", nil},
+		{"relative uri", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["/x"]}}`, "uris[0]: not an absolute URL", nil},
+		{"ftp uri", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["ftp://x.example/"]}}`, "scheme", nil},
+		{"userinfo uri", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["https://u:p@x.example/"]}}`, "user-info", nil},
+		{"metadata oversized", bigMeta, "user_metadata is", nil},
+		{"attribute disagrees", valid, "attribute type", map[string]string{"type": "batch.failed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.msg), c.attrs)
+			var inv *Invalid
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want *Invalid", err)
+			}
+			if !strings.Contains(inv.Reason, c.reason) {
+				t.Errorf("reason %q does not contain %q", inv.Reason, c.reason)
+			}
+		})
+	}
+}
+
+func TestMessageID_IsDeterministicPerProjectAndEvent(t *testing.T) {
+	a := MessageID("acme", "job-1")
+	if a != MessageID("acme", "job-1") {
+		t.Error("not deterministic")
+	}
+	if len(a) != len("msg_")+26 || !strings.HasPrefix(a, "msg_") {
+		t.Errorf("%q is not msg_ + 26 chars", a)
+	}
+	if a == MessageID("other", "job-1") || a == MessageID("acme", "job-2") {
+		t.Error("different events share an id")
+	}
+	// The separator keeps ("ab","c") and ("a","bc") apart.
+	if DeliveryID("p", "ab", "c") == DeliveryID("p", "a", "bc") {
+		t.Error("delivery ids collide across part boundaries")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte(`{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["https://x"]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Parse(data, nil)
+		if err == nil && !json.Valid(e.Body()) {
+			t.Fatalf("valid event renders invalid JSON: %s", e.Body())
+		}
+	})
+}

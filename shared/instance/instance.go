@@ -1,0 +1,142 @@
+// Package instance holds what one function instance creates once and reuses for every request:
+// its configuration, logger and Google Cloud clients.
+//
+// Clients are created lazily, on the first request that needs them, so a binary starts and
+// answers HTTP before it can reach Google Cloud; a failed creation is retried on the next
+// request rather than remembered. With PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST or
+// SECRETMANAGER_EMULATOR_HOST set, the clients talk to the local stand-ins.
+package instance
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"google.golang.org/api/option"
+
+	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/logging"
+	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/sender"
+	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/topics"
+)
+
+// SecretManagerHostEnv points the Secret Manager client at the local stand-in (no TLS, no auth).
+const SecretManagerHostEnv = "SECRETMANAGER_EMULATOR_HOST"
+
+// Instance is the per-instance state. Safe for concurrent use.
+type Instance struct {
+	Config config.Config
+	Log    *slog.Logger
+	// Now is the clock of the services built on this instance; tests move it forward.
+	Now func() time.Time
+
+	mu        sync.Mutex
+	store     *store.Store
+	publisher *topics.Publisher
+	keyring   *secrets.Keyring
+	sender    *sender.Client
+}
+
+// New returns an instance for cfg; nothing is connected yet.
+func New(cfg config.Config, log *slog.Logger) *Instance {
+	return &Instance{Config: cfg, Log: log, Now: time.Now}
+}
+
+// Store returns the Firestore store, connecting on first use.
+func (in *Instance) Store(ctx context.Context) (*store.Store, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.store == nil {
+		s, err := store.Open(ctx, in.Config.GoogleProject, in.Config.FirestoreDatabase, in.Config.RecordTTL)
+		if err != nil {
+			return nil, err
+		}
+		in.store = s
+	}
+	return in.store, nil
+}
+
+// Publisher returns the deliveries / dead-letter publisher, connecting on first use.
+func (in *Instance) Publisher(ctx context.Context) (*topics.Publisher, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.publisher == nil {
+		// The client outlives the request that created it: it must not use the request's context.
+		c, err := pubsub.NewClient(context.WithoutCancel(ctx), in.Config.GoogleProject)
+		if err != nil {
+			return nil, fmt.Errorf("instance: pubsub client: %w", err)
+		}
+		in.publisher = topics.NewPublisher(c, in.Config.DeliveriesTopic, in.Config.DeadLetterTopic)
+	}
+	return in.publisher, nil
+}
+
+// Keyring returns the KEK keyring, connecting to Secret Manager on first use.
+func (in *Instance) Keyring(ctx context.Context) (*secrets.Keyring, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.keyring == nil {
+		c, err := secretmanager.NewClient(context.WithoutCancel(ctx), SecretManagerOptions()...)
+		if err != nil {
+			return nil, fmt.Errorf("instance: secret manager client: %w", err)
+		}
+		k, err := secrets.NewKeyring(c, in.Config.GoogleProject, in.Config.KEKSecret, secrets.KeyringOptions{CacheTTL: in.Config.CacheTTL})
+		if err != nil {
+			return nil, err
+		}
+		in.keyring = k
+	}
+	return in.keyring, nil
+}
+
+// Sender returns the instance's HTTP client for deliveries.
+func (in *Instance) Sender() *sender.Client {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.sender == nil {
+		in.sender = sender.New(sender.Options{
+			Timeout:              in.Config.AttemptTimeout,
+			AllowInsecureTargets: in.Config.AllowInsecureTargets,
+			UserAgent:            "Jobhooks/" + in.Config.Version,
+		})
+	}
+	return in.sender
+}
+
+// SecretManagerOptions connect to the local stand-in when SECRETMANAGER_EMULATOR_HOST is set.
+func SecretManagerOptions() []option.ClientOption {
+	host := os.Getenv(SecretManagerHostEnv)
+	if host == "" {
+		return nil
+	}
+	return localsecretmanager.ClientOptions(host)
+}
+
+var (
+	defaultOnce sync.Once
+	defaultIn   *Instance
+	defaultErr  error
+)
+
+// Default is the process's instance, configured from the environment once.
+func Default() (*Instance, error) {
+	defaultOnce.Do(func() {
+		log := logging.Default()
+		cfg, err := config.Load()
+		if err != nil {
+			defaultErr = err
+			log.Error("configuration is invalid", "error", err.Error())
+			return
+		}
+		defaultIn = New(cfg, log)
+	})
+	return defaultIn, defaultErr
+}

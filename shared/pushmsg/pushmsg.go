@@ -1,0 +1,154 @@
+// Package pushmsg decodes Pub/Sub push requests and decides, in one place, whether a handled
+// message is acknowledged or redelivered.
+//
+// A push handler returns an error; Respond maps it to the HTTP status Pub/Sub reads:
+//   - nil, or an error wrapped by Ack: the message is done (2xx, acknowledged);
+//   - an error wrapped by Retry: expected, try again later (nack, Pub/Sub redelivers with backoff);
+//   - any other error: unexpected, logged at ERROR and nacked, so nothing is lost. The
+//     subscription's dead-letter policy ends a message that fails forever.
+//
+// Handlers answer 204, never 202: the Pub/Sub emulator treats 202 as a failure.
+package pushmsg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// MaxEnvelope bounds a push request body: Pub/Sub messages are at most 10 MB, base64 adds a third.
+const MaxEnvelope = 14 << 20
+
+// Message is one pushed Pub/Sub message.
+type Message struct {
+	Data        []byte
+	Attributes  map[string]string
+	MessageID   string
+	PublishTime time.Time
+	// Subscription is the full subscription name the push came from.
+	Subscription string
+	// DeliveryAttempt is Pub/Sub's count of deliveries of this message, or 0 when absent: it is
+	// only sent with a dead-letter policy, and never by the emulator.
+	DeliveryAttempt int
+}
+
+// envelope is the push body: {"message":{...},"subscription":"...","deliveryAttempt":N}.
+type envelope struct {
+	Message *struct {
+		Data        []byte            `json:"data"`
+		Attributes  map[string]string `json:"attributes"`
+		MessageID   string            `json:"messageId"`
+		MessageID2  string            `json:"message_id"`
+		PublishTime string            `json:"publishTime"`
+	} `json:"message"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
+}
+
+// ErrBadEnvelope means the request is not a Pub/Sub push envelope.
+var ErrBadEnvelope = errors.New("not a Pub/Sub push envelope")
+
+// Decode reads a push request. It fails with ErrBadEnvelope on anything Pub/Sub would not send.
+func Decode(r *http.Request) (Message, error) {
+	if r.Method != http.MethodPost {
+		return Message{}, fmt.Errorf("%w: method %s, want POST", ErrBadEnvelope, r.Method)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxEnvelope+1))
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: reading body: %v", ErrBadEnvelope, err)
+	}
+	if len(body) > MaxEnvelope {
+		return Message{}, fmt.Errorf("%w: body over %d bytes", ErrBadEnvelope, MaxEnvelope)
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
+	}
+	if env.Message == nil {
+		return Message{}, fmt.Errorf("%w: no message field", ErrBadEnvelope)
+	}
+	m := Message{
+		Data:            env.Message.Data,
+		Attributes:      env.Message.Attributes,
+		MessageID:       env.Message.MessageID,
+		Subscription:    env.Subscription,
+		DeliveryAttempt: env.DeliveryAttempt,
+	}
+	if m.MessageID == "" {
+		m.MessageID = env.Message.MessageID2
+	}
+	if m.MessageID == "" {
+		return Message{}, fmt.Errorf("%w: no messageId", ErrBadEnvelope)
+	}
+	if env.Message.PublishTime != "" {
+		if t, err := time.Parse(time.RFC3339Nano, env.Message.PublishTime); err == nil {
+			m.PublishTime = t
+		}
+	}
+	if m.Attributes == nil {
+		m.Attributes = map[string]string{}
+	}
+	return m, nil
+}
+
+type ackError struct{ err error }
+
+func (e ackError) Error() string { return e.err.Error() }
+func (e ackError) Unwrap() error { return e.err }
+
+type retryError struct{ err error }
+
+func (e retryError) Error() string { return e.err.Error() }
+func (e retryError) Unwrap() error { return e.err }
+
+// Ack marks err as handled: the message is acknowledged (it was recorded or dead-lettered).
+func Ack(err error) error { return ackError{err} }
+
+// Retry marks err as an expected reason to redeliver later.
+func Retry(err error) error { return retryError{err} }
+
+// Acked reports whether a handler's result acknowledges the message.
+func Acked(err error) bool {
+	var a ackError
+	return err == nil || errors.As(err, &a)
+}
+
+// HandlerFunc handles one decoded message.
+type HandlerFunc func(ctx context.Context, m Message) error
+
+// Handler serves a push subscription: it decodes the envelope, calls fn and answers with the
+// status Respond chooses. A request that is not a push envelope gets 400: it can never succeed.
+func Handler(log *slog.Logger, fn HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := Decode(r)
+		if err != nil {
+			log.WarnContext(r.Context(), "rejected push request", "error", err.Error())
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		Respond(r.Context(), w, log, m, fn(r.Context(), m))
+	}
+}
+
+// Respond writes the ack or nack for err. This is the only place that turns handler results
+// into Pub/Sub acknowledgements.
+func Respond(ctx context.Context, w http.ResponseWriter, log *slog.Logger, m Message, err error) {
+	var r retryError
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case Acked(err):
+		log.InfoContext(ctx, "acknowledged", "message_id", m.MessageID, "reason", err.Error())
+		w.WriteHeader(http.StatusNoContent)
+	case errors.As(err, &r):
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		log.ErrorContext(ctx, "handler failed; Pub/Sub will redeliver", "message_id", m.MessageID, "error", err.Error())
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}

@@ -1,0 +1,100 @@
+package pushmsg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+const pushed = `{"message":{"data":"eyJhIjoxfQ==","attributes":{"type":"batch.succeeded"},"messageId":"123","publishTime":"2026-11-28T10:00:00.123Z"},"subscription":"projects/p/subscriptions/s","deliveryAttempt":4}`
+
+func serve(t *testing.T, body string, fn HandlerFunc) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	Handler(log, fn)(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body)))
+	return rec
+}
+
+func TestHandler_DecodesTheProductionEnvelope(t *testing.T) {
+	var got Message
+	rec := serve(t, pushed, func(_ context.Context, m Message) error { got = m; return nil })
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if string(got.Data) != `{"a":1}` || got.Attributes["type"] != "batch.succeeded" || got.MessageID != "123" ||
+		got.DeliveryAttempt != 4 || got.Subscription != "projects/p/subscriptions/s" || got.PublishTime.IsZero() {
+		t.Errorf("decoded %+v", got)
+	}
+}
+
+func TestHandler_AckNackIsDecidedByTheErrorType(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil acks", nil, http.StatusNoContent},
+		{"Ack acks", Ack(errors.New("recorded")), http.StatusNoContent},
+		{"wrapped Ack acks", errorsJoin(Ack(errors.New("x"))), http.StatusNoContent},
+		{"Retry nacks", Retry(errors.New("later")), http.StatusServiceUnavailable},
+		{"unexpected nacks", errors.New("firestore down"), http.StatusInternalServerError},
+	}
+	for _, c := range cases {
+		rec := serve(t, pushed, func(context.Context, Message) error { return c.err })
+		if rec.Code != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, rec.Code, c.want)
+		}
+		// Pub/Sub's emulator treats 202 as a failure: acks must be 200 or 204.
+		if Acked(c.err) && rec.Code == http.StatusAccepted {
+			t.Errorf("%s: acked with 202", c.name)
+		}
+	}
+}
+
+func errorsJoin(err error) error { return errors.Join(err) }
+
+func TestHandler_RejectsWhatPubSubWouldNeverSend(t *testing.T) {
+	called := false
+	fn := func(context.Context, Message) error { called = true; return nil }
+	for name, body := range map[string]string{
+		"empty":        ``,
+		"not json":     `hello`,
+		"no message":   `{"subscription":"s"}`,
+		"no id":        `{"message":{"data":"e30="}}`,
+		"bad base64":   `{"message":{"data":"!!!","messageId":"1"}}`,
+		"wrong shape":  `{"message":"x"}`,
+		"over 14 MiB":  `{"message":{"data":"` + strings.Repeat("A", MaxEnvelope) + `","messageId":"1"}}`,
+		"message null": `{"message":null}`,
+	} {
+		if rec := serve(t, body, fn); rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", name, rec.Code)
+		}
+	}
+	if called {
+		t.Error("the handler ran for a bad envelope")
+	}
+	rec := httptest.NewRecorder()
+	Handler(slog.New(slog.NewJSONHandler(io.Discard, nil)), fn)(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("GET: status %d", rec.Code)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(pushed))
+	f.Add([]byte(`{"message":{"data":null,"messageId":"1","publishTime":"x"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		m, err := Decode(r)
+		if err == nil && m.MessageID == "" {
+			t.Fatal("decoded a message without an id")
+		}
+	})
+}

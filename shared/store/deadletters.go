@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DeadLetter is the record of a message that reached the dead-letter topic.
+type DeadLetter struct {
+	// ID is the dead-letter message's Pub/Sub id, so a redelivered dead letter is recorded once.
+	ID string `firestore:"id"`
+	// Kind is job_event or delivery.
+	Kind   string `firestore:"kind"`
+	Reason string `firestore:"reason"`
+	// Project, EventID and DeliveryID are empty when the message did not carry them validly.
+	Project    string `firestore:"project"`
+	EventID    string `firestore:"event_id"`
+	DeliveryID string `firestore:"delivery_id"`
+	// Source is the subscription Pub/Sub dead-lettered the message from, when it did.
+	Source string `firestore:"source"`
+	// SourceMessageID is the id of the original message (a poison job event's).
+	SourceMessageID string `firestore:"source_message_id"`
+	// Data is the start of the message data, for diagnosis (job events carry ids and links only).
+	Data       string    `firestore:"data"`
+	Time       time.Time `firestore:"time"`
+	ExpireTime time.Time `firestore:"expire_time"`
+}
+
+// RecordDeadLetter stores a dead letter (idempotent per message id).
+func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
+	d.ExpireTime = s.expiry(d.Time)
+	if _, err := s.fs.Collection("deadletters").Doc(d.ID).Set(ctx, d); err != nil {
+		return fmt.Errorf("store: record dead letter %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// GetDeadLetter reads a dead letter by message id.
+func (s *Store) GetDeadLetter(ctx context.Context, id string) (DeadLetter, error) {
+	var d DeadLetter
+	snap, err := s.fs.Collection("deadletters").Doc(id).Get(ctx)
+	if err != nil {
+		return d, notFound(err, "dead letter "+id)
+	}
+	if err := snap.DataTo(&d); err != nil {
+		return d, fmt.Errorf("store: decode dead letter %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// FindDeadLetters returns the dead letters whose field (delivery_id, event_id or
+// source_message_id) equals value.
+func (s *Store) FindDeadLetters(ctx context.Context, field, value string) ([]DeadLetter, error) {
+	switch field {
+	case "delivery_id", "event_id", "source_message_id":
+	default:
+		return nil, fmt.Errorf("store: dead letters cannot be found by %q", field)
+	}
+	snaps, err := s.fs.Collection("deadletters").Where(field, "==", value).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("store: find dead letters by %s: %w", field, err)
+	}
+	out := make([]DeadLetter, 0, len(snaps))
+	for _, snap := range snaps {
+		var d DeadLetter
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("store: decode dead letter %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

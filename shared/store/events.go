@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Event states: an event is claimed by one Dispatch while it publishes its tasks, then dispatched.
+const (
+	EventDispatching = "dispatching"
+	EventDispatched  = "dispatched"
+)
+
+// EventRecord is what Dispatch remembers of an event, so a duplicate publish fans out once.
+type EventRecord struct {
+	Project   string    `firestore:"project"`
+	ID        string    `firestore:"id"`
+	Type      string    `firestore:"type"`
+	EventTime time.Time `firestore:"event_time"`
+	State     string    `firestore:"state"`
+	// ClaimTime is when a Dispatch instance took the event; a claim older than the lease is
+	// abandoned (the instance crashed) and may be taken over.
+	ClaimTime time.Time `firestore:"claim_time"`
+	// Deliveries are the delivery ids the event fanned out to; empty when nothing subscribed.
+	Deliveries   []string  `firestore:"deliveries"`
+	Dynamic      bool      `firestore:"dynamic"`
+	CreateTime   time.Time `firestore:"create_time"`
+	DispatchTime time.Time `firestore:"dispatch_time"`
+	ExpireTime   time.Time `firestore:"expire_time"`
+}
+
+// Claim is the outcome of ClaimEvent.
+type Claim int
+
+const (
+	// Claimed: this caller fans the event out.
+	Claimed Claim = iota
+	// AlreadyDispatched: a previous publish of the event was fanned out; do nothing.
+	AlreadyDispatched
+	// ClaimedElsewhere: another instance is fanning it out right now; try again later.
+	ClaimedElsewhere
+)
+
+func (s *Store) events(project string) *firestore.CollectionRef {
+	return s.project(project).Collection("events")
+}
+
+// ClaimEvent takes the event for fan-out. Firestore's create-if-absent makes exactly one of
+// several concurrent callers win; a claim older than lease is taken over, so a crash mid fan-out
+// delays the event by at most the lease.
+func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (Claim, error) {
+	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
+	ref := s.events(rec.Project).Doc(rec.ID)
+	_, err := ref.Create(ctx, rec)
+	if err == nil {
+		return Claimed, nil
+	}
+	if status.Code(err) != codes.AlreadyExists {
+		return 0, fmt.Errorf("store: claim event %s/%s: %w", rec.Project, rec.ID, err)
+	}
+	snap, err := ref.Get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: read event %s/%s: %w", rec.Project, rec.ID, err)
+	}
+	var old EventRecord
+	if err := snap.DataTo(&old); err != nil {
+		return 0, fmt.Errorf("store: decode event %s/%s: %w", rec.Project, rec.ID, err)
+	}
+	if old.State == EventDispatched {
+		return AlreadyDispatched, nil
+	}
+	if now.Sub(old.ClaimTime) < lease {
+		return ClaimedElsewhere, nil
+	}
+	// Take over an abandoned claim, unless someone else just did (the precondition).
+	_, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}},
+		firestore.LastUpdateTime(snap.UpdateTime))
+	if status.Code(err) == codes.FailedPrecondition {
+		return ClaimedElsewhere, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
+	}
+	return Claimed, nil
+}
+
+// ReleaseEvent gives a claim up at once (publishing failed), so the redelivery need not wait out the lease.
+func (s *Store) ReleaseEvent(ctx context.Context, project, id string) error {
+	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{{Path: "claim_time", Value: time.Time{}}})
+	if err != nil {
+		return notFound(err, "release event "+project+"/"+id)
+	}
+	return nil
+}
+
+// MarkDispatched records that every task of the event was published.
+func (s *Store) MarkDispatched(ctx context.Context, project, id string, deliveries []string, dynamic bool, at time.Time) error {
+	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{
+		{Path: "state", Value: EventDispatched},
+		{Path: "deliveries", Value: deliveries},
+		{Path: "dynamic", Value: dynamic},
+		{Path: "dispatch_time", Value: at},
+	})
+	if err != nil {
+		return notFound(err, "mark event dispatched "+project+"/"+id)
+	}
+	return nil
+}
+
+// GetEvent reads an event record.
+func (s *Store) GetEvent(ctx context.Context, project, id string) (EventRecord, error) {
+	var r EventRecord
+	snap, err := s.events(project).Doc(id).Get(ctx)
+	if err != nil {
+		return r, notFound(err, "event "+project+"/"+id)
+	}
+	if err := snap.DataTo(&r); err != nil {
+		return r, fmt.Errorf("store: decode event %s/%s: %w", project, id, err)
+	}
+	return r, nil
+}

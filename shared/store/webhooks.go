@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+func (s *Store) webhooks(project string) *firestore.CollectionRef {
+	return s.project(project).Collection("webhooks")
+}
+
+// CreateWebhook stores a new webhook; ErrAlreadyExists if its id is taken in the project.
+func (s *Store) CreateWebhook(ctx context.Context, w webhook.Webhook) error {
+	_, err := s.webhooks(w.Project).Doc(w.ID).Create(ctx, w)
+	if status.Code(err) == codes.AlreadyExists {
+		return fmt.Errorf("store: webhook %s: %w", w.Name(), ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create webhook %s: %w", w.Name(), err)
+	}
+	return nil
+}
+
+// PutWebhook writes a webhook whole (create or replace).
+func (s *Store) PutWebhook(ctx context.Context, w webhook.Webhook) error {
+	if _, err := s.webhooks(w.Project).Doc(w.ID).Set(ctx, w); err != nil {
+		return fmt.Errorf("store: put webhook %s: %w", w.Name(), err)
+	}
+	return nil
+}
+
+// GetWebhook reads one webhook; ErrNotFound if it does not exist in the project.
+func (s *Store) GetWebhook(ctx context.Context, project, id string) (webhook.Webhook, error) {
+	var w webhook.Webhook
+	snap, err := s.webhooks(project).Doc(id).Get(ctx)
+	if err != nil {
+		return w, notFound(err, "webhook "+webhook.Name(project, id))
+	}
+	if err := snap.DataTo(&w); err != nil {
+		return w, fmt.Errorf("store: decode webhook %s: %w", webhook.Name(project, id), err)
+	}
+	return w, nil
+}
+
+// ListWebhooks reads every webhook of a project (at most a few hundred: the API caps the count).
+func (s *Store) ListWebhooks(ctx context.Context, project string) ([]webhook.Webhook, error) {
+	it := s.webhooks(project).Documents(ctx)
+	defer it.Stop()
+	var out []webhook.Webhook
+	for {
+		snap, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list webhooks of %s: %w", project, err)
+		}
+		var w webhook.Webhook
+		if err := snap.DataTo(&w); err != nil {
+			return nil, fmt.Errorf("store: decode webhook %s: %w", snap.Ref.Path, err)
+		}
+		out = append(out, w)
+	}
+}
+
+// MarkFailing records the start of a failure streak, unless one is already recorded. It returns
+// the streak's start as stored. Called only when the cached view shows a healthy webhook, so the
+// transaction runs once per streak, not per attempt.
+func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Time) (time.Time, error) {
+	ref := s.webhooks(project).Doc(id)
+	since := at
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var w webhook.Webhook
+		if err := snap.DataTo(&w); err != nil {
+			return err
+		}
+		if !w.FailingSince.IsZero() {
+			since = w.FailingSince
+			return nil
+		}
+		since = at
+		return tx.Update(ref, []firestore.Update{{Path: "failing_since", Value: at}})
+	})
+	if err != nil {
+		return since, notFound(err, "mark webhook failing "+webhook.Name(project, id))
+	}
+	return since, nil
+}
+
+// MarkHealthy ends a failure streak (the first success after failures).
+func (s *Store) MarkHealthy(ctx context.Context, project, id string) error {
+	_, err := s.webhooks(project).Doc(id).Update(ctx, []firestore.Update{{Path: "failing_since", Value: time.Time{}}})
+	if err != nil {
+		return notFound(err, "mark webhook healthy "+webhook.Name(project, id))
+	}
+	return nil
+}
+
+// DisableForFailures moves an enabled webhook to DISABLED_DUE_TO_FAILED_DELIVERIES with a reason.
+// A webhook that is no longer enabled is left as it is.
+func (s *Store) DisableForFailures(ctx context.Context, project, id, reason string, at time.Time) error {
+	ref := s.webhooks(project).Doc(id)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		if st, _ := snap.DataAt("state"); st != string(webhook.Enabled) {
+			return nil
+		}
+		return tx.Update(ref, []firestore.Update{
+			{Path: "state", Value: string(webhook.DisabledDueToFailedDeliveries)},
+			{Path: "disabled_reason", Value: reason},
+			{Path: "update_time", Value: at},
+		})
+	})
+	if err != nil {
+		return notFound(err, "disable webhook "+webhook.Name(project, id))
+	}
+	return nil
+}

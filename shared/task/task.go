@@ -1,0 +1,73 @@
+// Package task is the delivery task: the message Dispatch publishes to the deliveries topic, one
+// per (event, target), and Deliver consumes. It carries everything a delivery needs that does not
+// change between attempts, including the body, rendered once.
+package task
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Task is one (event, target) delivery.
+type Task struct {
+	// DeliveryID is deterministic per (project, event, target): the key of the delivery record.
+	DeliveryID string `json:"delivery_id"`
+	Project    string `json:"project"`
+	EventID    string `json:"event_id"`
+	EventType  string `json:"event_type"`
+	// MessageID is the webhook-id header: the same for every attempt and endpoint of one event.
+	MessageID string `json:"message_id"`
+	// EventTime is the job's timestamp, for end-to-end latency.
+	EventTime time.Time `json:"event_time"`
+	// Webhook is the static webhook's id; empty for a dynamic target.
+	Webhook string `json:"webhook,omitempty"`
+	// URL is the dynamic target; empty for a static webhook (its URL is read at each attempt).
+	URL string `json:"url,omitempty"`
+	// Body is sent byte-for-byte on every attempt.
+	Body []byte `json:"body"`
+	// Generation counts re-publications of this delivery: Deliver re-publishes a task before
+	// Pub/Sub's delivery-attempt dead-letter limit, and an older generation is then stale.
+	Generation int `json:"generation"`
+	// Series counts attempt series: a replay or manual retry starts a new one.
+	Series int `json:"series"`
+}
+
+// Attributes are set on the Pub/Sub message so that subscriptions and the Console can filter.
+func (t Task) Attributes() map[string]string {
+	return map[string]string{
+		"kind":        "delivery",
+		"project":     t.Project,
+		"delivery_id": t.DeliveryID,
+		"event_type":  t.EventType,
+	}
+}
+
+// Dynamic reports whether the task targets a per-request URI rather than a registered webhook.
+func (t Task) Dynamic() bool { return t.Webhook == "" }
+
+// Encode serialises the task as the message data.
+func (t Task) Encode() []byte {
+	b, _ := json.Marshal(t) // a Task always marshals: strings, ints, bytes, time
+	return b
+}
+
+// Decode reads a task and checks the fields Deliver relies on.
+func Decode(data []byte) (Task, error) {
+	var t Task
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, fmt.Errorf("task: not a delivery task: %w", err)
+	}
+	switch {
+	case t.DeliveryID == "" || t.Project == "" || t.EventID == "" || t.MessageID == "":
+		return t, errors.New("task: delivery_id, project, event_id and message_id are required")
+	case (t.Webhook == "") == (t.URL == ""):
+		return t, errors.New("task: exactly one of webhook and url is required")
+	case len(t.Body) == 0:
+		return t, errors.New("task: body is empty")
+	case t.Generation < 0 || t.Series < 0:
+		return t, errors.New("task: negative generation or series")
+	}
+	return t, nil
+}

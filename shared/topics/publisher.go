@@ -1,0 +1,73 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+)
+
+// Publisher publishes delivery tasks and dead letters. One per instance; safe for concurrent use.
+type Publisher struct {
+	client     *pubsub.Client
+	deliveries *pubsub.Publisher
+	deadLetter *pubsub.Publisher
+}
+
+// NewPublisher publishes to the given topic ids of the client's project. Batches wait at most
+// 1 ms: a job finishing is latency-sensitive, and on the hop Dispatch → Deliver the client's
+// default 10 ms delay is the larger part of the latency (SPEC §10).
+func NewPublisher(client *pubsub.Client, deliveriesTopic, deadLetterTopic string) *Publisher {
+	tune := func(p *pubsub.Publisher) *pubsub.Publisher {
+		p.PublishSettings.DelayThreshold = time.Millisecond
+		p.PublishSettings.Timeout = 30 * time.Second
+		return p
+	}
+	return &Publisher{
+		client:     client,
+		deliveries: tune(client.Publisher(deliveriesTopic)),
+		deadLetter: tune(client.Publisher(deadLetterTopic)),
+	}
+}
+
+// Message is one message to publish.
+type Message struct {
+	Data       []byte
+	Attributes map[string]string
+}
+
+// PublishDeliveries publishes every message and returns only when all are accepted by Pub/Sub,
+// or with the first error: a caller acks its own input only when every task is out.
+func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error {
+	return publishAll(ctx, p.deliveries, msgs)
+}
+
+// PublishDeadLetter publishes one dead letter and waits for Pub/Sub to accept it.
+func (p *Publisher) PublishDeadLetter(ctx context.Context, m Message) error {
+	return publishAll(ctx, p.deadLetter, []Message{m})
+}
+
+func publishAll(ctx context.Context, topic *pubsub.Publisher, msgs []Message) error {
+	results := make([]*pubsub.PublishResult, len(msgs))
+	for i, m := range msgs {
+		results[i] = topic.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes})
+	}
+	var errs []error
+	for _, r := range results {
+		if _, err := r.Get(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("topics: %d of %d messages to %s not published: %w", len(errs), len(msgs), topic.ID(), errors.Join(errs...))
+	}
+	return nil
+}
+
+// Stop flushes pending messages and stops the publishers.
+func (p *Publisher) Stop() {
+	p.deliveries.Stop()
+	p.deadLetter.Stop()
+}

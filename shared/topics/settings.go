@@ -1,0 +1,62 @@
+// Package topics names the three Pub/Sub topics of Jobhooks and the push subscriptions that feed
+// the functions, with the settings Terraform deploys. The local stack and the tests create the
+// same topology from these values, and a test keeps terraform/ equal to them.
+package topics
+
+import "time"
+
+// Subscription is one push subscription: a topic pushed to one function.
+type Subscription struct {
+	// Name is the subscription id (Terraform appends nothing; the name prefix is a Terraform variable).
+	Name string
+	// Topic is the topic id it reads.
+	Topic string
+	// Function is the FUNCTION_TARGET it pushes to.
+	Function string
+	// AckDeadline stays above the function's timeout so Pub/Sub never redelivers a message that is
+	// still being handled.
+	AckDeadline time.Duration
+	// MinBackoff and MaxBackoff are the retry policy: SPEC §4 retries with backoff 10 s → 600 s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// Retention is how long an unacked message is kept.
+	Retention time.Duration
+	// MaxDeliveryAttempts is the dead-letter policy's limit; 0 means no dead-letter policy.
+	MaxDeliveryAttempts int
+	// DeadLetterTopic receives what exceeds MaxDeliveryAttempts.
+	DeadLetterTopic string
+}
+
+// Topic ids (defaults; config.Config carries the deployed names).
+const (
+	JobEvents  = "job-events"
+	Deliveries = "webhook-deliveries"
+	DeadLetter = "webhook-dead-letter"
+)
+
+// FunctionTimeout is the deployed timeout of Dispatch, Deliver and DeadLetter. The attempt
+// timeout (15 s) fits well inside it, and every ack deadline is above it.
+const FunctionTimeout = 60 * time.Second
+
+// Subscriptions are the three push subscriptions, in flow order.
+func Subscriptions() []Subscription {
+	return []Subscription{
+		{
+			Name: "job-events-dispatch", Topic: JobEvents, Function: "Dispatch",
+			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
+			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
+		},
+		{
+			Name: "webhook-deliveries-deliver", Topic: Deliveries, Function: "Deliver",
+			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
+			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
+		},
+		{
+			// The last stop has no dead-letter policy of its own: DeadLetter only records, and a
+			// week of retention covers an outage of the store.
+			Name: "webhook-dead-letter-record", Topic: DeadLetter, Function: "DeadLetter",
+			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
+			Retention: 7 * 24 * time.Hour,
+		},
+	}
+}

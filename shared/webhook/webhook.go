@@ -1,0 +1,91 @@
+// Package webhook is the static webhook a project registers: where to POST, which events, which
+// extra headers, which status codes to retry on, its encrypted signing secrets and its health.
+//
+// It is plain data with the rules that belong to it; storage is the store package's job and
+// decryption the secrets package's.
+package webhook
+
+import (
+	"slices"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/secrets"
+)
+
+// State of a webhook. Only ENABLED webhooks receive deliveries.
+type State string
+
+const (
+	Enabled                       State = "ENABLED"
+	Disabled                      State = "DISABLED"
+	DisabledDueToFailedDeliveries State = "DISABLED_DUE_TO_FAILED_DELIVERIES"
+)
+
+// DefaultRetryCodes are the statuses retried when a webhook sets none (and for dynamic webhooks).
+var DefaultRetryCodes = []int{408, 425, 429, 500, 502, 503, 504}
+
+// Header is one extra request header sent with every delivery.
+type Header struct {
+	Key   string `firestore:"key" json:"key"`
+	Value string `firestore:"value" json:"value"`
+}
+
+// Secret is one signing secret, stored encrypted. A zero ExpireTime never expires.
+type Secret struct {
+	Sealed     secrets.Sealed `firestore:"sealed"`
+	Truncated  string         `firestore:"truncated"`
+	CreateTime time.Time      `firestore:"create_time"`
+	ExpireTime time.Time      `firestore:"expire_time"`
+}
+
+// Webhook is a project's registered endpoint.
+type Webhook struct {
+	Project              string    `firestore:"project"`
+	ID                   string    `firestore:"id"`
+	URL                  string    `firestore:"url"`
+	DisplayName          string    `firestore:"display_name"`
+	SubscribedEvents     []string  `firestore:"subscribed_events"`
+	State                State     `firestore:"state"`
+	RequestHeaders       []Header  `firestore:"request_headers"`
+	StatusCodesToRetryOn []int     `firestore:"status_codes_to_retry_on"`
+	Secrets              []Secret  `firestore:"secrets"`
+	CreateTime           time.Time `firestore:"create_time"`
+	UpdateTime           time.Time `firestore:"update_time"`
+	// FailingSince is the first failed attempt after the last success; zero while healthy. It is
+	// written only when health changes, never per attempt (a hot document would throttle).
+	FailingSince time.Time `firestore:"failing_since"`
+	// DisabledReason says why the webhook was disabled automatically.
+	DisabledReason string `firestore:"disabled_reason"`
+}
+
+// Name is the webhook's resource name, projects/{project}/webhooks/{id}: the associated data of
+// its encrypted secrets, so a ciphertext cannot be moved to another webhook.
+func (w Webhook) Name() string { return Name(w.Project, w.ID) }
+
+// Name builds a webhook resource name.
+func Name(project, id string) string { return "projects/" + project + "/webhooks/" + id }
+
+// Subscribes reports whether the webhook wants events of type t.
+func (w Webhook) Subscribes(t string) bool { return slices.Contains(w.SubscribedEvents, t) }
+
+// RetriesOn reports whether status is retried for this webhook.
+func (w Webhook) RetriesOn(status int) bool {
+	codes := w.StatusCodesToRetryOn
+	if len(codes) == 0 {
+		codes = DefaultRetryCodes
+	}
+	return slices.Contains(codes, status)
+}
+
+// ActiveSecrets are the secrets that sign at time now, newest first (SPEC §3: during a rotation's
+// grace period every unexpired secret signs).
+func (w Webhook) ActiveSecrets(now time.Time) []Secret {
+	var out []Secret
+	for _, s := range w.Secrets {
+		if s.ExpireTime.IsZero() || now.Before(s.ExpireTime) {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Secret) int { return b.CreateTime.Compare(a.CreateTime) })
+	return out
+}

@@ -1,0 +1,97 @@
+# Firestore (native mode, one database): records of SPEC §4 and the API keys.
+#
+#   projects/{p}/webhooks/{id}
+#   projects/{p}/events/{eventId}
+#   projects/{p}/deliveries/{deliveryId}          webhook, state, create_time, first_attempt_time, ...
+#   projects/{p}/deliveries/{d}/attempts/{n}
+#   apikeys/{sha256hex}
+#   deadletters/{id}                              project, kind, reason, ...
+#
+# If the project already has a (default) database, import it (see README) or set
+# firestore_database to a new database id.
+resource "google_firestore_database" "main" {
+  name        = var.firestore_database
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # Deleting the module leaves the data in place (the provider's default, said explicitly).
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# ---- composite indexes: one per query of the API that needs one ----
+# Every query runs inside one project's deliveries collection (projects/{p}/deliveries), so the
+# indexes are collection-scoped on "deliveries". Single-field queries use the automatic indexes.
+
+# GET /v1/projects/{p}/webhooks/{w}/deliveries — newest first:
+#   deliveries where webhook == W order by create_time desc
+resource "google_firestore_index" "deliveries_by_webhook" {
+  database   = google_firestore_database.main.name
+  collection = "deliveries"
+
+  fields {
+    field_path = "webhook"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "create_time"
+    order      = "DESCENDING"
+  }
+}
+
+# GET /v1/projects/{p}/webhooks/{w}/deliveries?state=S — newest first:
+#   deliveries where webhook == W and state == S order by create_time desc
+resource "google_firestore_index" "deliveries_by_webhook_state" {
+  database   = google_firestore_database.main.name
+  collection = "deliveries"
+
+  fields {
+    field_path = "webhook"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "create_time"
+    order      = "DESCENDING"
+  }
+}
+
+# POST /v1/projects/{p}/webhooks/{w}:replay {start_time, end_time}:
+#   deliveries where webhook == W and state in [failed, exhausted]
+#              and create_time >= start and create_time < end   (ordered by create_time)
+resource "google_firestore_index" "deliveries_replay_range" {
+  database   = google_firestore_database.main.name
+  collection = "deliveries"
+
+  fields {
+    field_path = "webhook"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "create_time"
+    order      = "ASCENDING"
+  }
+}
+
+# ---- TTL: Firestore deletes a record once its expire_time has passed (record_ttl) ----
+# The field is exempt from single-field indexing: a monotonically increasing timestamp indexed
+# on every write is a hotspot, and nothing queries it.
+resource "google_firestore_field" "expire_time" {
+  for_each = toset(["events", "deliveries", "attempts", "deadletters"])
+
+  database   = google_firestore_database.main.name
+  collection = each.value
+  field      = "expire_time"
+
+  ttl_config {}
+
+  index_config {}
+}

@@ -1,0 +1,131 @@
+# The five gen2 functions, built by Cloud Build from one uploaded archive (scripts/package): its
+# root package imports every function package, whose init() registers the entry points, and
+# build_config.entry_point (FUNCTION_TARGET) picks the one each function serves.
+
+locals {
+  source_archive = var.source_archive != "" ? var.source_archive : "${path.module}/../dist/jobhooks-source.zip"
+
+  functions = {
+    Dispatch   = { name = "dispatch", description = "Fans a job event out to one delivery task per target (push from job-events)." }
+    Deliver    = { name = "deliver", description = "Signs and POSTs one delivery, records the attempt, retries through Pub/Sub (push from webhook-deliveries)." }
+    DeadLetter = { name = "deadletter", description = "Records what was dead-lettered and why (push from webhook-dead-letter)." }
+    API        = { name = "api", description = "Management API: webhooks, secrets, deliveries (public, API keys)." }
+    JWKS       = { name = "jwks", description = "Public keys of the dynamic-webhook signing key (public)." }
+  }
+
+  # Every function reads the same settings (shared/config); each uses the ones it needs.
+  function_env = {
+    GOOGLE_CLOUD_PROJECT            = var.project_id
+    JOBHOOKS_FIRESTORE_DATABASE     = google_firestore_database.main.name
+    JOBHOOKS_JOB_EVENTS_TOPIC       = google_pubsub_topic.topic[local.topic_ids.job_events].name
+    JOBHOOKS_DELIVERIES_TOPIC       = google_pubsub_topic.topic[local.topic_ids.deliveries].name
+    JOBHOOKS_DEAD_LETTER_TOPIC      = google_pubsub_topic.topic[local.topic_ids.dead_letter].name
+    JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id
+    JOBHOOKS_SIGNING_KEY_SECRET     = google_secret_manager_secret.secret["signing"].secret_id
+    JOBHOOKS_ALLOW_INSECURE_TARGETS = tostring(var.allow_insecure_targets)
+    JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
+    JOBHOOKS_RETRY_WINDOW           = var.retry_window
+    JOBHOOKS_AUTO_DISABLE_AFTER     = var.auto_disable_after
+    JOBHOOKS_CACHE_TTL              = var.cache_ttl
+    JOBHOOKS_RECORD_TTL             = var.record_ttl
+    # Deliver re-publishes a task before the subscription's 100-attempt dead-letter policy.
+    JOBHOOKS_REPUBLISH_AFTER = "90"
+    JOBHOOKS_PUBLIC_BASE_URL = var.public_base_url
+    JOBHOOKS_SIGNING_MODE    = var.signing_mode
+    # Set by the platform anyway; declared so that every plan does not show it as a change.
+    LOG_EXECUTION_ID = "true"
+  }
+
+  sizing = {
+    for k in keys(local.functions) : k => {
+      memory        = coalesce(try(var.function_overrides[k].memory, null), var.function_memory)
+      cpu           = coalesce(try(var.function_overrides[k].cpu, null), var.function_cpu)
+      concurrency   = coalesce(try(var.function_overrides[k].concurrency, null), var.function_concurrency)
+      max_instances = coalesce(try(var.function_overrides[k].max_instances, null), var.function_max_instances)
+      min_instances = coalesce(try(var.function_overrides[k].min_instances, null), var.function_min_instances)
+    }
+  }
+}
+
+resource "google_storage_bucket" "source" {
+  name     = "${var.project_id}-${var.name_prefix}jobhooks-source"
+  location = var.region
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  # Holds nothing but rebuildable archives (one per deployed source, named by its hash; each is
+  # a few hundred KB, so they are kept rather than expire the one a function was built from).
+  force_destroy = true
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket_object" "source" {
+  # Named by content: a changed archive is a new object, and a new object redeploys the
+  # functions; an unchanged one (scripts/package is reproducible) changes nothing.
+  name   = "jobhooks-source-${fileexists(local.source_archive) ? filemd5(local.source_archive) : "missing"}.zip"
+  bucket = google_storage_bucket.source.name
+  source = local.source_archive
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.source_archive)
+      error_message = "No source archive at ${local.source_archive}: run scripts/package first (or set source_archive)."
+    }
+  }
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+
+  name        = "${var.name_prefix}jobhooks-${each.value.name}"
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime         = var.go_runtime
+    entry_point     = each.key
+    service_account = google_service_account.build.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = local.sizing[each.key].memory
+    available_cpu                    = local.sizing[each.key].cpu
+    timeout_seconds                  = var.function_timeout_seconds
+    max_instance_request_concurrency = local.sizing[each.key].concurrency
+    max_instance_count               = local.sizing[each.key].max_instances
+    min_instance_count               = local.sizing[each.key].min_instances
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables            = local.function_env
+    all_traffic_on_latest_revision   = true
+    # Reachable from the internet at the network level; Dispatch, Deliver and DeadLetter still
+    # refuse every request without an OIDC token of the push account (IAM below), and the API
+    # checks an API key on every request.
+    ingress_settings = "ALLOW_ALL"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.sizing[each.key].concurrency == 1 || tonumber(local.sizing[each.key].cpu) >= 1
+      error_message = "${each.key}: request concurrency above 1 needs at least 1 vCPU (Cloud Run)."
+    }
+    precondition {
+      condition     = var.signing_mode != "jwt" || var.public_base_url != ""
+      error_message = "signing_mode = \"jwt\" needs public_base_url: it is the issuer of every JWT."
+    }
+  }
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.firestore_user,
+    google_pubsub_topic_iam_member.publisher,
+    google_secret_manager_secret_iam_member.reader,
+  ]
+}

@@ -1,0 +1,169 @@
+# Identities and least privilege. Each function runs as its own service account with only what
+# its code path needs; nothing is granted to the default compute account. Firestore has no
+# per-collection IAM, so tenancy (SPEC §6) is enforced in code, and the Firestore grant below is
+# the database-wide datastore.user for the functions that touch records.
+
+locals {
+  # Service account ids are limited to 30 characters, hence "jh-".
+  function_account_ids = {
+    Dispatch   = "jh-dispatch"
+    Deliver    = "jh-deliver"
+    DeadLetter = "jh-deadletter"
+    API        = "jh-api"
+    JWKS       = "jh-jwks"
+  }
+
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Functions that read or write Firestore records. JWKS reads only Secret Manager.
+  firestore_users = toset(["Dispatch", "Deliver", "DeadLetter", "API"])
+
+  # Who publishes where, and why.
+  publishers = {
+    # Dispatch fans an event out to one delivery task per target, and dead-letters poison events.
+    "Dispatch/deliveries"  = { function = "Dispatch", topic = "webhook-deliveries" }
+    "Dispatch/dead_letter" = { function = "Dispatch", topic = "webhook-dead-letter" }
+    # Deliver re-publishes a task as its next generation before Pub/Sub's 100-attempt limit, and
+    # dead-letters an exhausted delivery.
+    "Deliver/deliveries"  = { function = "Deliver", topic = "webhook-deliveries" }
+    "Deliver/dead_letter" = { function = "Deliver", topic = "webhook-dead-letter" }
+    # The API's ping, retry and replay publish delivery tasks for one webhook, not job events.
+    "API/deliveries" = { function = "API", topic = "webhook-deliveries" }
+  }
+
+  # Who reads which secret. accessor = payload of a named version; viewer = list versions (find
+  # the newest enabled one, or all enabled ones), never a payload.
+  secret_grants = {
+    # Deliver opens webhook secrets with the KEK version each ciphertext names.
+    "Deliver/kek/accessor" = { function = "Deliver", secret = "kek", role = "roles/secretmanager.secretAccessor" }
+    # Deliver signs dynamic webhooks with every enabled signing key during a rotation.
+    "Deliver/signing/accessor" = { function = "Deliver", secret = "signing", role = "roles/secretmanager.secretAccessor" }
+    "Deliver/signing/viewer"   = { function = "Deliver", secret = "signing", role = "roles/secretmanager.viewer" }
+    # The API seals new signing secrets with the newest enabled KEK version and opens them on rotation.
+    "API/kek/accessor" = { function = "API", secret = "kek", role = "roles/secretmanager.secretAccessor" }
+    "API/kek/viewer"   = { function = "API", secret = "kek", role = "roles/secretmanager.viewer" }
+    # JWKS publishes the public half of every enabled signing key. Secret Manager has no
+    # public-only view: it reads the key version and serves only the public half.
+    "JWKS/signing/accessor" = { function = "JWKS", secret = "signing", role = "roles/secretmanager.secretAccessor" }
+    "JWKS/signing/viewer"   = { function = "JWKS", secret = "signing", role = "roles/secretmanager.viewer" }
+  }
+}
+
+resource "google_service_account" "function" {
+  for_each = local.function_account_ids
+
+  account_id   = "${var.name_prefix}${each.value}"
+  display_name = "Jobhooks ${each.key} function"
+  description  = "Runtime identity of the ${each.key} function."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The identity Pub/Sub puts in the OIDC token of every push.
+resource "google_service_account" "push" {
+  account_id   = "${var.name_prefix}jh-push"
+  display_name = "Jobhooks Pub/Sub push"
+  description  = "Signs Pub/Sub pushes to Dispatch, Deliver and DeadLetter; may invoke only those."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Cloud Build runs the buildpack as this account instead of the default compute account.
+resource "google_service_account" "build" {
+  account_id   = "${var.name_prefix}jh-build"
+  display_name = "Jobhooks function builds"
+  description  = "Cloud Build identity that builds the Jobhooks functions from the uploaded source."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# ---- runtime grants ----
+
+resource "google_project_iam_member" "firestore_user" {
+  for_each = local.firestore_users
+
+  project = var.project_id
+  # Read and write documents (no index or database administration).
+  role   = "roles/datastore.user"
+  member = google_service_account.function[each.value].member
+}
+
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = local.publishers
+
+  topic  = google_pubsub_topic.topic[each.value.topic].id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function[each.value.function].member
+}
+
+resource "google_secret_manager_secret_iam_member" "reader" {
+  for_each = local.secret_grants
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = each.value.role
+  member    = google_service_account.function[each.value.function].member
+}
+
+# ---- who may call the functions ----
+
+# Pub/Sub's push identity may invoke the three push-fed functions and nothing else.
+resource "google_cloud_run_v2_service_iam_member" "push_invokes" {
+  for_each = toset(["Dispatch", "Deliver", "DeadLetter"])
+
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.push.member
+}
+
+# API and JWKS are public: the API authenticates every request with an API key, and the JWKS
+# is public by design. An organisation policy restricting allUsers (domain-restricted sharing)
+# blocks this grant; see README.
+resource "google_cloud_run_v2_service_iam_member" "public_invokes" {
+  for_each = toset(["API", "JWKS"])
+
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# ---- the Pub/Sub service agent ----
+
+# Mints the OIDC tokens of pushes as the push account (needed in projects created before
+# April 2021; granted on that one account, not on the project).
+resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+# Forwards messages that exceed a subscription's max delivery attempts to the dead-letter topic.
+resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" {
+  topic  = google_pubsub_topic.topic[local.topic_ids.dead_letter].id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+# Acknowledges the forwarded messages on each subscription that has a dead-letter policy.
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_letters" {
+  for_each = { for name, s in local.subscriptions : name => s if s.max_delivery_attempts > 0 }
+
+  subscription = google_pubsub_subscription.push[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# ---- the build identity: the roles Google documents for a custom Cloud Run functions build account ----
+
+resource "google_project_iam_member" "build" {
+  for_each = toset([
+    "roles/logging.logWriter",       # build logs
+    "roles/artifactregistry.writer", # push the built image to gcf-artifacts
+    "roles/storage.objectAdmin",     # read the staged source and write build artefacts
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.build.member
+}

@@ -1,0 +1,34 @@
+output "api_url" {
+  description = "Base URL of the management API (SPEC §5): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
+  value       = google_cloudfunctions2_function.fn["API"].service_config[0].uri
+}
+
+output "jwks_url" {
+  description = "Public keys of the dynamic-webhook signing key; receivers of v1a/jwt deliveries fetch them here."
+  value       = "${google_cloudfunctions2_function.fn["JWKS"].service_config[0].uri}/.well-known/jwks.json"
+}
+
+output "job_events_topic" {
+  description = "Topic that job systems publish job-finished events to (SPEC §2)."
+  value       = google_pubsub_topic.topic[local.topic_ids.job_events].id
+}
+
+output "dead_letter_topic" {
+  description = "Topic of poison events, exhausted deliveries and messages Pub/Sub gave up on."
+  value       = google_pubsub_topic.topic[local.topic_ids.dead_letter].id
+}
+
+output "kek_secret" {
+  description = "Secret whose versions are the key-encryption keys; scripts/secrets-init adds the first."
+  value       = google_secret_manager_secret.secret["kek"].secret_id
+}
+
+output "signing_key_secret" {
+  description = "Secret whose versions are the dynamic-webhook signing keys."
+  value       = google_secret_manager_secret.secret["signing"].secret_id
+}
+
+output "dashboard_url" {
+  description = "The Jobhooks dashboard in the Cloud Console."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.jobhooks.id), 3)}?project=${var.project_id}"
+}

@@ -1,0 +1,24 @@
+# Secret Manager secrets. Terraform creates the secrets and their IAM, never a version: a value
+# created here would sit in plain text in the Terraform state. scripts/secrets-init adds the
+# first versions from the operator's machine.
+locals {
+  secrets = {
+    # AES-256 key-encryption key versions (32 raw bytes each) that seal webhook signing secrets;
+    # a ciphertext records the version that sealed it, so old versions stay enabled after rotation.
+    kek = "jobhooks-kek"
+    # The deployment's asymmetric signing key versions (dynamic webhooks, v1a / jwt; SPEC §3).
+    signing = "jobhooks-signing-key"
+  }
+}
+
+resource "google_secret_manager_secret" "secret" {
+  for_each = local.secrets
+
+  secret_id = "${var.name_prefix}${each.value}"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}

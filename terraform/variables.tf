@@ -1,0 +1,291 @@
+# ---- where ----
+
+variable "project_id" {
+  description = "Google Cloud project that receives everything: topics, database, secrets, functions, monitoring."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project id (6-30 lowercase letters, digits, hyphens), not a project number or name."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the source bucket and the Cloud Build runs."
+  type        = string
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Cloud Run functions region such as us-central1 or europe-west1."
+  }
+}
+
+variable "firestore_location" {
+  description = "Location of the Firestore database: a multi-region (nam5, eur3) or a region. Cannot change after creation. Default nam5, which contains us-central1."
+  type        = string
+  default     = "nam5"
+
+  validation {
+    condition     = can(regex("^([a-z]+[0-9]|[a-z]+-[a-z]+[0-9]+)$", var.firestore_location))
+    error_message = "firestore_location must be a Firestore location such as nam5, eur3 or europe-west1."
+  }
+}
+
+variable "firestore_database" {
+  description = "Firestore database id (native mode). \"(default)\" unless the project's default database is taken by something else."
+  type        = string
+  default     = "(default)"
+
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be \"(default)\" or 4-63 lowercase letters, digits and hyphens."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every topic, subscription, function, service account and secret, to run several deployments in one project (e.g. \"staging-\"). Empty for the names the code defaults to."
+  type        = string
+  default     = ""
+
+  validation {
+    # Service account ids are at most 30 characters; the longest suffix used is 13 ("jh-deadletter").
+    condition     = can(regex("^([a-z][a-z0-9-]{0,14}-)?$", var.name_prefix))
+    error_message = "name_prefix must be empty or up to 16 lowercase letters, digits and hyphens, starting with a letter and ending with \"-\"."
+  }
+}
+
+variable "labels" {
+  description = "Extra labels on every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
+
+# ---- what is deployed ----
+
+variable "source_archive" {
+  description = "Path of the zip built by scripts/package. Empty means ../dist/jobhooks-source.zip next to this module."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.source_archive == "" || endswith(var.source_archive, ".zip")
+    error_message = "source_archive must be the .zip that scripts/package printed."
+  }
+}
+
+variable "go_runtime" {
+  description = "Cloud Run functions Go runtime. go.mod says go 1.26, so go126 or newer."
+  type        = string
+  default     = "go126"
+
+  validation {
+    condition     = can(regex("^go1[2-9][0-9]$", var.go_runtime))
+    error_message = "go_runtime must be a runtime id like go126."
+  }
+}
+
+# ---- delivery behaviour (SPEC §4, §6) ----
+
+variable "allow_insecure_targets" {
+  description = "Allow plain http and private/loopback targets (turns the SSRF guard off). Only for the local stack: never in a real deployment."
+  type        = bool
+  default     = false
+}
+
+variable "retry_window" {
+  description = "How long after the first attempt a delivery keeps being retried before it is exhausted and dead-lettered (Go duration)."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.retry_window)) && var.retry_window != ""
+    error_message = "retry_window must be a Go duration in h/m/s, e.g. 24h or 36h."
+  }
+}
+
+variable "attempt_timeout" {
+  description = "Timeout of one POST to an endpoint (Go duration). Must stay well below the function timeout."
+  type        = string
+  default     = "15s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.attempt_timeout)) && try(tonumber(trimsuffix(var.attempt_timeout, "s")) <= 45, false)
+    error_message = "attempt_timeout must be whole seconds up to 45s, e.g. 15s: the function timeout and the push ack deadline must stay above it."
+  }
+}
+
+variable "auto_disable_after" {
+  description = "How long a static webhook may fail without a single success before it is disabled (Go duration)."
+  type        = string
+  default     = "72h"
+
+  validation {
+    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.auto_disable_after)) && var.auto_disable_after != ""
+    error_message = "auto_disable_after must be a Go duration in h/m/s, e.g. 72h."
+  }
+}
+
+variable "cache_ttl" {
+  description = "How long an instance caches webhook configurations and decrypted secrets (Go duration, at most 30s: SPEC §4)."
+  type        = string
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.cache_ttl)) && try(tonumber(trimsuffix(var.cache_ttl, "s")) <= 30, false)
+    error_message = "cache_ttl must be whole seconds up to 30s."
+  }
+}
+
+variable "record_ttl" {
+  description = "How long event, delivery, attempt and dead-letter records are kept before Firestore TTL deletes them (Go duration)."
+  type        = string
+  default     = "720h"
+
+  validation {
+    condition     = can(regex("^[0-9]+h$", var.record_ttl))
+    error_message = "record_ttl must be whole hours, e.g. 720h (30 days)."
+  }
+}
+
+variable "signing_mode" {
+  description = "How dynamic (per-request) webhooks are signed: v1a (Ed25519, Standard Webhooks) or jwt (RS256 JWS, for receivers written against the Gemini documentation)."
+  type        = string
+  default     = "v1a"
+
+  validation {
+    condition     = contains(["v1a", "jwt"], var.signing_mode)
+    error_message = "signing_mode must be v1a or jwt."
+  }
+}
+
+variable "public_base_url" {
+  description = "Public base URL of the deployment (the JWT issuer in jwt mode), e.g. a custom domain in front of the API. Required when signing_mode is jwt."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.public_base_url == "" || can(regex("^https://[^/]+(/.*)?$", var.public_base_url))
+    error_message = "public_base_url must be empty or an https URL."
+  }
+}
+
+# ---- function sizing ----
+
+variable "function_memory" {
+  description = "Memory of each function instance."
+  type        = string
+  default     = "512Mi"
+
+  validation {
+    condition     = can(regex("^[0-9]+(Mi|Gi)$", var.function_memory))
+    error_message = "function_memory must look like 256Mi, 512Mi or 1Gi."
+  }
+}
+
+variable "function_cpu" {
+  description = "vCPUs of each function instance. Request concurrency above 1 needs at least 1."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = contains(["0.083", "0.167", "0.333", "0.5", "0.583", "1", "2", "4", "6", "8"], var.function_cpu)
+    error_message = "function_cpu must be one of the sizes Cloud Run offers: 0.083 ... 1, 2, 4, 6, 8."
+  }
+}
+
+variable "function_timeout_seconds" {
+  description = "Timeout of each function. Every push subscription's ack deadline (90 s) must stay above it, and the attempt timeout well below it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.function_timeout_seconds >= 30 && var.function_timeout_seconds < 90
+    error_message = "function_timeout_seconds must be at least 30 and below 90, the push subscriptions' ack deadline."
+  }
+}
+
+variable "function_concurrency" {
+  description = "Concurrent requests per instance. Dispatch and Deliver mostly wait on the network, so one instance serves many."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.function_concurrency >= 1 && var.function_concurrency <= 1000
+    error_message = "function_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "function_max_instances" {
+  description = "Upper bound of instances per function: the cost ceiling, and the protection of Firestore and of customers' endpoints against a burst."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.function_max_instances >= 1 && var.function_max_instances <= 1000
+    error_message = "function_max_instances must be between 1 and 1000."
+  }
+}
+
+variable "function_min_instances" {
+  description = "Instances kept warm per function (billed while idle). 0 scales to zero."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.function_min_instances >= 0 && var.function_min_instances <= 10
+    error_message = "function_min_instances must be between 0 and 10."
+  }
+}
+
+variable "function_overrides" {
+  description = "Per-function sizing, keyed by entry point (Dispatch, Deliver, DeadLetter, API, JWKS); unset fields use the function_* variables."
+  type = map(object({
+    memory        = optional(string)
+    cpu           = optional(string)
+    concurrency   = optional(number)
+    max_instances = optional(number)
+    min_instances = optional(number)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.function_overrides) : contains(["Dispatch", "Deliver", "DeadLetter", "API", "JWKS"], k)])
+    error_message = "function_overrides keys must be entry points: Dispatch, Deliver, DeadLetter, API, JWKS."
+  }
+}
+
+# ---- monitoring ----
+
+variable "alert_notification_channels" {
+  description = "Notification channels (projects/P/notificationChannels/N) that the alert policies notify. Empty: incidents appear in the Console only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "Each notification channel must be a full name: projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "failure_ratio_threshold" {
+  description = "Alert when this fraction of delivery attempts fails (retry, failed, exhausted) for 10 minutes."
+  type        = number
+  default     = 0.2
+
+  validation {
+    condition     = var.failure_ratio_threshold > 0 && var.failure_ratio_threshold <= 1
+    error_message = "failure_ratio_threshold must be in (0, 1]."
+  }
+}
+
+variable "oldest_unacked_alert_seconds" {
+  description = "Alert when the oldest unacknowledged delivery task is older than this (seconds). An endpoint that is down keeps its deliveries unacked while they retry, so this also fires for one failing customer."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.oldest_unacked_alert_seconds >= 60
+    error_message = "oldest_unacked_alert_seconds must be at least 60."
+  }
+}

@@ -1,0 +1,22 @@
+terraform {
+  # optional() object attributes with defaults need 1.3; OpenTofu 1.6+ works as well.
+  required_version = ">= 1.5"
+
+  required_providers {
+    # The only provider: the source archive is built by scripts/package, not by the archive
+    # provider, and nothing here needs random, null or google-beta.
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 7.0"
+    }
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+
+  # Resources that support it carry these labels, so the Console's billing reports can be
+  # filtered to Jobhooks.
+  default_labels = merge({ app = "jobhooks" }, var.labels)
+}
