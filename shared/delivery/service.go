@@ -130,7 +130,28 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 
 // attempt makes one POST, records it and decides what comes next.
 func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg target, now time.Time) error {
-	ts := now.Unix()
+	resp, postErr := s.Sender.Post(ctx, tg.url, headers(t, tg, now.Unix()), t.Body)
+	res := retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)
+	d, a := conclude(d, tg, now, resp, postErr, res)
+	if err := s.Store.RecordAttempt(ctx, d, a); err != nil {
+		return err
+	}
+	s.logOutcome(ctx, t, d, a.Outcome, resp.StatusCode, resp.Latency, res.Reason)
+	if tg.static {
+		s.noteHealth(ctx, t, tg, res, now)
+	}
+	if res.Verdict != retry.Again {
+		return nil
+	}
+	if d.Receipts >= s.cfg.RepublishAfter {
+		return s.republish(ctx, t, d)
+	}
+	return pushmsg.Retry(fmt.Errorf("delivery: attempt %d: %s", d.Attempts, res.Reason))
+}
+
+// headers are the request headers of one attempt: the webhook's own, then the signature
+// headers, which the API never lets a webhook set.
+func headers(t task.Task, tg target, ts int64) http.Header {
 	h := make(http.Header, len(tg.headers)+3)
 	for _, rh := range tg.headers {
 		h.Add(rh.Key, rh.Value)
@@ -138,10 +159,11 @@ func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg
 	h[signing.HeaderID] = []string{t.MessageID}
 	h[signing.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
 	h[signing.HeaderSignature] = []string{tg.signer.Sign(t.MessageID, ts, t.Body)}
+	return h
+}
 
-	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
-	res := retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)
-
+// conclude folds one attempt's result into the delivery record and returns the attempt record.
+func conclude(d store.Delivery, tg target, now time.Time, resp sender.Response, postErr error, res retry.Result) (store.Delivery, store.Attempt) {
 	d.Attempts++
 	d.URL = tg.url
 	if d.FirstAttemptTime.IsZero() {
@@ -161,24 +183,10 @@ func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg
 	case retry.Again:
 		d.NextNotBefore = res.NotBefore
 	}
-	a := store.Attempt{
+	return d, store.Attempt{
 		Number: d.Attempts, Series: d.Series, Time: now, URL: tg.url, StatusCode: resp.StatusCode,
 		LatencyMS: d.LastLatencyMS, Outcome: outcome, Error: d.LastError, ResponseBody: string(resp.Body),
 	}
-	if err := s.Store.RecordAttempt(ctx, d, a); err != nil {
-		return err
-	}
-	s.logOutcome(ctx, t, d, outcome, resp.StatusCode, resp.Latency, res.Reason)
-	if tg.static {
-		s.noteHealth(ctx, t, tg, res, now)
-	}
-	if res.Verdict != retry.Again {
-		return nil
-	}
-	if d.Receipts >= s.cfg.RepublishAfter {
-		return s.republish(ctx, t, d)
-	}
-	return pushmsg.Retry(fmt.Errorf("delivery: attempt %d: %s", d.Attempts, res.Reason))
 }
 
 // finish records a final state reached without an attempt (cancelled, unusable secret).

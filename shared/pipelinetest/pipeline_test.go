@@ -450,3 +450,26 @@ func TestLogs_EveryAttemptLineHasTheSpecFields(t *testing.T) {
 		t.Errorf("line = %v", line)
 	}
 }
+
+func TestDeadLetter_RecordsWhatPubSubGaveUpOn(t *testing.T) {
+	t.Parallel()
+	// Pub/Sub dead-letters after 5 deliveries here, long before Deliver's re-publication at 90:
+	// the safety net for a Deliver that keeps crashing.
+	s := Start(t, Options{MaxDeliveryAttempts: 5})
+	rcv := NewReceiver(t, Status(503))
+	s.AddWebhook(t, hook("acme", "never", rcv.URL))
+	s.Publish(t, jobEvent("acme", "job-17", "batch.succeeded"), nil)
+
+	d := waitState(t, s, "acme", "job-17", "never", store.Exhausted)
+	if !strings.HasPrefix(d.Reason, "max_delivery_attempts") {
+		t.Errorf("reason = %q", d.Reason)
+	}
+	var dls []store.DeadLetter
+	Eventually(t, wait, "dead letter recorded", func() bool {
+		dls, _ = s.Store.FindDeadLetters(context.Background(), "delivery_id", d.ID)
+		return len(dls) == 1
+	})
+	if dls[0].Kind != "delivery" || !strings.HasSuffix(dls[0].Source, "webhook-deliveries-deliver") {
+		t.Errorf("dead letter = %+v", dls[0])
+	}
+}

@@ -59,6 +59,8 @@ func Main(m *testing.M) int {
 type Options struct {
 	// Configure adjusts the configuration (retry window, republish threshold, ...).
 	Configure func(*config.Config)
+	// MaxDeliveryAttempts replaces the subscriptions' dead-letter limit of 100.
+	MaxDeliveryAttempts int
 }
 
 // Stack is one running pipeline.
@@ -107,7 +109,9 @@ func Start(t testing.TB, opts Options) *Stack {
 	}
 	t.Cleanup(func() { ps.Close() })
 	// One second of backoff instead of ten: the retry path is the same, the test is faster.
-	if err := topics.Create(ctx, ps, topics.CreateOptions{Endpoints: servers, MinBackoff: time.Second, MaxBackoff: 2 * time.Second}); err != nil {
+	if err := topics.Create(ctx, ps, topics.CreateOptions{
+		Endpoints: servers, MinBackoff: time.Second, MaxBackoff: 2 * time.Second, MaxDeliveryAttempts: opts.MaxDeliveryAttempts,
+	}); err != nil {
 		t.Fatalf("topology: %v", err)
 	}
 	st, err := in.Store(ctx)

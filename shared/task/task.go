@@ -4,6 +4,7 @@
 package task
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,8 +26,9 @@ type Task struct {
 	Webhook string `json:"webhook,omitempty"`
 	// URL is the dynamic target; empty for a static webhook (its URL is read at each attempt).
 	URL string `json:"url,omitempty"`
-	// Body is sent byte-for-byte on every attempt.
-	Body []byte `json:"body"`
+	// Body is sent byte-for-byte on every attempt. It travels after the JSON header, not in it
+	// (see Encode).
+	Body []byte `json:"-"`
 	// Generation counts re-publications of this delivery: Deliver re-publishes a task before
 	// Pub/Sub's delivery-attempt dead-letter limit, and an older generation is then stale.
 	Generation int `json:"generation"`
@@ -47,18 +49,27 @@ func (t Task) Attributes() map[string]string {
 // Dynamic reports whether the task targets a per-request URI rather than a registered webhook.
 func (t Task) Dynamic() bool { return t.Webhook == "" }
 
-// Encode serialises the task as the message data.
+// Encode serialises the task as the message data: one line of compact JSON with the fields, a
+// newline, then the body as is. Keeping the body out of the JSON spares Deliver a base64 and a
+// JSON scan of it on every attempt (Deliver's CPU per delivery is a SPEC §10 target).
 func (t Task) Encode() []byte {
-	b, _ := json.Marshal(t) // a Task always marshals: strings, ints, bytes, time
+	head, _ := json.Marshal(t) // a Task always marshals: strings, ints, time; never a raw newline
+	b := make([]byte, 0, len(head)+1+len(t.Body))
+	b = append(append(head, '\n'), t.Body...)
 	return b
 }
 
 // Decode reads a task and checks the fields Deliver relies on.
 func Decode(data []byte) (Task, error) {
 	var t Task
-	if err := json.Unmarshal(data, &t); err != nil {
+	head, body, ok := bytes.Cut(data, []byte{'\n'})
+	if !ok {
+		return t, errors.New("task: not a delivery task: no header line")
+	}
+	if err := json.Unmarshal(head, &t); err != nil {
 		return t, fmt.Errorf("task: not a delivery task: %w", err)
 	}
+	t.Body = body
 	switch {
 	case t.DeliveryID == "" || t.Project == "" || t.EventID == "" || t.MessageID == "":
 		return t, errors.New("task: delivery_id, project, event_id and message_id are required")

@@ -20,6 +20,9 @@ type CreateOptions struct {
 	// MinBackoff and MaxBackoff, when set, replace the retry policy so that tests of the retry
 	// path take seconds rather than minutes. The local stack keeps Terraform's values.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxDeliveryAttempts, when set, replaces the dead-letter limit (Pub/Sub's minimum is 5), so a
+	// test can watch Pub/Sub itself dead-letter a message.
+	MaxDeliveryAttempts int
 }
 
 // Create makes the three topics and the push subscriptions of Subscriptions(). It is what
@@ -38,6 +41,9 @@ func Create(ctx context.Context, client *pubsub.Client, opts CreateOptions) erro
 	for _, s := range Subscriptions() {
 		if opts.MinBackoff > 0 {
 			s.MinBackoff, s.MaxBackoff = opts.MinBackoff, opts.MaxBackoff
+		}
+		if opts.MaxDeliveryAttempts > 0 && s.MaxDeliveryAttempts > 0 {
+			s.MaxDeliveryAttempts = opts.MaxDeliveryAttempts
 		}
 		endpoint, ok := opts.Endpoints[s.Function]
 		if !ok {
