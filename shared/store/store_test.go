@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/emulator"
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+func TestMain(m *testing.M) { os.Exit(emulator.Main(m, emulator.Firestore)) }
+
+var seq atomic.Int64
+
+// open returns a store on a database of its own (a fresh Google project id on the emulator).
+func open(t *testing.T) *Store {
+	t.Helper()
+	emulator.Need(t)
+	s, err := Open(context.Background(), fmt.Sprintf("store-test-%d-%d", os.Getpid(), seq.Add(1)), "(default)", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestClaimEvent_ExactlyOneOfManyConcurrentClaimsWins(t *testing.T) {
+	s := open(t)
+	now := time.Now()
+	var wins, others atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.ClaimEvent(context.Background(), EventRecord{Project: "p", ID: "e1", Type: "a.b"}, time.Minute, now)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if c == Claimed {
+				wins.Add(1)
+			} else {
+				others.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || others.Load() != 7 {
+		t.Fatalf("%d claims won, %d lost; want 1 and 7", wins.Load(), others.Load())
+	}
+}
+
+func TestClaimEvent_DispatchedIsFinalAndAnAbandonedClaimIsTakenOver(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	rec := EventRecord{Project: "p", ID: "e2", Type: "a.b"}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now); c != Claimed {
+		t.Fatalf("first claim: %v", c)
+	}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(30*time.Second)); c != ClaimedElsewhere {
+		t.Errorf("within the lease: %v, want ClaimedElsewhere", c)
+	}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute)); c != Claimed {
+		t.Errorf("after the lease: %v, want Claimed (take-over)", c)
+	}
+	if err := s.MarkDispatched(ctx, "p", "e2", []string{"dlv_1"}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Hour)); c != AlreadyDispatched {
+		t.Errorf("after dispatch: %v, want AlreadyDispatched", c)
+	}
+	// Releasing lets the next claim in at once.
+	rec.ID = "e3"
+	s.ClaimEvent(ctx, rec, time.Minute, now)
+	if err := s.ReleaseEvent(ctx, "p", "e3"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Second)); c != Claimed {
+		t.Errorf("after release: %v, want Claimed", c)
+	}
+}
+
+func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	w := webhook.Webhook{Project: "p", ID: "w", URL: "https://x.example", State: webhook.Enabled}
+	if err := s.CreateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateWebhook(ctx, w); err == nil || !strings.Contains(err.Error(), ErrAlreadyExists.Error()) {
+		t.Errorf("duplicate create: %v", err)
+	}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	since, _ := s.MarkFailing(ctx, "p", "w", t0)
+	again, _ := s.MarkFailing(ctx, "p", "w", t0.Add(time.Hour))
+	if !since.Equal(t0) || !again.Equal(t0) {
+		t.Errorf("streak start %v then %v, want %v both times", since, again, t0)
+	}
+	if err := s.MarkHealthy(ctx, "p", "w"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.IsZero() {
+		t.Errorf("healthy webhook still failing since %v", got.FailingSince)
+	}
+	// A webhook the user disabled is not turned into "disabled due to failures".
+	w.State = webhook.Disabled
+	s.PutWebhook(ctx, w)
+	s.DisableForFailures(ctx, "p", "w", "r", t0)
+	if got, _ := s.GetWebhook(ctx, "p", "w"); got.State != webhook.Disabled {
+		t.Errorf("state = %s", got.State)
+	}
+	if _, err := s.MarkFailing(ctx, "p", "missing", t0); err == nil {
+		t.Error("MarkFailing of a missing webhook succeeded")
+	}
+}
+
+func TestDeliveries_ListPagesNewestFirstAndStaysInsideTheProject(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		st := Delivered
+		if i%2 == 1 {
+			st = Failed
+		}
+		d := Delivery{ID: fmt.Sprintf("dlv_%d", i), Project: "a", Webhook: "w", State: st, CreateTime: t0.Add(time.Duration(i) * time.Minute)}
+		if err := s.PutDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.PutDelivery(ctx, Delivery{ID: "dlv_other", Project: "b", Webhook: "w", State: Failed, CreateTime: t0})
+
+	page1, err := s.ListDeliveries(ctx, "a", "w", "", 3, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page2, _ := s.ListDeliveries(ctx, "a", "w", "", 3, page1[len(page1)-1].ID)
+	var ids []string
+	for _, d := range append(page1, page2...) {
+		ids = append(ids, d.ID)
+	}
+	if got := strings.Join(ids, ","); got != "dlv_4,dlv_3,dlv_2,dlv_1,dlv_0" {
+		t.Errorf("pages = %s", got)
+	}
+	failed, _ := s.ListDeliveries(ctx, "a", "w", Failed, 10, "")
+	if len(failed) != 2 {
+		t.Errorf("failed = %d, want 2", len(failed))
+	}
+	replay, _ := s.FinishedDeliveriesBetween(ctx, "a", "w", t0, t0.Add(4*time.Minute))
+	if len(replay) != 2 || replay[0].ID != "dlv_1" {
+		t.Errorf("replay range = %+v", replay)
+	}
+	if _, err := s.GetDelivery(ctx, "a", "dlv_other"); err == nil {
+		t.Error("project a read project b's delivery")
+	}
+}
+
+// TestIndexes_TerraformDeclaresEveryCompositeIndexTheQueriesNeed keeps terraform/firestore.tf
+// equal to Indexes: a query without its index fails in production (the emulator needs none).
+func TestIndexes_TerraformDeclaresEveryCompositeIndexTheQueriesNeed(t *testing.T) {
+	hcl, err := os.ReadFile("../../terraform/firestore.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)resource "google_firestore_index" "\w+" \{(.*?)\n\}`)
+	field := regexp.MustCompile(`field_path\s*=\s*"([^"]+)"\s*\n\s*order\s*=\s*"(ASCENDING|DESCENDING)"`)
+	coll := regexp.MustCompile(`collection\s*=\s*"([^"]+)"`)
+	declared := map[string]bool{}
+	for _, m := range block.FindAllStringSubmatch(string(hcl), -1) {
+		c := coll.FindStringSubmatch(m[1])
+		var fs []string
+		for _, f := range field.FindAllStringSubmatch(m[1], -1) {
+			fs = append(fs, f[1]+" "+map[string]string{"ASCENDING": "ASC", "DESCENDING": "DESC"}[f[2]])
+		}
+		if c != nil {
+			declared[c[1]+": "+strings.Join(fs, ", ")] = true
+		}
+	}
+	want := map[string]bool{}
+	for _, ix := range Indexes {
+		key := ix.Collection + ": " + strings.Join(ix.Fields, ", ")
+		want[key] = true
+		if !declared[key] {
+			t.Errorf("%s needs the index %s; terraform/firestore.tf does not declare it", ix.Query, key)
+		}
+	}
+	for key := range declared {
+		if !want[key] {
+			t.Errorf("terraform/firestore.tf declares %s, which no query of shared/store uses", key)
+		}
+	}
+}
