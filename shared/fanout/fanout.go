@@ -66,7 +66,7 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	now := s.Now()
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
-		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp,
+		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
 	}, ClaimLease, now)
 	switch {
 	case err != nil:
@@ -78,7 +78,7 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		return pushmsg.Retry(errClaimed)
 	}
 
-	tasks, err := s.tasks(ctx, ev)
+	tasks, err := s.tasks(ctx, ev, m.Attributes[TargetWebhookAttribute])
 	if err != nil {
 		return s.release(ctx, ev, err)
 	}
@@ -101,9 +101,14 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	return nil
 }
 
+// TargetWebhookAttribute, set on a job event, sends it to that one webhook of the event's project
+// whatever its subscriptions: the API's ping uses it. A disabled webhook still gets nothing.
+const TargetWebhookAttribute = "target_webhook"
+
 // tasks builds one task per target: the per-request URIs when the event carries a
-// webhook_config, otherwise every enabled webhook of the project subscribed to the type.
-func (s *Service) tasks(ctx context.Context, ev event.JobEvent) ([]task.Task, error) {
+// webhook_config, the one webhook named by the target attribute, otherwise every enabled webhook
+// of the project subscribed to the type.
+func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook string) ([]task.Task, error) {
 	body := ev.Body()
 	base := task.Task{
 		Project: ev.Project, EventID: ev.ID, EventType: ev.Type, EventTime: ev.Timestamp,
@@ -119,14 +124,16 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent) ([]task.Task, er
 		}
 		return out, nil
 	}
-	hooks, err := s.webhooks.Get(ev.Project, func() ([]webhook.Webhook, error) {
-		return s.Store.ListWebhooks(ctx, ev.Project)
-	})
+	hooks, err := s.candidates(ctx, ev.Project, targetWebhook)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range hooks {
-		if w.State != webhook.Enabled || !w.Subscribes(ev.Type) {
+		wanted := w.Subscribes(ev.Type)
+		if targetWebhook != "" {
+			wanted = w.ID == targetWebhook
+		}
+		if w.State != webhook.Enabled || !wanted {
 			continue
 		}
 		t := base
@@ -135,6 +142,22 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent) ([]task.Task, er
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// candidates are the webhooks an event may go to: the project's list (cached), or the one
+// targeted webhook read fresh, so a ping right after creating a webhook finds it.
+func (s *Service) candidates(ctx context.Context, project, targetWebhook string) ([]webhook.Webhook, error) {
+	if targetWebhook == "" {
+		return s.webhooks.Get(project, func() ([]webhook.Webhook, error) { return s.Store.ListWebhooks(ctx, project) })
+	}
+	w, err := s.Store.GetWebhook(ctx, project, targetWebhook)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []webhook.Webhook{w}, nil
 }
 
 // release gives the claim up and nacks, so the redelivery fans out without waiting for the lease.

@@ -473,3 +473,18 @@ func TestDeadLetter_RecordsWhatPubSubGaveUpOn(t *testing.T) {
 		t.Errorf("dead letter = %+v", dls[0])
 	}
 }
+
+func TestDispatch_TargetWebhookAttributeSendsToThatWebhookOnly(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	pinged, other := NewReceiver(t, OK), NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "pinged", pinged.URL, "batch.failed"))
+	s.AddWebhook(t, hook("acme", "other", other.URL, "webhook.ping"))
+	ping := `{"id":"ping-1","project":"acme","type":"webhook.ping","timestamp":"2026-11-28T10:00:00Z","data":{"webhook":"projects/acme/webhooks/pinged"}}`
+	s.Publish(t, ping, map[string]string{"target_webhook": "pinged"})
+	waitState(t, s, "acme", "ping-1", "pinged", store.Delivered)
+	rec, _ := s.Store.GetEvent(context.Background(), "acme", "ping-1")
+	if len(rec.Deliveries) != 1 || other.Count() != 0 || !strings.Contains(string(rec.Body), `"type":"webhook.ping"`) {
+		t.Errorf("deliveries %v, other endpoint got %d, body %s", rec.Deliveries, other.Count(), rec.Body)
+	}
+}

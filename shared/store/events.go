@@ -27,7 +27,9 @@ type EventRecord struct {
 	// abandoned (the instance crashed) and may be taken over.
 	ClaimTime time.Time `firestore:"claim_time"`
 	// Deliveries are the delivery ids the event fanned out to; empty when nothing subscribed.
-	Deliveries   []string  `firestore:"deliveries"`
+	Deliveries []string `firestore:"deliveries"`
+	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
+	Body         []byte    `firestore:"body"`
 	Dynamic      bool      `firestore:"dynamic"`
 	CreateTime   time.Time `firestore:"create_time"`
 	DispatchTime time.Time `firestore:"dispatch_time"`

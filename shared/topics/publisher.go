@@ -12,6 +12,7 @@ import (
 // Publisher publishes delivery tasks and dead letters. One per instance; safe for concurrent use.
 type Publisher struct {
 	client     *pubsub.Client
+	jobEvents  *pubsub.Publisher
 	deliveries *pubsub.Publisher
 	deadLetter *pubsub.Publisher
 }
@@ -19,7 +20,7 @@ type Publisher struct {
 // NewPublisher publishes to the given topic ids of the client's project. Batches wait at most
 // 1 ms: a job finishing is latency-sensitive, and on the hop Dispatch → Deliver the client's
 // default 10 ms delay is the larger part of the latency (SPEC §10).
-func NewPublisher(client *pubsub.Client, deliveriesTopic, deadLetterTopic string) *Publisher {
+func NewPublisher(client *pubsub.Client, jobEventsTopic, deliveriesTopic, deadLetterTopic string) *Publisher {
 	tune := func(p *pubsub.Publisher) *pubsub.Publisher {
 		p.PublishSettings.DelayThreshold = time.Millisecond
 		p.PublishSettings.Timeout = 30 * time.Second
@@ -27,6 +28,7 @@ func NewPublisher(client *pubsub.Client, deliveriesTopic, deadLetterTopic string
 	}
 	return &Publisher{
 		client:     client,
+		jobEvents:  tune(client.Publisher(jobEventsTopic)),
 		deliveries: tune(client.Publisher(deliveriesTopic)),
 		deadLetter: tune(client.Publisher(deadLetterTopic)),
 	}
@@ -42,6 +44,16 @@ type Message struct {
 // or with the first error: a caller acks its own input only when every task is out.
 func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error {
 	return publishAll(ctx, p.deliveries, msgs)
+}
+
+// PublishJobEvent publishes one job event (the API's ping goes through Dispatch like any event)
+// and returns its Pub/Sub message id.
+func (p *Publisher) PublishJobEvent(ctx context.Context, m Message) (string, error) {
+	id, err := p.jobEvents.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(ctx)
+	if err != nil {
+		return "", fmt.Errorf("topics: publish job event: %w", err)
+	}
+	return id, nil
 }
 
 // PublishDeadLetter publishes one dead letter and waits for Pub/Sub to accept it.
@@ -68,6 +80,7 @@ func publishAll(ctx context.Context, topic *pubsub.Publisher, msgs []Message) er
 
 // Stop flushes pending messages and stops the publishers.
 func (p *Publisher) Stop() {
+	p.jobEvents.Stop()
 	p.deliveries.Stop()
 	p.deadLetter.Stop()
 }
