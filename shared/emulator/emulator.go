@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -43,7 +44,8 @@ type Options struct {
 	Port int
 	// Log receives the emulator's output; nil discards it.
 	Log io.Writer
-	// DataDir keeps the emulator's state between runs (Pub/Sub only: --data-dir). Empty: in memory.
+	// DataDir keeps the emulator's state between runs. Pub/Sub: its --data-dir. Firestore: the
+	// data is exported there when the emulator stops and imported at the next start. Empty: in memory.
 	DataDir string
 	// StartTimeout bounds the wait for the emulator to answer; default 90 s (Java is slow to start
 	// on a busy machine).
@@ -82,6 +84,12 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 		}
 	case Firestore:
 		args = []string{"emulators", "firestore", "start", "--host-port=" + host}
+		if opts.DataDir != "" {
+			args = append(args, "--export-on-exit="+opts.DataDir)
+			if meta, _ := filepath.Glob(filepath.Join(opts.DataDir, "*.overall_export_metadata")); len(meta) > 0 {
+				args = append(args, "--import-data="+meta[0])
+			}
+		}
 	default:
 		return nil, fmt.Errorf("emulator: unknown kind %q", kind)
 	}
@@ -132,7 +140,11 @@ func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration) error {
 
 // Stop kills the emulator's whole process group (the gcloud wrapper and its Java child) and
 // waits for the wrapper to exit.
-func (e *Emulator) Stop() {
+func (e *Emulator) Stop() { e.StopWithin(5 * time.Second) }
+
+// StopWithin asks the group to terminate, gives it grace to finish (the Firestore emulator
+// exports its data on the way out), then kills what is left.
+func (e *Emulator) StopWithin(grace time.Duration) {
 	if e == nil || e.cmd.Process == nil {
 		return
 	}
@@ -140,11 +152,17 @@ func (e *Emulator) Stop() {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-e.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(grace):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-e.done
 	}
-	// The Java child may outlive the wrapper for a moment: make sure the group is gone.
+	// The Java child may outlive the wrapper (still exporting): give it the grace, then make
+	// sure the group is gone.
+	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if syscall.Kill(-pgid, 0) != nil {
+			return
+		}
+	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
@@ -157,3 +175,6 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// PID is the process id of the emulator's process group leader (the gcloud wrapper).
+func (e *Emulator) PID() int { return e.cmd.Process.Pid }

@@ -1,0 +1,77 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// child is a function process of the stack, in its own process group so that stopping it stops
+// everything it started, and tied to the stack's life (Pdeathsig) so a crash of scripts/dev
+// leaves no orphan behind.
+type child struct {
+	name string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startChild(name, bin string, port int, env []string, logPath string) (*child, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("PORT=%d", port), "FUNCTION_TARGET="+name)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c := &child{name: name, port: port, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(c.done) }()
+	return c, nil
+}
+
+func (c *child) url() string { return fmt.Sprintf("http://127.0.0.1:%d", c.port) }
+
+// waitHTTP waits until the function answers any HTTP request.
+func (c *child) waitHTTP(ctx context.Context, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return fmt.Errorf("%s exited at start; see its log", c.name)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if resp, err := client.Get(c.url() + "/"); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("%s did not answer on port %d within %s", c.name, c.port, timeout)
+}
+
+// stop terminates the process group, then kills it after a grace period.
+func (c *child) stop() {
+	pgid := c.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-c.done
+	}
+}
+
+// pid is the process id, for the test that checks nothing survives.
+func (c *child) pid() int { return c.cmd.Process.Pid }

@@ -1,0 +1,32 @@
+// Command dev runs the local stack; scripts/dev is its front door. See package devstack.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jobhooks/jobhooks/shared/devstack"
+)
+
+func main() {
+	fresh := flag.Bool("fresh", false, "wipe the state directory first")
+	secure := flag.Bool("secure", false, "keep the SSRF guard on and allow https targets only, as in production")
+	dir := flag.String("dir", ".dev", "state directory")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: scripts/dev [--fresh] [--secure] [--dir DIR]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := devstack.Run(ctx, devstack.Options{Dir: *dir, Fresh: *fresh, Secure: *secure, Out: os.Stdout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scripts/dev:", err)
+		os.Exit(1)
+	}
+}

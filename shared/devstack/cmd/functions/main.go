@@ -1,0 +1,25 @@
+// Command functions serves one Jobhooks function, chosen by FUNCTION_TARGET, on PORT: the binary
+// Google's Go buildpack generates for the deployed source (a main that imports every function
+// package and calls funcframework.Start). The local stack runs it once per function.
+package main
+
+import (
+	"log"
+	"os"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+
+	_ "github.com/jobhooks/jobhooks/functions/deadletter"
+	_ "github.com/jobhooks/jobhooks/functions/deliver"
+	_ "github.com/jobhooks/jobhooks/functions/dispatch"
+)
+
+func main() {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	if err := funcframework.Start(port); err != nil {
+		log.Fatalf("funcframework.Start: %v", err)
+	}
+}

@@ -1,0 +1,269 @@
+// Package devstack runs Jobhooks on a laptop (SPEC §9): gcloud's Pub/Sub and Firestore
+// emulators, the local Secret Manager, and every function as its own process on the real
+// handlers, wired with the topics and push subscriptions Terraform deploys.
+//
+// State lives in one directory (.dev by default) and survives restarts unless Fresh. Run refuses
+// to start twice on the same directory, writes DIR/env only once everything answers, and on
+// return has stopped every process it started.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+
+	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/emulator"
+	"github.com/jobhooks/jobhooks/shared/instance"
+	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/topics"
+)
+
+// GoogleProject is the Google Cloud project id of the local stack; Project is the Jobhooks
+// project (tenant) its API key belongs to.
+const (
+	GoogleProject = "jobhooks-local"
+	Project       = "demo"
+)
+
+// Functions are the FUNCTION_TARGETs the stack runs, in start order.
+var Functions = []string{"DeadLetter", "Deliver", "Dispatch"}
+
+// Options configure Run.
+type Options struct {
+	// Dir holds the state (.dev).
+	Dir string
+	// Fresh wipes Dir first.
+	Fresh bool
+	// Secure keeps the SSRF guard on and https-only targets, as in production.
+	Secure bool
+	// Out receives the human-readable progress and the live summary.
+	Out io.Writer
+	// Ready, if set, is called once DIR/env is written.
+	Ready func(env map[string]string)
+}
+
+// Run starts the stack and blocks until ctx is done, then stops everything.
+func Run(ctx context.Context, opts Options) (err error) {
+	if err := checkPrerequisites(); err != nil {
+		return err
+	}
+	if opts.Fresh {
+		if err := os.RemoveAll(opts.Dir); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{opts.Dir, filepath.Join(opts.Dir, "logs"), filepath.Join(opts.Dir, "bin"), filepath.Join(opts.Dir, "firestore"), filepath.Join(opts.Dir, "pubsub")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	unlock, err := lock(opts.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	envPath := filepath.Join(opts.Dir, "env")
+	os.Remove(envPath) // written again only when everything answers
+	defer os.Remove(envPath)
+
+	say := func(format string, args ...any) { fmt.Fprintf(opts.Out, format+"\n", args...) }
+	var stops []func()
+	defer func() {
+		say("stopping…")
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		say("stopped.")
+	}()
+
+	say("building the functions binary…")
+	bin := filepath.Join(opts.Dir, "bin", "jobhooks-functions")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./shared/devstack/cmd/functions").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+
+	say("starting the Pub/Sub and Firestore emulators…")
+	emus := map[emulator.Kind]*emulator.Emulator{}
+	for _, k := range []emulator.Kind{emulator.PubSub, emulator.Firestore} {
+		logf, err := os.OpenFile(filepath.Join(opts.Dir, "logs", string(k)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		e, err := emulator.Start(ctx, k, emulator.Options{Log: logf, DataDir: absolute(filepath.Join(opts.Dir, string(k)))})
+		if err != nil {
+			logf.Close()
+			return err
+		}
+		emus[k] = e
+		// Firestore exports its data on the way out; Pub/Sub keeps its own as it goes.
+		grace := 3 * time.Second
+		if k == emulator.Firestore {
+			grace = 30 * time.Second
+		}
+		stops = append(stops, func() { e.StopWithin(grace); logf.Close() })
+	}
+
+	sm, err := localsecretmanager.Start(localsecretmanager.Options{StateFile: filepath.Join(opts.Dir, "secrets.json")})
+	if err != nil {
+		return err
+	}
+	stops = append(stops, sm.Close)
+
+	env := map[string]string{
+		"GOOGLE_CLOUD_PROJECT":            GoogleProject,
+		"PUBSUB_EMULATOR_HOST":            emus[emulator.PubSub].Host,
+		"FIRESTORE_EMULATOR_HOST":         emus[emulator.Firestore].Host,
+		instance.SecretManagerHostEnv:     sm.Addr(),
+		"JOBHOOKS_JOB_EVENTS_TOPIC":       topics.JobEvents,
+		"JOBHOOKS_ALLOW_INSECURE_TARGETS": fmt.Sprint(!opts.Secure),
+	}
+	for k, v := range env {
+		os.Setenv(k, v) // the clients of this process (setup below) use the same stand-ins
+	}
+	var childEnv []string
+	for k, v := range env {
+		childEnv = append(childEnv, k+"="+v)
+	}
+
+	say("starting the functions…")
+	children := map[string]*child{}
+	for _, name := range Functions {
+		port, err := emulator.FreePort()
+		if err != nil {
+			return err
+		}
+		c, err := startChild(name, bin, port, childEnv, filepath.Join(opts.Dir, "logs", strings.ToLower(name)+".log"))
+		if err != nil {
+			return err
+		}
+		children[name] = c
+		stops = append(stops, c.stop)
+	}
+	if err := writePIDs(opts.Dir, emus, children); err != nil {
+		return err
+	}
+	for _, c := range children {
+		if err := c.waitHTTP(ctx, 30*time.Second); err != nil {
+			return err
+		}
+	}
+
+	if err := setUp(ctx, children); err != nil {
+		return err
+	}
+	if err := writeEnv(envPath, env); err != nil {
+		return err
+	}
+	say("ready. State in %s; logs in %s. Ctrl-C stops everything.", opts.Dir, filepath.Join(opts.Dir, "logs"))
+	say("environment written to %s — in another shell: source %s", envPath, envPath)
+	if opts.Ready != nil {
+		opts.Ready(env)
+	}
+	watch(ctx, opts.Out, filepath.Join(opts.Dir, "logs"))
+	return nil
+}
+
+// setUp creates what Terraform would: topics and push subscriptions, and the KEK.
+func setUp(ctx context.Context, children map[string]*child) error {
+	ps, err := pubsub.NewClient(ctx, GoogleProject)
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+	endpoints := map[string]string{}
+	for name, c := range children {
+		endpoints[name] = c.url() + "/"
+	}
+	if err := topics.Create(ctx, ps, topics.CreateOptions{Endpoints: endpoints}); err != nil {
+		return err
+	}
+	sm, err := secretmanager.NewClient(ctx, instance.SecretManagerOptions()...)
+	if err != nil {
+		return err
+	}
+	defer sm.Close()
+	kr, err := secrets.NewKeyring(sm, GoogleProject, config.Defaults().KEKSecret, secrets.KeyringOptions{})
+	if err != nil {
+		return err
+	}
+	return kr.EnsureKEK(ctx)
+}
+
+// lock takes an exclusive lock on DIR/lock: a second scripts/dev on the same state would fight
+// the first over ports, emulator data and DIR/env.
+func lock(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(filepath.Join(dir, "lock"))
+		f.Close()
+		return nil, fmt.Errorf("another scripts/dev is already running on %s (pid %s); stop it first", dir, strings.TrimSpace(string(pid)))
+	}
+	_ = f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// writePIDs records the process groups the stack started (DIR/pids), so a test or a user can
+// check that nothing survives the stack.
+func writePIDs(dir string, emus map[emulator.Kind]*emulator.Emulator, children map[string]*child) error {
+	var b strings.Builder
+	for _, e := range emus {
+		fmt.Fprintf(&b, "%d %s-emulator\n", e.PID(), e.Kind)
+	}
+	for name, c := range children {
+		fmt.Fprintf(&b, "%d %s\n", c.pid(), name)
+	}
+	return os.WriteFile(filepath.Join(dir, "pids"), []byte(b.String()), 0o600)
+}
+
+func writeEnv(path string, env map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# Written by scripts/dev when the local stack is ready; removed when it stops.\n")
+	for _, k := range sortedKeys(env) {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(env[k]))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func checkPrerequisites() error {
+	var missing []string
+	if _, err := exec.LookPath("go"); err != nil {
+		missing = append(missing, "Go 1.26 (https://go.dev/dl/)")
+	}
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		missing = append(missing, "the Google Cloud CLI with its emulators: install google-cloud-cli, then\n    gcloud components install beta pubsub-emulator cloud-firestore-emulator\n  (or, from Google's Debian repository: apt-get install google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator)")
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		missing = append(missing, "Java 17 or newer for the emulators (Debian: apt-get install openjdk-17-jre-headless)")
+	}
+	if len(missing) > 0 {
+		return errors.New("scripts/dev needs:\n  - " + strings.Join(missing, "\n  - "))
+	}
+	return nil
+}
+
+func absolute(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
