@@ -32,6 +32,7 @@ locals {
     JOBHOOKS_REPUBLISH_AFTER = "90"
     JOBHOOKS_PUBLIC_BASE_URL = var.public_base_url
     JOBHOOKS_SIGNING_MODE    = var.signing_mode
+    JOBHOOKS_JWT_ALGORITHM   = var.jwt_algorithm
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }

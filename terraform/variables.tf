@@ -159,6 +159,17 @@ variable "signing_mode" {
   }
 }
 
+variable "jwt_algorithm" {
+  description = "JWS algorithm of jwt mode: RS256 (RSA-2048 keys, what the Gemini documentation's receivers expect) or EdDSA (Ed25519 keys). The signing key must hold a key of that type: scripts/signing-key init --alg <this>."
+  type        = string
+  default     = "RS256"
+
+  validation {
+    condition     = contains(["RS256", "EdDSA"], var.jwt_algorithm)
+    error_message = "jwt_algorithm must be RS256 or EdDSA."
+  }
+}
+
 variable "public_base_url" {
   description = "Public base URL of the deployment (the JWT issuer in jwt mode), e.g. a custom domain in front of the API. Required when signing_mode is jwt."
   type        = string

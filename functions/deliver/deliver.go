@@ -30,7 +30,16 @@ func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, err
 	if err != nil {
 		return nil, err
 	}
+	// Dynamic webhooks are signed with the deployment's key (v1a or jwt). The key set is read
+	// lazily on the first dynamic delivery: a deployment without one still delivers static webhooks.
+	signers, err := in.DynamicSigners(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return delivery.New(in.Config, delivery.Deps{
 		Store: st, Publisher: pub, Keyring: kr, Sender: in.Sender(), Log: in.Log, Now: in.Now,
+		DynamicSigner: func(ctx context.Context, targetURL string) (delivery.Signer, error) {
+			return signers.For(ctx, targetURL)
+		},
 	}).Handle, nil
 }

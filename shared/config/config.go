@@ -46,11 +46,26 @@ type Config struct {
 	// RepublishAfter is the number of Pub/Sub deliveries of one task after which Deliver
 	// re-publishes it as a new generation, staying clear of the subscription's 100-attempt dead-letter.
 	RepublishAfter int
+	// MaxWebhooksPerProject caps how many static webhooks one project may register (SPEC §5).
+	MaxWebhooksPerProject int
 	// PublicBaseURL is the deployment's public base URL (the JWT issuer).
 	PublicBaseURL string
+	// SigningMode is how dynamic webhooks are signed: SigningModeV1a or SigningModeJWT.
+	SigningMode string
+	// JWTAlgorithm is the JWS algorithm of jwt mode: "RS256" or "EdDSA".
+	JWTAlgorithm string
 	// Version is reported in the User-Agent of every delivery.
 	Version string
 }
+
+// Signing modes of dynamic webhooks (SPEC §3).
+const (
+	// SigningModeV1a signs with Ed25519, Standard Webhooks "v1a,<base64>" signatures.
+	SigningModeV1a = "v1a"
+	// SigningModeJWT puts a compact JWS in webhook-signature, for receivers written against the
+	// Gemini documentation.
+	SigningModeJWT = "jwt"
+)
 
 // Defaults are the production settings.
 func Defaults() Config {
@@ -67,7 +82,11 @@ func Defaults() Config {
 		CacheTTL:          30 * time.Second,
 		RecordTTL:         30 * 24 * time.Hour,
 		RepublishAfter:    90,
+		SigningMode:       SigningModeV1a,
+		JWTAlgorithm:      "RS256",
 		Version:           "0.1.0",
+
+		MaxWebhooksPerProject: 100,
 	}
 }
 
@@ -91,6 +110,9 @@ func Load() (Config, error) {
 	c.RecordTTL = r.duration("JOBHOOKS_RECORD_TTL", c.RecordTTL)
 	c.RepublishAfter = r.integer("JOBHOOKS_REPUBLISH_AFTER", c.RepublishAfter)
 	c.PublicBaseURL = r.str("JOBHOOKS_PUBLIC_BASE_URL", c.PublicBaseURL)
+	c.MaxWebhooksPerProject = r.integer("JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT", c.MaxWebhooksPerProject)
+	c.SigningMode = r.oneOf("JOBHOOKS_SIGNING_MODE", c.SigningMode, SigningModeV1a, SigningModeJWT)
+	c.JWTAlgorithm = r.oneOf("JOBHOOKS_JWT_ALGORITHM", c.JWTAlgorithm, "RS256", "EdDSA")
 	if c.GoogleProject == "" {
 		r.errs = append(r.errs, "GOOGLE_CLOUD_PROJECT is not set")
 	}
@@ -100,6 +122,12 @@ func Load() (Config, error) {
 	}
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {
 		r.errs = append(r.errs, "JOBHOOKS_REPUBLISH_AFTER must be between 1 and 99 (the subscription dead-letters at 100)")
+	}
+	if c.SigningMode == SigningModeJWT && c.PublicBaseURL == "" {
+		r.errs = append(r.errs, "JOBHOOKS_SIGNING_MODE=jwt needs JOBHOOKS_PUBLIC_BASE_URL: it is the issuer of every JWT")
+	}
+	if c.MaxWebhooksPerProject < 1 {
+		r.errs = append(r.errs, "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT must be at least 1")
 	}
 	if len(r.errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))
@@ -113,6 +141,17 @@ func (r *reader) str(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		return v
 	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.str(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.errs = append(r.errs, fmt.Sprintf("%s=%q is not one of %s", name, v, strings.Join(allowed, ", ")))
 	return def
 }
 

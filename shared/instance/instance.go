@@ -24,6 +24,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/sender"
+	"github.com/jobhooks/jobhooks/shared/signingkey"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
 )
@@ -43,6 +44,10 @@ type Instance struct {
 	publisher *topics.Publisher
 	keyring   *secrets.Keyring
 	sender    *sender.Client
+
+	secretManager *secretmanager.Client
+	signingKeys   *signingkey.Source
+	signers       *signingkey.Signers
 }
 
 // New returns an instance for cfg; nothing is connected yet.
@@ -84,9 +89,9 @@ func (in *Instance) Keyring(ctx context.Context) (*secrets.Keyring, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.keyring == nil {
-		c, err := secretmanager.NewClient(context.WithoutCancel(ctx), SecretManagerOptions()...)
+		c, err := in.secretManagerLocked(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("instance: secret manager client: %w", err)
+			return nil, err
 		}
 		k, err := secrets.NewKeyring(c, in.Config.GoogleProject, in.Config.KEKSecret, secrets.KeyringOptions{CacheTTL: in.Config.CacheTTL})
 		if err != nil {
@@ -95,6 +100,19 @@ func (in *Instance) Keyring(ctx context.Context) (*secrets.Keyring, error) {
 		in.keyring = k
 	}
 	return in.keyring, nil
+}
+
+// secretManagerLocked returns the instance's one Secret Manager client; called with mu held.
+func (in *Instance) secretManagerLocked(ctx context.Context) (*secretmanager.Client, error) {
+	if in.secretManager == nil {
+		// The client outlives the request that created it: it must not use the request's context.
+		c, err := secretmanager.NewClient(context.WithoutCancel(ctx), SecretManagerOptions()...)
+		if err != nil {
+			return nil, fmt.Errorf("instance: secret manager client: %w", err)
+		}
+		in.secretManager = c
+	}
+	return in.secretManager, nil
 }
 
 // Sender returns the instance's HTTP client for deliveries.

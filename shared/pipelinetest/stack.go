@@ -30,6 +30,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/signingkey"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
 )
@@ -73,6 +74,9 @@ type Stack struct {
 	Publisher *topics.Publisher
 	Clock     *Clock
 	jobEvents *pubsub.Publisher
+
+	// SigningKeys holds the dynamic-webhook signing key, created by Start.
+	SigningKeys *signingkey.Source
 }
 
 var projectSeq atomic.Int64
@@ -125,6 +129,13 @@ func Start(t testing.TB, opts Options) *Stack {
 	if err := kr.EnsureKEK(ctx); err != nil {
 		t.Fatalf("KEK: %v", err)
 	}
+	keys, err := in.SigningKeys(ctx)
+	if err != nil {
+		t.Fatalf("signing keys: %v", err)
+	}
+	if _, err := keys.Ensure(ctx, signingkey.Algorithm(cfg)); err != nil {
+		t.Fatalf("signing key: %v", err)
+	}
 	pub, err := in.Publisher(ctx)
 	if err != nil {
 		t.Fatalf("publisher: %v", err)
@@ -132,7 +143,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	jobEvents := ps.Publisher(topics.JobEvents)
 	jobEvents.PublishSettings.DelayThreshold = time.Millisecond
 	t.Cleanup(jobEvents.Stop)
-	return &Stack{Config: cfg, Instance: in, Store: st, Keyring: kr, PubSub: ps, Publisher: pub, Clock: clock, jobEvents: jobEvents}
+	return &Stack{Config: cfg, Instance: in, Store: st, Keyring: kr, SigningKeys: keys, PubSub: ps, Publisher: pub, Clock: clock, jobEvents: jobEvents}
 }
 
 // SecretManagerClient opens a client of the local Secret Manager the stacks share.

@@ -1,0 +1,292 @@
+package signingkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The ways reading the keys fails, besides ErrBadKey.
+var (
+	// ErrUnavailable: Secret Manager could not be read now. Retry later.
+	ErrUnavailable = errors.New("signingkey: Secret Manager unavailable")
+	// ErrNoKey: the secret is missing, has no enabled version, or none for the algorithm the
+	// deployment signs with. An operator runs `scripts/signing-key init`.
+	ErrNoKey = errors.New("signingkey: no enabled signing key")
+)
+
+// Defaults of Options.
+const (
+	DefaultCacheTTL     = 30 * time.Second
+	DefaultFetchTimeout = 10 * time.Second
+)
+
+// Options tunes a Source; the zero value is right for production.
+type Options struct {
+	// CacheTTL bounds how long a read key set is used; default DefaultCacheTTL. A key added or
+	// disabled shows in signatures and in the JWKS within it.
+	CacheTTL time.Duration
+	// FetchTimeout bounds one reading of the key set; default DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Source reads the signing keys of one Secret Manager secret. Create one per instance and share
+// it: its cache keeps Secret Manager reads to one listing per TTL. Safe for concurrent use.
+type Source struct {
+	client        *secretmanager.Client
+	googleProject string
+	secretID      string
+	secretName    string
+	ttl           time.Duration
+	fetchTimeout  time.Duration
+	now           func() time.Time
+
+	flights singleflight.Group
+
+	mu        sync.Mutex
+	set       *Set
+	byVersion map[string]Key // parsed keys of the versions enabled at the last listing
+}
+
+// Set is the enabled keys at one reading, newest first. It is immutable.
+type Set struct {
+	Keys []Key
+	// Read is when the set was read from Secret Manager.
+	Read time.Time
+}
+
+// Newest returns the newest key for alg.
+func (s *Set) Newest(alg string) (Key, bool) {
+	for _, k := range s.Keys {
+		if k.Algorithm == alg {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// For returns every key for alg, newest first.
+func (s *Set) For(alg string) []Key {
+	var out []Key
+	for _, k := range s.Keys {
+		if k.Algorithm == alg {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// JWKS is the public key set: every enabled key's public half, newest first. Nothing private.
+func (s *Set) JWKS() jose.JSONWebKeySet {
+	out := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(s.Keys))}
+	for _, k := range s.Keys {
+		out.Keys = append(out.Keys, k.PublicJWK())
+	}
+	return out
+}
+
+var (
+	projectIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]*[a-z0-9]$`)
+	secretIDPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	versionPattern   = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
+)
+
+// New returns a Source of secret secretID in Google Cloud project googleProject. It does not
+// contact Secret Manager; the first Keys does.
+func New(client *secretmanager.Client, googleProject, secretID string, opts Options) (*Source, error) {
+	if client == nil {
+		return nil, errors.New("signingkey: New needs a Secret Manager client")
+	}
+	if !projectIDPattern.MatchString(googleProject) {
+		return nil, fmt.Errorf("signingkey: %q is not a Google Cloud project id", googleProject)
+	}
+	if !secretIDPattern.MatchString(secretID) {
+		return nil, fmt.Errorf("signingkey: %q is not a Secret Manager secret id", secretID)
+	}
+	s := &Source{
+		client: client, googleProject: googleProject, secretID: secretID,
+		secretName: "projects/" + googleProject + "/secrets/" + secretID,
+		ttl:        opts.CacheTTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
+		byVersion: map[string]Key{},
+	}
+	if s.ttl <= 0 {
+		s.ttl = DefaultCacheTTL
+	}
+	if s.fetchTimeout <= 0 {
+		s.fetchTimeout = DefaultFetchTimeout
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// SecretName is projects/{project}/secrets/{secret}.
+func (s *Source) SecretName() string { return s.secretName }
+
+// Keys returns the enabled keys, from the cache when it is younger than the TTL. Concurrent
+// callers that miss share one reading, which runs on its own deadline: one impatient caller
+// does not fail the others.
+func (s *Source) Keys(ctx context.Context) (*Set, error) {
+	if set := s.cached(); set != nil {
+		return set, nil
+	}
+	ch := s.flights.DoChan("keys", func() (any, error) {
+		if set := s.cached(); set != nil {
+			return set, nil
+		}
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.fetchTimeout)
+		defer cancel()
+		return s.read(readCtx)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Set), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, s.secretName, context.Cause(ctx))
+	}
+}
+
+// Forget drops the cached set, so the next Keys reads Secret Manager (after this process
+// rotated or retired a key).
+func (s *Source) Forget() {
+	s.mu.Lock()
+	s.set = nil
+	s.mu.Unlock()
+}
+
+func (s *Source) cached() *Set {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set != nil && s.now().Sub(s.set.Read) < s.ttl {
+		return s.set
+	}
+	return nil
+}
+
+// read lists the enabled versions and parses each, reusing keys parsed at earlier readings.
+func (s *Source) read(ctx context.Context) (*Set, error) {
+	versions, err := s.enabledVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	known := s.byVersion
+	s.mu.Unlock()
+	set := &Set{Read: s.now()}
+	current := make(map[string]Key, len(versions))
+	for _, v := range versions {
+		k, ok := known[v.number]
+		if !ok {
+			k, err = s.access(ctx, v)
+			if errors.Is(err, errGone) {
+				continue // disabled or destroyed since the listing
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		current[v.number] = k
+		set.Keys = append(set.Keys, k)
+	}
+	if len(set.Keys) == 0 {
+		return nil, fmt.Errorf("%w: %s has no enabled version (run scripts/signing-key init)", ErrNoKey, s.secretName)
+	}
+	s.mu.Lock()
+	// Keys of versions no longer enabled are dropped here: a retired key leaves memory too.
+	s.byVersion, s.set = current, set
+	s.mu.Unlock()
+	return set, nil
+}
+
+// version is one listed version.
+type version struct {
+	number  string
+	created time.Time
+}
+
+// errGone: a listed version was disabled or destroyed before it was read.
+var errGone = errors.New("signingkey: version no longer enabled")
+
+// enabledVersions lists the enabled versions, newest (highest number) first.
+func (s *Source) enabledVersions(ctx context.Context) ([]version, error) {
+	it := s.client.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{
+		Parent: s.secretName, Filter: "state:ENABLED",
+	})
+	var out []version
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if status.Code(err) == codes.NotFound {
+			return nil, fmt.Errorf("%w: secret %s does not exist (run scripts/signing-key init)", ErrNoKey, s.secretName)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: listing versions of %s: %w", ErrUnavailable, s.secretName, err)
+		}
+		_, n, _ := strings.Cut(v.GetName(), "/versions/")
+		if v.GetState() != secretmanagerpb.SecretVersion_ENABLED || !versionPattern.MatchString(n) {
+			continue
+		}
+		out = append(out, version{number: n, created: v.GetCreateTime().AsTime()})
+	}
+	slices.SortFunc(out, func(a, b version) int {
+		x, _ := strconv.ParseUint(a.number, 10, 64)
+		y, _ := strconv.ParseUint(b.number, 10, 64)
+		switch {
+		case x > y:
+			return -1
+		case x < y:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// access reads and parses one version.
+func (s *Source) access(ctx context.Context, v version) (Key, error) {
+	name := s.secretName + "/versions/" + v.number
+	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound, codes.FailedPrecondition:
+		return Key{}, errGone
+	default:
+		return Key{}, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, name, err)
+	}
+	data := resp.GetPayload().GetData()
+	defer clear(data)
+	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+		return Key{}, fmt.Errorf("%w: %s arrived corrupted (checksum mismatch)", ErrUnavailable, name)
+	}
+	k, err := Parse(data)
+	if err != nil {
+		return Key{}, fmt.Errorf("version %s of %s: %w (disable that version)", v.number, s.secretName, err)
+	}
+	k.Version, k.Created = v.number, v.created
+	return k, nil
+}
