@@ -27,7 +27,9 @@ locals {
     # dead-letters an exhausted delivery.
     "Deliver/deliveries"  = { function = "Deliver", topic = "webhook-deliveries" }
     "Deliver/dead_letter" = { function = "Deliver", topic = "webhook-dead-letter" }
-    # The API's ping, retry and replay publish delivery tasks for one webhook, not job events.
+    # The API's ping publishes a webhook.ping job event (Dispatch sends it to that one webhook);
+    # retry and replay publish delivery tasks that start a new attempt series.
+    "API/job_events" = { function = "API", topic = "job-events" }
     "API/deliveries" = { function = "API", topic = "webhook-deliveries" }
   }
 

@@ -1,0 +1,196 @@
+package management
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+// DeliveryStates are the states a delivery list may be filtered by.
+var DeliveryStates = []store.DeliveryState{store.Pending, store.Delivered, store.Failed, store.Exhausted, store.Cancelled}
+
+// DeliveryName is a delivery's resource name, projects/{p}/webhooks/{w}/deliveries/{d}.
+func DeliveryName(project, webhookID, deliveryID string) string {
+	return webhook.Name(project, webhookID) + "/deliveries/" + deliveryID
+}
+
+// ListDeliveries returns a page of a webhook's deliveries, newest first, optionally only those in
+// one state, and the token of the next page.
+func (s *Service) ListDeliveries(ctx context.Context, project, webhookID string, state store.DeliveryState, page PageRequest) ([]store.Delivery, string, error) {
+	if state != "" && !validDeliveryState(state) {
+		return nil, "", invalid("state", "%q is not a delivery state (pending, delivered, failed, exhausted, cancelled)", truncate(string(state)))
+	}
+	size, err := page.size()
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.GetWebhook(ctx, project, webhookID); err != nil {
+		return nil, "", err
+	}
+	want := pageToken{Kind: "deliveries", Project: project, Webhook: webhookID, State: string(state)}
+	tok, err := decodeToken(page.Token, want)
+	if err != nil {
+		return nil, "", err
+	}
+	ds, err := s.Store.ListDeliveries(ctx, project, webhookID, state, size+1, tok.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The page token's delivery has expired (record TTL) since the token was made.
+		return nil, "", invalid("page_token", "has expired; list again from the first page")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ds) <= size {
+		return ds, "", nil
+	}
+	ds = ds[:size]
+	want.ID = ds[size-1].ID
+	return ds, want.encode(), nil
+}
+
+// GetDelivery reads one delivery of a webhook with its attempts, oldest first.
+func (s *Service) GetDelivery(ctx context.Context, project, webhookID, deliveryID string) (store.Delivery, []store.Attempt, error) {
+	_, d, err := s.delivery(ctx, project, webhookID, deliveryID)
+	if err != nil {
+		return d, nil, err
+	}
+	attempts, err := s.Store.ListAttempts(ctx, project, deliveryID)
+	if err != nil {
+		return d, nil, err
+	}
+	return d, attempts, nil
+}
+
+// RetryDelivery sends a finished delivery again (delivered, failed, exhausted or cancelled): a
+// new attempt series with the same body and the same webhook-id header, so a receiver that
+// already processed it can tell. FAILED_PRECONDITION for a pending delivery (Deliver is still
+// retrying it), a webhook that is not enabled, or an event whose body has expired.
+func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliveryID string) error {
+	w, d, err := s.delivery(ctx, project, webhookID, deliveryID)
+	if err != nil {
+		return err
+	}
+	if !d.State.Final() {
+		return Errorf(FailedPrecondition, "%s is still pending and is retried automatically; only a finished delivery can be retried",
+			DeliveryName(project, webhookID, deliveryID))
+	}
+	if err := sendable(w); err != nil {
+		return err
+	}
+	t, err := s.resendTask(ctx, d)
+	if err != nil {
+		return err
+	}
+	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{{Data: t.Encode(), Attributes: t.Attributes()}}); err != nil {
+		return err
+	}
+	s.Log.InfoContext(ctx, "delivery retried", "project", project, "webhook", w.ID, "delivery_id", d.ID, "series", t.Series)
+	return nil
+}
+
+// Replay re-sends every failed or exhausted delivery of a webhook created in [start, end), each
+// as a new attempt series, and returns how many it queued. Deliveries whose event body has
+// expired are skipped (and logged).
+func (s *Service) Replay(ctx context.Context, project, webhookID string, start, end time.Time) (int, error) {
+	switch {
+	case start.IsZero():
+		return 0, invalid("start_time", "is required")
+	case end.IsZero():
+		return 0, invalid("end_time", "is required")
+	case !start.Before(end):
+		return 0, invalid("end_time", "must be after start_time")
+	}
+	w, err := s.GetWebhook(ctx, project, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	if err := sendable(w); err != nil {
+		return 0, err
+	}
+	ds, err := s.Store.FinishedDeliveriesBetween(ctx, project, webhookID, start, end)
+	if err != nil {
+		return 0, err
+	}
+	var msgs []topics.Message
+	for _, d := range ds {
+		t, err := s.resendTask(ctx, d)
+		var e *Error
+		if errors.As(err, &e) {
+			s.Log.WarnContext(ctx, "delivery not replayed", "project", project, "webhook", webhookID, "delivery_id", d.ID, "reason", e.Message)
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		msgs = append(msgs, topics.Message{Data: t.Encode(), Attributes: t.Attributes()})
+	}
+	if len(msgs) > 0 {
+		if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
+			return 0, err
+		}
+	}
+	s.Log.InfoContext(ctx, "deliveries replayed", "project", project, "webhook", webhookID,
+		"queued", len(msgs), "found", len(ds), "start", start, "end", end)
+	return len(msgs), nil
+}
+
+// resendTask is the task that starts a new attempt series of d: Deliver starts a series when a
+// task's Series is above the record's, and sends the event's stored body unchanged.
+func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, error) {
+	ev, err := s.Store.GetEvent(ctx, d.Project, d.EventID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && len(ev.Body) == 0 {
+		return task.Task{}, Errorf(FailedPrecondition, "the body of event %s is no longer stored; it cannot be sent again", d.EventID)
+	}
+	if err != nil {
+		return task.Task{}, err
+	}
+	return task.Task{
+		DeliveryID: d.ID, Project: d.Project, EventID: d.EventID, EventType: d.EventType,
+		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
+		Series: d.Series + 1,
+	}, nil
+}
+
+// delivery reads a webhook and one of its deliveries; NOT_FOUND unless both exist and belong
+// together.
+func (s *Service) delivery(ctx context.Context, project, webhookID, deliveryID string) (webhook.Webhook, store.Delivery, error) {
+	w, err := s.GetWebhook(ctx, project, webhookID)
+	if err != nil {
+		return w, store.Delivery{}, err
+	}
+	if !deliveryIDPattern.MatchString(deliveryID) {
+		return w, store.Delivery{}, notFound(DeliveryName(project, webhookID, deliveryID))
+	}
+	d, err := s.Store.GetDelivery(ctx, project, deliveryID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && d.Webhook != webhookID {
+		return w, store.Delivery{}, notFound(DeliveryName(project, webhookID, deliveryID))
+	}
+	return w, d, err
+}
+
+// sendable refuses to re-send to a webhook that is not enabled: Deliver would only cancel it.
+func sendable(w webhook.Webhook) error {
+	if w.State != webhook.Enabled {
+		return Errorf(FailedPrecondition, "%s is %s; enable it before sending to it again", w.Name(), stateWord(w.State))
+	}
+	return nil
+}
+
+func validDeliveryState(st store.DeliveryState) bool { return slices.Contains(DeliveryStates, st) }
+
+// deliveryIDPattern matches every id event.DeliveryID makes, and nothing Firestore reserves.
+var deliveryIDPattern = regexp.MustCompile(`^dlv_[0-9a-z]{1,64}$`)
+
+func stateWord(st webhook.State) string {
+	if st == webhook.DisabledDueToFailedDeliveries {
+		return "disabled after failed deliveries"
+	}
+	return "disabled"
+}

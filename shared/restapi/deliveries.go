@@ -1,0 +1,166 @@
+package restapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/jobhooks/jobhooks/shared/management"
+	"github.com/jobhooks/jobhooks/shared/store"
+)
+
+// Surface A's delivery history: /v1/projects/{p}/webhooks/{w}/deliveries[/{d}[:retry]] and
+// /v1/projects/{p}/webhooks/{w}:replay.
+
+// deliveryStates are the delivery states by their lower-case spelling.
+var deliveryStates = func() map[string]store.DeliveryState {
+	m := map[string]store.DeliveryState{}
+	for _, s := range management.DeliveryStates {
+		m[string(s)] = s
+	}
+	return m
+}()
+
+// delivery is a delivery record as Surface A shows it. message_id is the webhook-id header the
+// endpoint received, the same on every attempt and every re-send.
+type delivery struct {
+	Name             string    `json:"name"`
+	EventID          string    `json:"event_id"`
+	EventType        string    `json:"event_type"`
+	MessageID        string    `json:"message_id"`
+	State            string    `json:"state"`
+	Reason           string    `json:"reason,omitempty"`
+	URL              string    `json:"url,omitempty"`
+	AttemptCount     int       `json:"attempt_count"`
+	EventTime        string    `json:"event_time,omitempty"`
+	CreateTime       string    `json:"create_time"`
+	FirstAttemptTime string    `json:"first_attempt_time,omitempty"`
+	LastAttemptTime  string    `json:"last_attempt_time,omitempty"`
+	NextAttemptTime  string    `json:"next_attempt_time,omitempty"`
+	LastStatusCode   int       `json:"last_status_code,omitempty"`
+	LastLatencyMS    int64     `json:"last_latency_ms,omitempty"`
+	LastError        string    `json:"last_error,omitempty"`
+	Attempts         []attempt `json:"attempts,omitempty"`
+}
+
+// attempt is one POST. series counts the attempt series: 0 for the original, one more for each
+// retry or replay.
+type attempt struct {
+	Number       int    `json:"number"`
+	Series       int    `json:"series"`
+	Time         string `json:"time"`
+	URL          string `json:"url,omitempty"`
+	StatusCode   int    `json:"status_code,omitempty"`
+	LatencyMS    int64  `json:"latency_ms"`
+	Outcome      string `json:"outcome"`
+	Error        string `json:"error,omitempty"`
+	ResponseBody string `json:"response_body,omitempty"`
+}
+
+func toDelivery(project string, d store.Delivery) delivery {
+	return delivery{
+		Name: management.DeliveryName(project, d.Webhook, d.ID), EventID: d.EventID, EventType: d.EventType,
+		MessageID: d.MessageID, State: strings.ToUpper(string(d.State)), Reason: d.Reason, URL: d.URL,
+		AttemptCount: d.Attempts, EventTime: ts(d.EventTime), CreateTime: ts(d.CreateTime),
+		FirstAttemptTime: ts(d.FirstAttemptTime), LastAttemptTime: ts(d.LastAttemptTime),
+		NextAttemptTime: ts(d.NextNotBefore), LastStatusCode: d.LastStatusCode,
+		LastLatencyMS: d.LastLatencyMS, LastError: d.LastError,
+	}
+}
+
+func toAttempt(a store.Attempt) attempt {
+	return attempt{
+		Number: a.Number, Series: a.Series, Time: ts(a.Time), URL: a.URL, StatusCode: a.StatusCode,
+		LatencyMS: a.LatencyMS, Outcome: strings.ToUpper(a.Outcome), Error: a.Error, ResponseBody: a.ResponseBody,
+	}
+}
+
+// resourceDeliveryMethod picks the delivery endpoint of a request; nil when there is none.
+func (h *Handler) resourceDeliveryMethod(method string, rt route) endpoint {
+	switch {
+	case rt.delivery == "" && method == http.MethodGet:
+		return func(ctx context.Context, r *http.Request, project string) (any, error) {
+			return h.listDeliveries(ctx, r, project, rt.webhook)
+		}
+	case rt.delivery != "" && rt.verb == "" && method == http.MethodGet:
+		return func(ctx context.Context, r *http.Request, project string) (any, error) {
+			d, attempts, err := h.Service.GetDelivery(ctx, project, rt.webhook, rt.delivery)
+			if err != nil {
+				return nil, err
+			}
+			out := toDelivery(project, d)
+			out.Attempts = []attempt{}
+			for _, a := range attempts {
+				out.Attempts = append(out.Attempts, toAttempt(a))
+			}
+			return out, nil
+		}
+	case rt.delivery != "" && rt.verb == "retry" && method == http.MethodPost:
+		return func(ctx context.Context, r *http.Request, project string) (any, error) {
+			if err := emptyBody(r); err != nil {
+				return nil, err
+			}
+			return struct{}{}, h.Service.RetryDelivery(ctx, project, rt.webhook, rt.delivery)
+		}
+	}
+	return nil
+}
+
+type deliveryList struct {
+	Deliveries    []delivery `json:"deliveries"`
+	NextPageToken string     `json:"next_page_token,omitempty"`
+}
+
+func (h *Handler) listDeliveries(ctx context.Context, r *http.Request, project, webhookID string) (any, error) {
+	state, err := enum("state", r.URL.Query().Get("state"), deliveryStates, true)
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(r)
+	if err != nil {
+		return nil, err
+	}
+	ds, next, err := h.Service.ListDeliveries(ctx, project, webhookID, state, management.PageRequest{Size: size, Token: pageToken(r)})
+	if err != nil {
+		return nil, err
+	}
+	out := deliveryList{Deliveries: []delivery{}, NextPageToken: next}
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, toDelivery(project, d))
+	}
+	return out, nil
+}
+
+type replayRequest struct {
+	StartTime string `json:"start_time"`
+	EndTime   string `json:"end_time"`
+}
+
+type replayResponse struct {
+	// QueuedCount is how many deliveries were queued to be sent again.
+	QueuedCount int `json:"queued_count"`
+}
+
+func (h *Handler) replay(ctx context.Context, r *http.Request, project, id string) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var in replayRequest
+	if _, err := decodeObject(body, &in, false); err != nil {
+		return nil, err
+	}
+	start, err := timestamp("start_time", in.StartTime)
+	if err != nil {
+		return nil, err
+	}
+	end, err := timestamp("end_time", in.EndTime)
+	if err != nil {
+		return nil, err
+	}
+	n, err := h.Service.Replay(ctx, project, id, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return replayResponse{QueuedCount: n}, nil
+}

@@ -1,0 +1,200 @@
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/jobhooks/jobhooks/shared/management"
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+// Surface B: the Gemini WebhookService wire format under /v1beta/webhooks and /v1/webhooks, for
+// code written against the Gemini API. The project is the API key's. Field names and enum
+// spellings follow the official SDKs' JSON: id, name (the display name), uri, subscribed_events,
+// state (lower-case), signing_secrets, new_signing_secret, create_time, update_time.
+
+var geminiFields = fieldNames{
+	settable: map[string]management.Field{
+		"uri":               management.FieldURL,
+		"name":              management.FieldDisplayName,
+		"subscribed_events": management.FieldSubscribedEvents,
+		"state":             management.FieldState,
+	},
+	outputOnly: []string{"id", "signing_secrets", "new_signing_secret", "create_time", "update_time"},
+}
+
+// geminiFieldName spells a Surface A field name as Surface B does.
+func geminiFieldName(f string) string {
+	switch management.Field(f) {
+	case management.FieldURL:
+		return "uri"
+	case management.FieldDisplayName:
+		return "name"
+	}
+	return f
+}
+
+// geminiWebhookIn is a webhook as a Surface B create or update carries it.
+type geminiWebhookIn struct {
+	Name             string          `json:"name"`
+	URI              string          `json:"uri"`
+	SubscribedEvents []string        `json:"subscribed_events"`
+	State            string          `json:"state"`
+	ID               json.RawMessage `json:"id"`
+	SigningSecrets   json.RawMessage `json:"signing_secrets"`
+	NewSigningSecret json.RawMessage `json:"new_signing_secret"`
+	CreateTime       json.RawMessage `json:"create_time"`
+	UpdateTime       json.RawMessage `json:"update_time"`
+}
+
+func (in geminiWebhookIn) settings() (management.Settings, error) {
+	st, err := enum("state", in.State, webhookStates, false)
+	return management.Settings{URL: in.URI, DisplayName: in.Name, SubscribedEvents: in.SubscribedEvents, State: st}, err
+}
+
+// geminiWebhook is a webhook as Surface B answers it.
+type geminiWebhook struct {
+	ID               string          `json:"id"`
+	Name             string          `json:"name,omitempty"`
+	URI              string          `json:"uri"`
+	SubscribedEvents []string        `json:"subscribed_events"`
+	State            string          `json:"state"`
+	SigningSecrets   []signingSecret `json:"signing_secrets"`
+	NewSigningSecret string          `json:"new_signing_secret,omitempty"`
+	CreateTime       string          `json:"create_time"`
+	UpdateTime       string          `json:"update_time"`
+}
+
+func (h *Handler) geminiWebhook(w webhook.Webhook) geminiWebhook {
+	return geminiWebhook{
+		ID: w.ID, Name: w.DisplayName, URI: w.URL, SubscribedEvents: w.SubscribedEvents,
+		State: strings.ToLower(string(w.State)), SigningSecrets: h.signingSecrets(w),
+		CreateTime: ts(w.CreateTime), UpdateTime: ts(w.UpdateTime),
+	}
+}
+
+func (h *Handler) geminiCollection(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.serve(w, r, h.listGemini)
+	case http.MethodPost:
+		h.serve(w, r, h.createGemini)
+	default:
+		h.fail(w, r, noRoute(r))
+	}
+}
+
+func (h *Handler) createGemini(ctx context.Context, r *http.Request, project string) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var in geminiWebhookIn
+	if _, err := decodeObject(body, &in, false); err != nil {
+		return nil, err
+	}
+	set, err := in.settings()
+	if err != nil {
+		return nil, err
+	}
+	created, err := h.Service.CreateWebhook(ctx, project, management.CreateRequest{Settings: set})
+	if err != nil {
+		return nil, err
+	}
+	out := h.geminiWebhook(created.Webhook)
+	out.NewSigningSecret = created.Secret.Reveal()
+	return out, nil
+}
+
+type geminiList struct {
+	Webhooks      []geminiWebhook `json:"webhooks"`
+	NextPageToken string          `json:"next_page_token,omitempty"`
+}
+
+func (h *Handler) listGemini(ctx context.Context, r *http.Request, project string) (any, error) {
+	size, err := pageSize(r)
+	if err != nil {
+		return nil, err
+	}
+	hooks, next, err := h.Service.ListWebhooks(ctx, project, management.PageRequest{Size: size, Token: pageToken(r)})
+	if err != nil {
+		return nil, err
+	}
+	out := geminiList{Webhooks: []geminiWebhook{}, NextPageToken: next}
+	for _, w := range hooks {
+		out.Webhooks = append(out.Webhooks, h.geminiWebhook(w))
+	}
+	return out, nil
+}
+
+func (h *Handler) geminiItem(w http.ResponseWriter, r *http.Request) {
+	rest := r.PathValue("rest")
+	id, verb, _ := strings.Cut(rest, ":")
+	if id == "" || strings.Contains(rest, "/") {
+		h.fail(w, r, noRoute(r))
+		return
+	}
+	var fn endpoint
+	switch {
+	case r.Method == http.MethodGet && verb == "":
+		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
+			wh, err := h.Service.GetWebhook(ctx, project, id)
+			if err != nil {
+				return nil, err
+			}
+			return h.geminiWebhook(wh), nil
+		}
+	case r.Method == http.MethodPatch && verb == "":
+		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
+			return h.updateGemini(ctx, r, project, id)
+		}
+	case r.Method == http.MethodDelete && verb == "":
+		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
+			return struct{}{}, h.Service.DeleteWebhook(ctx, project, id)
+		}
+	case r.Method == http.MethodPost && verb == "ping":
+		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
+			if err := emptyBody(r); err != nil {
+				return nil, err
+			}
+			_, err := h.Service.PingWebhook(ctx, project, id)
+			return struct{}{}, err
+		}
+	case r.Method == http.MethodPost && verb == "rotateSigningSecret":
+		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
+			return h.rotate(ctx, r, project, id)
+		}
+	}
+	if fn == nil {
+		h.fail(w, r, noRoute(r))
+		return
+	}
+	h.serve(w, r, fn)
+}
+
+func (h *Handler) updateGemini(ctx context.Context, r *http.Request, project, id string) (any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var in geminiWebhookIn
+	present, err := decodeObject(body, &in, true)
+	if err != nil {
+		return nil, err
+	}
+	mask, err := geminiFields.fields(r, present)
+	if err != nil {
+		return nil, err
+	}
+	set, err := in.settings()
+	if err != nil {
+		return nil, err
+	}
+	wh, err := h.Service.UpdateWebhook(ctx, project, id, set, mask)
+	if err != nil {
+		return nil, err
+	}
+	return h.geminiWebhook(wh), nil
+}

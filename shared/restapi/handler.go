@@ -1,0 +1,173 @@
+// Package restapi is the management API over HTTP (SPEC §5): one router, API-key
+// authentication, and two thin JSON codecs over the management service — Surface A,
+// resource-style, under /v1/projects/{project}/webhooks, and Surface B, the Gemini
+// WebhookService wire format, under /v1beta/webhooks and /v1/webhooks.
+//
+// Its promises:
+//   - Every answer is JSON; every error is {"error":{"code","message","status"}} with a google.rpc
+//     status, so Google client libraries raise the matching exception.
+//   - No request reaches the service without a valid API key (401 otherwise), and a key reaches
+//     only its own project: a Surface A path naming another project is answered 404 exactly as a
+//     missing resource would be, revealing nothing about that project.
+//   - Request bodies above 1 MiB are refused with 400 before they are parsed.
+//   - API keys, signing secrets and request bodies are never logged; a request's log line holds
+//     its method, path (never the query, which may carry ?key=), status and latency.
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/apikeys"
+	"github.com/jobhooks/jobhooks/shared/management"
+)
+
+// Options are what the handler serves with.
+type Options struct {
+	// Service and Auth serve the API's methods. Without them (the function could not build its
+	// clients yet) the router still answers: unknown paths 404, every method 503.
+	Service *management.Service
+	Auth    *apikeys.Authenticator
+	Log     *slog.Logger
+	// Now is the clock (which secrets are still active); time.Now when nil.
+	Now func() time.Time
+}
+
+// Handler is the API's http.Handler. Safe for concurrent use.
+type Handler struct {
+	Options
+	mux *http.ServeMux
+}
+
+// New builds the router.
+func New(o Options) *Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Handler{Options: o, mux: http.NewServeMux()}
+	// Patterns carry no method: a wrong method on a known path gets this API's JSON 404 rather
+	// than ServeMux's plain-text 405. Custom methods (":ping") are split off {rest...} by hand,
+	// since a ServeMux wildcard spans a whole path segment.
+	h.mux.HandleFunc("/v1/projects/{project}/webhooks", h.resourceCollection)
+	h.mux.HandleFunc("/v1/projects/{project}/webhooks/{rest...}", h.resourceItem)
+	for _, version := range []string{"/v1beta", "/v1"} {
+		h.mux.HandleFunc(version+"/webhooks", h.geminiCollection)
+		h.mux.HandleFunc(version+"/webhooks/{rest...}", h.geminiItem)
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, noRoute(r)) })
+	return h
+}
+
+// ServeHTTP routes one request and logs it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h.mux.ServeHTTP(rec, r)
+	level := slog.LevelInfo
+	if rec.status >= 500 {
+		level = slog.LevelError
+	}
+	h.Log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
+		"status_code", rec.status, "latency_ms", time.Since(start).Milliseconds())
+}
+
+// recorder remembers the status written.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// noRoute is the answer to a path or method this API does not have.
+func noRoute(r *http.Request) error {
+	return management.Errorf(management.NotFound, "%s %s is not a method of this API", r.Method, r.URL.Path)
+}
+
+// authenticate returns the project of the request's API key: x-goog-api-key, or ?key= as Google
+// APIs also accept.
+func (h *Handler) authenticate(r *http.Request) (string, error) {
+	key := r.Header.Get("x-goog-api-key")
+	if key == "" {
+		key = r.URL.Query().Get("key")
+	}
+	if key == "" {
+		return "", management.Errorf(management.Unauthenticated,
+			"this API needs an API key: send it in the x-goog-api-key header (or the key query parameter)")
+	}
+	project, err := h.Auth.Project(r.Context(), key)
+	if errors.Is(err, apikeys.ErrInvalid) {
+		return "", management.Errorf(management.Unauthenticated, "API key not valid: it is unknown or was revoked")
+	}
+	return project, err
+}
+
+// endpoint is one method of the API, for the project of the caller's key.
+type endpoint func(ctx context.Context, r *http.Request, project string) (any, error)
+
+// serve authenticates, runs fn and writes its result as JSON with 200.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn endpoint) {
+	if h.Service == nil || h.Auth == nil {
+		WriteError(w, management.Errorf(management.Unavailable, "the API is starting; try again"), nil)
+		return
+	}
+	project, err := h.authenticate(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out, err := fn(r.Context(), r, project)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// errorBody is google.rpc.Status as Google's JSON APIs send it.
+type errorBody struct {
+	Error struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+	} `json:"error"`
+}
+
+// fail writes err in the google.rpc shape. An error that is not the service's own is logged and
+// answered without its detail.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := management.AsError(err)
+	var own *management.Error
+	if !errors.As(err, &own) {
+		h.Log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+	WriteError(w, e, renamerFor(r))
+}
+
+// WriteError writes e as {"error":{"code","message","status"}}; rename maps Surface A field names
+// to the surface's own (nil keeps them).
+func WriteError(w http.ResponseWriter, e *management.Error, rename func(string) string) {
+	var body errorBody
+	body.Error.Code = e.Code.HTTPStatus()
+	body.Error.Message = e.Text(rename)
+	body.Error.Status = string(e.Code)
+	writeJSON(w, body.Error.Code, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":500,"message":"internal error","status":"INTERNAL"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
