@@ -22,11 +22,15 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 
+	"github.com/jobhooks/jobhooks/shared/apikeys"
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/emulator"
 	"github.com/jobhooks/jobhooks/shared/instance"
+	"github.com/jobhooks/jobhooks/shared/jwks"
 	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/signingkey"
+	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
 )
 
@@ -38,7 +42,7 @@ const (
 )
 
 // Functions are the FUNCTION_TARGETs the stack runs, in start order.
-var Functions = []string{"DeadLetter", "Deliver", "Dispatch"}
+var Functions = []string{"DeadLetter", "Deliver", "Dispatch", "API", "JWKS"}
 
 // Options configure Run.
 type Options struct {
@@ -48,6 +52,8 @@ type Options struct {
 	Fresh bool
 	// Secure keeps the SSRF guard on and https-only targets, as in production.
 	Secure bool
+	// Demo also runs the demo: a verifying receiver, a webhook, sample events (scripts/dev demo).
+	Demo bool
 	// Out receives the human-readable progress and the live summary.
 	Out io.Writer
 	// Ready, if set, is called once DIR/env is written.
@@ -163,19 +169,61 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := setUp(ctx, children); err != nil {
 		return err
 	}
+	env["JOBHOOKS_JWKS_URL"] = children["JWKS"].url() + jwks.Path
+	env["JOBHOOKS_API_URL"] = children["API"].url()
+	if env["JOBHOOKS_API_KEY"], err = apiKey(ctx, opts.Dir); err != nil {
+		return err
+	}
 	if err := writeEnv(envPath, env); err != nil {
 		return err
 	}
 	say("ready. State in %s; logs in %s. Ctrl-C stops everything.", opts.Dir, filepath.Join(opts.Dir, "logs"))
 	say("environment written to %s — in another shell: source %s", envPath, envPath)
+	say(tryThis, envPath, Project, envPath)
 	if opts.Ready != nil {
 		opts.Ready(env)
+	}
+	if opts.Demo {
+		if err := demo(ctx, opts.Out, env); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 	}
 	watch(ctx, opts.Out, filepath.Join(opts.Dir, "logs"))
 	return nil
 }
 
-// setUp creates what Terraform would: topics and push subscriptions, and the KEK.
+const tryThis = `try this, in another shell:
+  source %[1]s
+  curl -s -X POST "$JOBHOOKS_API_URL/v1/projects/%[2]s/webhooks?webhook_id=hello" \
+    -H "x-goog-api-key: $JOBHOOKS_API_KEY" -H 'content-type: application/json' \
+    -d '{"url":"http://127.0.0.1:9999/hook","subscribed_events":["batch.succeeded"]}'
+  scripts/publish --project %[2]s --type batch.succeeded
+  (scripts/dev demo does all of this with a verifying receiver; the API key is in %[3]s)`
+
+// apiKey returns the API key of project demo kept in DIR/apikey, creating one if it is missing
+// or no longer known to the database (after --fresh).
+func apiKey(ctx context.Context, dir string) (string, error) {
+	st, err := store.Open(ctx, GoogleProject, "(default)", time.Hour)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	path := filepath.Join(dir, "apikey")
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if _, err := st.GetAPIKey(ctx, apikeys.Hash(key)); err == nil {
+			return key, nil
+		}
+	}
+	key, err := apikeys.Create(ctx, st, Project, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
+}
+
+// setUp creates what Terraform and scripts/secrets-init would: topics and push subscriptions,
+// the key-encryption key and the signing key of dynamic webhooks.
 func setUp(ctx context.Context, children map[string]*child) error {
 	ps, err := pubsub.NewClient(ctx, GoogleProject)
 	if err != nil {
@@ -194,11 +242,20 @@ func setUp(ctx context.Context, children map[string]*child) error {
 		return err
 	}
 	defer sm.Close()
-	kr, err := secrets.NewKeyring(sm, GoogleProject, config.Defaults().KEKSecret, secrets.KeyringOptions{})
+	cfg := config.Defaults()
+	kr, err := secrets.NewKeyring(sm, GoogleProject, cfg.KEKSecret, secrets.KeyringOptions{})
 	if err != nil {
 		return err
 	}
-	return kr.EnsureKEK(ctx)
+	if err := kr.EnsureKEK(ctx); err != nil {
+		return err
+	}
+	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{})
+	if err != nil {
+		return err
+	}
+	_, err = keys.Ensure(ctx, signingkey.Algorithm(cfg))
+	return err
 }
 
 // lock takes an exclusive lock on DIR/lock: a second scripts/dev on the same state would fight

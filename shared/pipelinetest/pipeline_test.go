@@ -431,16 +431,17 @@ func TestLogs_EveryAttemptLineHasTheSpecFields(t *testing.T) {
 	s.Publish(t, jobEvent("logco", "job-16", "batch.succeeded"), nil)
 	waitState(t, s, "logco", "job-16", "logged", store.Delivered)
 
+	// Deliver logs the attempt just after recording it: wait for the line, not only the record.
 	var line map[string]any
-	for _, l := range Logs.Lines() {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["message"] == "delivery attempt" && m["project"] == "logco" {
-			line = m
+	Eventually(t, wait, "the attempt log line", func() bool {
+		for _, l := range Logs.Lines() {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["message"] == "delivery attempt" && m["project"] == "logco" {
+				line = m
+			}
 		}
-	}
-	if line == nil {
-		t.Fatal("no attempt log line")
-	}
+		return line != nil
+	})
 	for _, f := range []string{"severity", "time", "event_id", "delivery_id", "project", "webhook", "target_host", "attempt", "status_code", "latency_ms", "outcome", "e2e_latency_ms"} {
 		if _, ok := line[f]; !ok {
 			t.Errorf("attempt line lacks %q: %v", f, line)

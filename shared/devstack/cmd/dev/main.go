@@ -17,14 +17,27 @@ func main() {
 	secure := flag.Bool("secure", false, "keep the SSRF guard on and allow https targets only, as in production")
 	dir := flag.String("dir", ".dev", "state directory")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: scripts/dev [--fresh] [--secure] [--dir DIR]")
+		fmt.Fprintln(os.Stderr, "usage: scripts/dev [--fresh] [--secure] [--dir DIR] [demo]")
 		flag.PrintDefaults()
 	}
-	flag.Parse()
+	// "demo" may come before or after the flags.
+	demo := false
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "demo" {
+			demo = true
+			continue
+		}
+		args = append(args, a)
+	}
+	if err := flag.CommandLine.Parse(args); err != nil || flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := devstack.Run(ctx, devstack.Options{Dir: *dir, Fresh: *fresh, Secure: *secure, Out: os.Stdout})
+	err := devstack.Run(ctx, devstack.Options{Dir: *dir, Fresh: *fresh, Secure: *secure, Demo: demo, Out: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scripts/dev:", err)
 		os.Exit(1)

@@ -9,9 +9,11 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
+	_ "github.com/jobhooks/jobhooks/functions/api"
 	_ "github.com/jobhooks/jobhooks/functions/deadletter"
 	_ "github.com/jobhooks/jobhooks/functions/deliver"
 	_ "github.com/jobhooks/jobhooks/functions/dispatch"
+	_ "github.com/jobhooks/jobhooks/functions/jwks"
 )
 
 func main() {
