@@ -3,7 +3,6 @@ package localsecretmanager_test
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
 	"strings"
 	"sync"
@@ -27,20 +26,7 @@ var (
 	secretSeq atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	srv, err := localsecretmanager.Start(localsecretmanager.Options{Interceptor: countCalls})
-	if err != nil {
-		log.Fatal(err)
-	}
-	client, err = secretmanager.NewClient(context.Background(), localsecretmanager.ClientOptions(srv.Addr())...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	code := m.Run()
-	client.Close()
-	srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(localsecretmanager.RunTests(m, countCalls, &client)) }
 
 func countCalls(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	n, _ := calls.LoadOrStore(info.FullMethod, new(atomic.Int64))

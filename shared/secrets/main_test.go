@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"os"
 	"strings"
 	"sync"
@@ -35,31 +34,10 @@ var (
 	kekSeq   atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	srv, err := localsecretmanager.Start(localsecretmanager.Options{Interceptor: observe})
-	if err != nil {
-		log.Fatal(err)
-	}
-	smClient, err = secretmanager.NewClient(context.Background(), localsecretmanager.ClientOptions(srv.Addr())...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	code := m.Run()
-	smClient.Close()
-	srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(localsecretmanager.RunTests(m, observe, &smClient)) }
 
 func observe(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	var name string
-	switch r := req.(type) {
-	case interface{ GetName() string }:
-		name = r.GetName()
-	case interface{ GetParent() string }:
-		name = r.GetParent()
-	}
-	_, rest, _ := strings.Cut(name, "/secrets/")
-	id, _, _ := strings.Cut(rest, "/")
+	id := localsecretmanager.SecretID(req)
 	if code, ok := faults.Load(id); ok {
 		return nil, status.Error(code.(codes.Code), "injected fault")
 	}

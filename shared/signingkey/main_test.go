@@ -3,7 +3,6 @@ package signingkey_test
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
 	"strings"
 	"sync"
@@ -29,31 +28,10 @@ var (
 	seq      atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	srv, err := localsecretmanager.Start(localsecretmanager.Options{Interceptor: count})
-	if err != nil {
-		log.Fatal(err)
-	}
-	smClient, err = secretmanager.NewClient(context.Background(), localsecretmanager.ClientOptions(srv.Addr())...)
-	if err != nil {
-		log.Fatal(err)
-	}
-	code := m.Run()
-	smClient.Close()
-	srv.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(localsecretmanager.RunTests(m, count, &smClient)) }
 
 func count(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	var name string
-	switch r := req.(type) {
-	case interface{ GetName() string }:
-		name = r.GetName()
-	case interface{ GetParent() string }:
-		name = r.GetParent()
-	}
-	_, rest, _ := strings.Cut(name, "/secrets/")
-	id, _, _ := strings.Cut(rest, "/")
+	id := localsecretmanager.SecretID(req)
 	method := info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:]
 	counter(id, method).Add(1)
 	return handler(ctx, req)
