@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/cache"
@@ -150,10 +151,15 @@ func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg
 }
 
 // headers are the request headers of one attempt: the webhook's own, then the signature
-// headers, which the API never lets a webhook set.
+// headers. The API never lets a webhook set a webhook-* header; one stored around it (in any
+// letter case, or with "_", which CGI-style receivers read as "-") is dropped here, so that a
+// receiver never sees a second webhook-id, -timestamp or -signature beside Jobhooks' own.
 func headers(t task.Task, tg target, ts int64) http.Header {
 	h := make(http.Header, len(tg.headers)+3)
 	for _, rh := range tg.headers {
+		if strings.HasPrefix(strings.ReplaceAll(strings.ToLower(rh.Key), "_", "-"), "webhook-") {
+			continue
+		}
 		h.Add(rh.Key, rh.Value)
 	}
 	h[signing.HeaderID] = []string{t.MessageID}

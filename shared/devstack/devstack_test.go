@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,34 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 	}
 	if _, err := os.Stat(envPath); err == nil {
 		t.Error(".dev/env still exists after the stack stopped")
+	}
+
+	// No log line of any process the stack ran holds the webhook's secret or the API key, in
+	// full or shaped like one (SPEC §6); the truncated secret (whsec_ and four characters) is fine.
+	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*"))
+	if len(logs) == 0 {
+		t.Fatal("the stack wrote no logs")
+	}
+	watched := []string{created.Secret, strings.TrimPrefix(created.Secret, "whsec_"), env["JOBHOOKS_API_KEY"]}
+	shaped := regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}`)
+	for _, path := range append(logs, "") {
+		text := log.String() // "" stands for the output of scripts/dev itself
+		if path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text = string(b)
+		}
+		for i, line := range strings.Split(text, "\n") {
+			leak := shaped.MatchString(line)
+			for _, w := range watched {
+				leak = leak || w != "" && strings.Contains(line, w)
+			}
+			if leak {
+				t.Errorf("%s:%d holds a secret or an API key: %.120s", filepath.Base(path), i+1, line)
+			}
+		}
 	}
 }
 

@@ -65,7 +65,9 @@ var forbiddenHeaders = []string{
 }
 
 func forbiddenHeader(name string) bool {
-	n := strings.ToLower(name)
+	// CGI, WSGI, PHP and Rack receivers turn both "-" and "_" into "_" (HTTP_WEBHOOK_SIGNATURE), so
+	// webhook_signature would reach them as the signature header: judge the name with "-".
+	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	return slices.Contains(forbiddenHeaders, n) || strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "proxy-")
 }
 

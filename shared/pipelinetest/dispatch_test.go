@@ -74,6 +74,10 @@ func TestDispatch_PoisonEventsAreDeadLetteredWithTheirReason(t *testing.T) {
 		"data must be":    `{"id":"p3","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":[1]}`,
 		"type is missing": `{"id":"p4","project":"acme","timestamp":"2026-11-28T10:00:00Z","data":{}}`,
 		"limit is":        big,
+		// The whole message over 128 KiB (here 1 MiB), metadata over 16 KiB, more than ten URIs.
+		"the limit is 131072": `{"id":"huge","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`,
+		"user_metadata is":    `{"id":"p5","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["` + rcv.URL + `"],"user_metadata":{"x":"` + strings.Repeat("a", 16<<10) + `"}}}`,
+		"must hold 1 to 10":   `{"id":"p6","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{},"webhook_config":{"uris":["` + strings.TrimSuffix(strings.Repeat(rcv.URL+`","`, 11), `","`) + `"]}}`,
 	}
 	ids := map[string]string{}
 	for reason, msg := range cases {

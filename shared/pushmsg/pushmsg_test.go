@@ -87,14 +87,36 @@ func TestHandler_RejectsWhatPubSubWouldNeverSend(t *testing.T) {
 	}
 }
 
+// FuzzDecode feeds arbitrary push bodies to Decode and to the Handler. Nothing may panic; a body
+// Decode refuses wraps ErrBadEnvelope and is answered 400 without calling the handler (it can
+// never succeed, so Pub/Sub must not be asked to retry it as a 5xx); one it accepts has an id
+// and attributes and reaches the handler once. Seeds beyond these are in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(pushed))
 	f.Add([]byte(`{"message":{"data":null,"messageId":"1","publishTime":"x"}}`))
+	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		m, err := Decode(r)
-		if err == nil && m.MessageID == "" {
-			t.Fatal("decoded a message without an id")
+		m, err := Decode(httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
+		if err != nil && !errors.Is(err, ErrBadEnvelope) {
+			t.Fatalf("%v does not wrap ErrBadEnvelope", err)
+		}
+		if err == nil && (m.MessageID == "" || m.Attributes == nil) {
+			t.Fatalf("decoded a message without an id or attributes: %+v", m)
+		}
+		calls := 0
+		rec := httptest.NewRecorder()
+		Handler(log, func(_ context.Context, got Message) error {
+			calls++
+			if got.MessageID != m.MessageID || !bytes.Equal(got.Data, m.Data) {
+				t.Fatalf("the handler got %+v, Decode gave %+v", got, m)
+			}
+			return nil
+		})(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
+		switch {
+		case err != nil && (rec.Code != http.StatusBadRequest || calls != 0):
+			t.Fatalf("a bad envelope got %d after %d handler calls, want 400 and none", rec.Code, calls)
+		case err == nil && (rec.Code != http.StatusNoContent || calls != 1):
+			t.Fatalf("a good envelope got %d after %d handler calls, want 204 and one", rec.Code, calls)
 		}
 	})
 }

@@ -75,35 +75,24 @@ func toAttempt(a store.Attempt) attempt {
 	}
 }
 
-// resourceDeliveryMethod picks the delivery endpoint of a request; nil when there is none.
-func (h *Handler) resourceDeliveryMethod(method string, rt route) endpoint {
-	switch {
-	case rt.delivery == "" && method == http.MethodGet:
-		return func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.listDeliveries(ctx, r, project, rt.webhook)
-		}
-	case rt.delivery != "" && rt.verb == "" && method == http.MethodGet:
-		return func(ctx context.Context, r *http.Request, project string) (any, error) {
-			d, attempts, err := h.Service.GetDelivery(ctx, project, rt.webhook, rt.delivery)
-			if err != nil {
-				return nil, err
-			}
-			out := toDelivery(project, d)
-			out.Attempts = []attempt{}
-			for _, a := range attempts {
-				out.Attempts = append(out.Attempts, toAttempt(a))
-			}
-			return out, nil
-		}
-	case rt.delivery != "" && rt.verb == "retry" && method == http.MethodPost:
-		return func(ctx context.Context, r *http.Request, project string) (any, error) {
-			if err := emptyBody(r); err != nil {
-				return nil, err
-			}
-			return struct{}{}, h.Service.RetryDelivery(ctx, project, rt.webhook, rt.delivery)
-		}
+func (h *Handler) getDelivery(ctx context.Context, r *http.Request, project string) (any, error) {
+	d, attempts, err := h.Service.GetDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	out := toDelivery(project, d)
+	out.Attempts = []attempt{}
+	for _, a := range attempts {
+		out.Attempts = append(out.Attempts, toAttempt(a))
+	}
+	return out, nil
+}
+
+func (h *Handler) retryDelivery(ctx context.Context, r *http.Request, project string) (any, error) {
+	if err := emptyBody(r); err != nil {
+		return nil, err
+	}
+	return struct{}{}, h.Service.RetryDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
 }
 
 type deliveryList struct {
@@ -111,7 +100,7 @@ type deliveryList struct {
 	NextPageToken string     `json:"next_page_token,omitempty"`
 }
 
-func (h *Handler) listDeliveries(ctx context.Context, r *http.Request, project, webhookID string) (any, error) {
+func (h *Handler) listDeliveries(ctx context.Context, r *http.Request, project string) (any, error) {
 	state, err := enum("state", r.URL.Query().Get("state"), deliveryStates, true)
 	if err != nil {
 		return nil, err
@@ -120,7 +109,7 @@ func (h *Handler) listDeliveries(ctx context.Context, r *http.Request, project, 
 	if err != nil {
 		return nil, err
 	}
-	ds, next, err := h.Service.ListDeliveries(ctx, project, webhookID, state, management.PageRequest{Size: size, Token: pageToken(r)})
+	ds, next, err := h.Service.ListDeliveries(ctx, project, r.PathValue("webhook"), state, management.PageRequest{Size: size, Token: pageToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +130,7 @@ type replayResponse struct {
 	QueuedCount int `json:"queued_count"`
 }
 
-func (h *Handler) replay(ctx context.Context, r *http.Request, project, id string) (any, error) {
+func (h *Handler) replay(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -158,7 +147,7 @@ func (h *Handler) replay(ctx context.Context, r *http.Request, project, id strin
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.Service.Replay(ctx, project, id, start, end)
+	n, err := h.Service.Replay(ctx, project, r.PathValue("webhook"), start, end)
 	if err != nil {
 		return nil, err
 	}

@@ -75,17 +75,6 @@ func (h *Handler) geminiWebhook(w webhook.Webhook) geminiWebhook {
 	}
 }
 
-func (h *Handler) geminiCollection(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		h.serve(w, r, h.listGemini)
-	case http.MethodPost:
-		h.serve(w, r, h.createGemini)
-	default:
-		h.fail(w, r, noRoute(r))
-	}
-}
-
 func (h *Handler) createGemini(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
@@ -129,52 +118,24 @@ func (h *Handler) listGemini(ctx context.Context, r *http.Request, project strin
 	return out, nil
 }
 
-func (h *Handler) geminiItem(w http.ResponseWriter, r *http.Request) {
-	rest := r.PathValue("rest")
-	id, verb, _ := strings.Cut(rest, ":")
-	if id == "" || strings.Contains(rest, "/") {
-		h.fail(w, r, noRoute(r))
-		return
+func (h *Handler) getGemini(ctx context.Context, r *http.Request, project string) (any, error) {
+	wh, err := h.Service.GetWebhook(ctx, project, r.PathValue("webhook"))
+	if err != nil {
+		return nil, err
 	}
-	var fn endpoint
-	switch {
-	case r.Method == http.MethodGet && verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			wh, err := h.Service.GetWebhook(ctx, project, id)
-			if err != nil {
-				return nil, err
-			}
-			return h.geminiWebhook(wh), nil
-		}
-	case r.Method == http.MethodPatch && verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.updateGemini(ctx, r, project, id)
-		}
-	case r.Method == http.MethodDelete && verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return struct{}{}, h.Service.DeleteWebhook(ctx, project, id)
-		}
-	case r.Method == http.MethodPost && verb == "ping":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			if err := emptyBody(r); err != nil {
-				return nil, err
-			}
-			_, err := h.Service.PingWebhook(ctx, project, id)
-			return struct{}{}, err
-		}
-	case r.Method == http.MethodPost && verb == "rotateSigningSecret":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.rotate(ctx, r, project, id)
-		}
-	}
-	if fn == nil {
-		h.fail(w, r, noRoute(r))
-		return
-	}
-	h.serve(w, r, fn)
+	return h.geminiWebhook(wh), nil
 }
 
-func (h *Handler) updateGemini(ctx context.Context, r *http.Request, project, id string) (any, error) {
+// pingGemini answers {}: the Gemini API's ping returns an empty message.
+func (h *Handler) pingGemini(ctx context.Context, r *http.Request, project string) (any, error) {
+	if err := emptyBody(r); err != nil {
+		return nil, err
+	}
+	_, err := h.Service.PingWebhook(ctx, project, r.PathValue("webhook"))
+	return struct{}{}, err
+}
+
+func (h *Handler) updateGemini(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -192,7 +153,7 @@ func (h *Handler) updateGemini(ctx context.Context, r *http.Request, project, id
 	if err != nil {
 		return nil, err
 	}
-	wh, err := h.Service.UpdateWebhook(ctx, project, id, set, mask)
+	wh, err := h.Service.UpdateWebhook(ctx, project, r.PathValue("webhook"), set, mask)
 	if err != nil {
 		return nil, err
 	}

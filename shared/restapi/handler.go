@@ -40,33 +40,25 @@ type Options struct {
 // Handler is the API's http.Handler. Safe for concurrent use.
 type Handler struct {
 	Options
-	mux *http.ServeMux
 }
 
-// New builds the router.
+// New builds the handler; its routes are the table of Routes.
 func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	h := &Handler{Options: o, mux: http.NewServeMux()}
-	// Patterns carry no method: a wrong method on a known path gets this API's JSON 404 rather
-	// than ServeMux's plain-text 405. Custom methods (":ping") are split off {rest...} by hand,
-	// since a ServeMux wildcard spans a whole path segment.
-	h.mux.HandleFunc("/v1/projects/{project}/webhooks", h.resourceCollection)
-	h.mux.HandleFunc("/v1/projects/{project}/webhooks/{rest...}", h.resourceItem)
-	for _, version := range []string{"/v1beta", "/v1"} {
-		h.mux.HandleFunc(version+"/webhooks", h.geminiCollection)
-		h.mux.HandleFunc(version+"/webhooks/{rest...}", h.geminiItem)
-	}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, noRoute(r)) })
-	return h
+	return &Handler{Options: o}
 }
 
 // ServeHTTP routes one request and logs it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	h.mux.ServeHTTP(rec, r)
+	if m, ok := route(r); ok {
+		h.serveRoute(rec, r, m)
+	} else {
+		h.fail(rec, r, noRoute(r))
+	}
 	level := slog.LevelInfo
 	if rec.status >= 500 {
 		level = slog.LevelError

@@ -3,9 +3,13 @@ package restapi_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,60 @@ import (
 	"github.com/jobhooks/jobhooks/shared/pipelinetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pipelinetest.Main(m)) }
+// TestMain runs the tests on one set of emulators. Afterwards every log line the API and the
+// pipeline wrote is checked twice: for the exact keys and secrets the tests handed out (watched
+// in pipelinetest.Logs), and for anything shaped like an API key or a full whsec_ secret, which
+// also catches one a test forgot to watch.
+//
+// Listing tests and fuzzing need no emulators: the fuzz targets decode requests without a store,
+// so while fuzzing only the fuzz target runs.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if flagSet("test.list") || flagSet("test.fuzz") || flagSet("test.fuzzworker") {
+		if flagSet("test.fuzz") {
+			_ = flag.Set("test.run", "^$")
+		}
+		os.Exit(m.Run())
+	}
+	code := pipelinetest.Main(m)
+	if code == 0 {
+		if leaks := secretShaped(pipelinetest.Logs.Lines()); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d log lines hold an API key or a signing secret, e.g. %.200s\n", len(leaks), leaks[0])
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func flagSet(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() != "" && f.Value.String() != "false"
+}
+
+// secretShapes match an API key (apikeys.Prefix and 43 base64url characters) and a signing
+// secret (whsec_ and its 44 base64 characters). A truncated_secret (whsec_ and four) is allowed.
+var secretShapes = regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}`)
+
+func secretShaped(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if secretShapes.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestSecretShaped_CatchesKeysAndSecretsButNotTruncatedOnes(t *testing.T) {
+	leaky := []string{
+		`{"msg":"x","key":"jh_` + strings.Repeat("A", 43) + `"}`,
+		`{"msg":"x","secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+z1I4AXhY2A="}`,
+	}
+	fine := []string{`{"msg":"webhook created","secret":"whsec_MfKQ..."}`, `{"msg":"api request","path":"/v1beta/webhooks"}`}
+	if got := secretShaped(append(leaky, fine...)); !slices.Equal(got, leaky) {
+		t.Errorf("secretShaped found %q, want the two leaky lines", got)
+	}
+}
 
 const wait = 30 * time.Second
 

@@ -107,30 +107,6 @@ func (h *Handler) resourceWebhook(w webhook.Webhook) resourceWebhook {
 	}
 }
 
-// own restricts fn to the project named by the path: a key of another project gets the same
-// NOT_FOUND as a missing resource, so nothing about that project is revealed.
-func own(pathProject, resource string, fn endpoint) endpoint {
-	return func(ctx context.Context, r *http.Request, project string) (any, error) {
-		if project != pathProject {
-			return nil, management.NotFoundError(resource)
-		}
-		return fn(ctx, r, project)
-	}
-}
-
-func (h *Handler) resourceCollection(w http.ResponseWriter, r *http.Request) {
-	project := r.PathValue("project")
-	collection := "projects/" + project + "/webhooks"
-	switch r.Method {
-	case http.MethodGet:
-		h.serve(w, r, own(project, collection, h.listResource))
-	case http.MethodPost:
-		h.serve(w, r, own(project, collection, h.createResource))
-	default:
-		h.fail(w, r, noRoute(r))
-	}
-}
-
 func (h *Handler) createResource(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
@@ -199,87 +175,20 @@ func (h *Handler) listResource(ctx context.Context, r *http.Request, project str
 	return out, nil
 }
 
-// route is a path below /webhooks/: {webhook}[:verb], {webhook}/deliveries, or
-// {webhook}/deliveries/{delivery}[:verb].
-type route struct {
-	webhook, delivery, verb string
-	deliveries              bool
+func (h *Handler) getResource(ctx context.Context, r *http.Request, project string) (any, error) {
+	wh, err := h.Service.GetWebhook(ctx, project, r.PathValue("webhook"))
+	if err != nil {
+		return nil, err
+	}
+	return h.resourceWebhook(wh), nil
 }
 
-func parseRoute(rest string) (route, bool) {
-	parts := strings.Split(rest, "/")
-	var rt route
-	switch {
-	case len(parts) == 1:
-		rt.webhook, rt.verb, _ = strings.Cut(parts[0], ":")
-	case len(parts) == 2 && parts[1] == "deliveries":
-		rt.webhook, rt.deliveries = parts[0], true
-	case len(parts) == 3 && parts[1] == "deliveries":
-		rt.webhook, rt.deliveries = parts[0], true
-		rt.delivery, rt.verb, _ = strings.Cut(parts[2], ":")
-		if rt.delivery == "" {
-			return rt, false
-		}
-	default:
-		return rt, false
-	}
-	return rt, rt.webhook != "" && !strings.Contains(rt.webhook, ":")
+// deleteWebhook serves Delete on both surfaces: the answer is {} (google.protobuf.Empty).
+func (h *Handler) deleteWebhook(ctx context.Context, r *http.Request, project string) (any, error) {
+	return struct{}{}, h.Service.DeleteWebhook(ctx, project, r.PathValue("webhook"))
 }
 
-func (h *Handler) resourceItem(w http.ResponseWriter, r *http.Request) {
-	project := r.PathValue("project")
-	rt, ok := parseRoute(r.PathValue("rest"))
-	if !ok {
-		h.fail(w, r, noRoute(r))
-		return
-	}
-	name := webhook.Name(project, rt.webhook)
-	if rt.delivery != "" {
-		name = management.DeliveryName(project, rt.webhook, rt.delivery)
-	} else if rt.deliveries {
-		name += "/deliveries"
-	}
-	var fn endpoint
-	switch {
-	case rt.deliveries:
-		fn = h.resourceDeliveryMethod(r.Method, rt)
-	case r.Method == http.MethodGet && rt.verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			wh, err := h.Service.GetWebhook(ctx, project, rt.webhook)
-			if err != nil {
-				return nil, err
-			}
-			return h.resourceWebhook(wh), nil
-		}
-	case r.Method == http.MethodPatch && rt.verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.updateResource(ctx, r, project, rt.webhook)
-		}
-	case r.Method == http.MethodDelete && rt.verb == "":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return struct{}{}, h.Service.DeleteWebhook(ctx, project, rt.webhook)
-		}
-	case r.Method == http.MethodPost && rt.verb == "ping":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.pingResource(ctx, r, project, rt.webhook)
-		}
-	case r.Method == http.MethodPost && rt.verb == "rotateSigningSecret":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.rotate(ctx, r, project, rt.webhook)
-		}
-	case r.Method == http.MethodPost && rt.verb == "replay":
-		fn = func(ctx context.Context, r *http.Request, project string) (any, error) {
-			return h.replay(ctx, r, project, rt.webhook)
-		}
-	}
-	if fn == nil {
-		h.fail(w, r, noRoute(r))
-		return
-	}
-	h.serve(w, r, own(project, name, fn))
-}
-
-func (h *Handler) updateResource(ctx context.Context, r *http.Request, project, id string) (any, error) {
+func (h *Handler) updateResource(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -297,7 +206,7 @@ func (h *Handler) updateResource(ctx context.Context, r *http.Request, project, 
 	if err != nil {
 		return nil, err
 	}
-	wh, err := h.Service.UpdateWebhook(ctx, project, id, set, mask)
+	wh, err := h.Service.UpdateWebhook(ctx, project, r.PathValue("webhook"), set, mask)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +218,8 @@ type pingResponse struct {
 	Delivery string `json:"delivery"`
 }
 
-func (h *Handler) pingResource(ctx context.Context, r *http.Request, project, id string) (any, error) {
+func (h *Handler) pingResource(ctx context.Context, r *http.Request, project string) (any, error) {
+	id := r.PathValue("webhook")
 	if err := emptyBody(r); err != nil {
 		return nil, err
 	}
@@ -340,7 +250,7 @@ type rotateResponse struct {
 
 // rotate serves :rotateSigningSecret on both surfaces; without revocation_behavior the previous
 // secrets keep signing for 24 h, the choice that never breaks a receiver.
-func (h *Handler) rotate(ctx context.Context, r *http.Request, project, id string) (any, error) {
+func (h *Handler) rotate(ctx context.Context, r *http.Request, project string) (any, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
@@ -357,7 +267,7 @@ func (h *Handler) rotate(ctx context.Context, r *http.Request, project, id strin
 	if how == "immediately" {
 		rev = management.RevokeImmediately
 	}
-	sec, err := h.Service.RotateSigningSecret(ctx, project, id, rev)
+	sec, err := h.Service.RotateSigningSecret(ctx, project, r.PathValue("webhook"), rev)
 	if err != nil {
 		return nil, err
 	}

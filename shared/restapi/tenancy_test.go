@@ -8,12 +8,19 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/restapi"
 )
 
-// TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything runs every method with a key of
-// project beta against project alpha's webhook and delivery. Each answer must be the 404 a
-// missing resource gets — word for word the one for a project that does not exist — and
-// afterwards alpha's webhook, deliveries and endpoint must be exactly as they were.
+// tenancyCase is one API method as a key of project beta calls it against project alpha: the
+// route's method and path template, the query and the body.
+type tenancyCase struct{ method, template, query, body string }
+
+// TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything runs every method of the API
+// with a key of project beta against project alpha's webhook and delivery. On Surface A each
+// answer must be the 404 a missing resource gets — word for word the one for a project that
+// does not exist. Surface B works on the key's own project only: alpha's webhook is not there,
+// and what beta lists or creates is beta's. Afterwards alpha's webhook, deliveries and endpoint
+// must be exactly as they were. A method added to the router without a case here fails the test.
 func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T) {
 	t.Parallel()
 	s, c := env(t, pipelinetest.Options{})
@@ -25,48 +32,107 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 	watch(w.NewSigningSecret)
 	s.Publish(t, jobEvent("alpha", "job-a", "batch.succeeded"), nil)
 	dname := deliveryName("alpha", "w", "job-a")
+	deliveryID := dname[strings.LastIndex(dname, "/")+1:]
 	alpha.waitDelivery(dname, "FAILED")
 	before, _ := s.Store.GetWebhook(ctx, "alpha", "w")
-	dBefore, _ := s.Store.GetDelivery(ctx, "alpha", dname[strings.LastIndex(dname, "/")+1:])
+	dBefore, _ := s.Store.GetDelivery(ctx, "alpha", deliveryID)
 
 	beta := c.as(s.APIKey(t, "beta"))
 	body := `{"url":"https://evil.example.com/","subscribed_events":["batch.succeeded"]}`
 	replay := `{"start_time":"2000-01-01T00:00:00Z","end_time":"2100-01-01T00:00:00Z"}`
-	for _, m := range []struct{ method, path, body string }{
-		{"GET", "/v1/projects/{p}/webhooks", ""},
-		{"POST", "/v1/projects/{p}/webhooks?webhook_id=intruder", body},
-		{"GET", "/v1/projects/{p}/webhooks/w", ""},
-		{"PATCH", "/v1/projects/{p}/webhooks/w", body},
-		{"PATCH", "/v1/projects/{p}/webhooks/w?update_mask=state", `{"state":"DISABLED"}`},
-		{"DELETE", "/v1/projects/{p}/webhooks/w", ""},
-		{"POST", "/v1/projects/{p}/webhooks/w:ping", ""},
-		{"POST", "/v1/projects/{p}/webhooks/w:rotateSigningSecret", `{"revocation_behavior":"REVOKE_PREVIOUS_SECRETS_IMMEDIATELY"}`},
-		{"GET", "/v1/projects/{p}/webhooks/w/deliveries", ""},
-		{"GET", "/v1/" + strings.Replace(dname, "alpha", "{p}", 1), ""},
-		{"POST", "/v1/" + strings.Replace(dname, "alpha", "{p}", 1) + ":retry", ""},
-		{"POST", "/v1/projects/{p}/webhooks/w:replay", replay},
-	} {
-		got := beta.do(m.method, strings.ReplaceAll(m.path, "{p}", "alpha"), m.body).fails(t, 404, "NOT_FOUND")
-		nobody := beta.do(m.method, strings.ReplaceAll(m.path, "{p}", "nobody"), m.body).fails(t, 404, "NOT_FOUND")
+	const (
+		collection = "/v1/projects/{project}/webhooks"
+		item       = collection + "/{webhook}"
+	)
+	surfaceA := []tenancyCase{
+		{"GET", collection, "", ""},
+		{"GET", collection, "?page_size=1000", ""},
+		{"POST", collection, "?webhook_id=intruder", body},
+		{"GET", item, "", ""},
+		{"PATCH", item, "", body},
+		{"PATCH", item, "?update_mask=state", `{"state":"DISABLED"}`},
+		{"PATCH", item, "?update_mask=*", body},
+		{"DELETE", item, "", ""},
+		{"POST", item + ":ping", "", ""},
+		{"POST", item + ":rotateSigningSecret", "", `{"revocation_behavior":"REVOKE_PREVIOUS_SECRETS_IMMEDIATELY"}`},
+		{"POST", item + ":replay", "", replay},
+		{"GET", item + "/deliveries", "", ""},
+		{"GET", item + "/deliveries", "?state=FAILED", ""},
+		{"GET", item + "/deliveries/{delivery}", "", ""},
+		{"POST", item + "/deliveries/{delivery}:retry", "", ""},
+	}
+	path := func(c tenancyCase, project string) string {
+		return strings.NewReplacer("{project}", project, "{webhook}", "w", "{delivery}", deliveryID).Replace(c.template) + c.query
+	}
+	for _, m := range surfaceA {
+		got := beta.do(m.method, path(m, "alpha"), m.body).fails(t, 404, "NOT_FOUND")
+		nobody := beta.do(m.method, path(m, "nobody"), m.body).fails(t, 404, "NOT_FOUND")
 		if got != strings.ReplaceAll(nobody, "nobody", "alpha") {
-			t.Errorf("%s %s: %q differs from the answer for a project that does not exist (%q)", m.method, m.path, got, nobody)
+			t.Errorf("%s %s: %q differs from the answer for a project that does not exist (%q)", m.method, m.template, got, nobody)
 		}
+		// The key in ?key= instead of the header changes nothing.
+		beta.as("").do(m.method, path(m, "alpha")+sep(m.query)+"key="+beta.key, m.body).fails(t, 404, "NOT_FOUND")
 	}
-	// Surface B works on the key's own project only: alpha's webhook is not there.
-	for _, m := range [][3]string{{"GET", "/w", ""}, {"PATCH", "/w", `{"name":"x"}`}, {"DELETE", "/w", ""}, {"POST", "/w:ping", ""}, {"POST", "/w:rotateSigningSecret", "{}"}} {
-		beta.do(m[0], "/v1beta/webhooks"+m[1], m[2]).fails(t, 404, "NOT_FOUND")
+	// Paths that spell alpha's resources around beta's project never reach them.
+	for _, p := range []string{
+		"/v1/projects/beta/../alpha/webhooks/w", "/v1/projects/beta/webhooks/..%2F..%2Falpha%2Fwebhooks%2Fw",
+		"/v1/projects/alpha%2Fwebhooks%2Fw", "/v1/projects/beta/webhooks/w/../../../alpha/webhooks/w",
+		"/v1/projects/ALPHA/webhooks/w", "/v1/projects/alpha/webhooks/W", "/v1beta/webhooks/..%2Fprojects%2Falpha%2Fwebhooks%2Fw",
+	} {
+		beta.do("GET", p, "").fails(t, 404, "NOT_FOUND")
 	}
-	var list struct{ Webhooks []json.RawMessage }
-	beta.do("GET", "/v1beta/webhooks", "").ok(t, &list)
-	if len(list.Webhooks) != 0 {
-		t.Errorf("beta lists %d webhooks", len(list.Webhooks))
+
+	var surfaceB []tenancyCase
+	for _, v := range []string{"/v1beta", "/v1"} {
+		surfaceB = append(surfaceB,
+			tenancyCase{"GET", v + "/webhooks/{webhook}", "", ""},
+			tenancyCase{"PATCH", v + "/webhooks/{webhook}", "", `{"name":"x"}`},
+			tenancyCase{"PATCH", v + "/webhooks/{webhook}", "?update_mask=state", `{"state":"disabled"}`},
+			tenancyCase{"DELETE", v + "/webhooks/{webhook}", "", ""},
+			tenancyCase{"POST", v + "/webhooks/{webhook}:ping", "", ""},
+			tenancyCase{"POST", v + "/webhooks/{webhook}:rotateSigningSecret", "", "{}"},
+		)
+		for _, m := range surfaceB[len(surfaceB)-6:] {
+			beta.do(m.method, path(m, ""), m.body).fails(t, 404, "NOT_FOUND")
+		}
+		var list struct{ Webhooks []json.RawMessage }
+		beta.do("GET", v+"/webhooks?page_size=1000", "").ok(t, &list)
+		if len(list.Webhooks) != 0 {
+			t.Errorf("beta lists %d webhooks under %s", len(list.Webhooks), v)
+		}
+		surfaceB = append(surfaceB, tenancyCase{"GET", v + "/webhooks", "", ""})
+	}
+	// What beta creates is beta's: Surface B has no project to name, Surface A refuses a name
+	// in another project.
+	var created struct {
+		ID     string `json:"id"`
+		Secret string `json:"new_signing_secret"`
+	}
+	beta.do("POST", "/v1beta/webhooks", `{"uri":"https://b.example.com/h","subscribed_events":["batch.succeeded"]}`).ok(t, &created)
+	watch(created.Secret)
+	surfaceB = append(surfaceB, tenancyCase{"POST", "/v1beta/webhooks", "", ""}, tenancyCase{"POST", "/v1/webhooks", "", ""})
+	if _, err := s.Store.GetWebhook(ctx, "beta", created.ID); err != nil {
+		t.Errorf("beta's Surface B webhook is not in beta: %v", err)
+	}
+	beta.do("POST", "/v1/projects/beta/webhooks", `{"name":"projects/alpha/webhooks/intruder","url":"https://b.example.com/h","subscribed_events":["batch.succeeded"]}`).
+		fails(t, 400, "INVALID_ARGUMENT", "name")
+
+	// Every method the router serves was tried above.
+	for _, r := range restapi.Routes() {
+		covered := false
+		for _, m := range append(surfaceA, surfaceB...) {
+			covered = covered || m.method == r.Method && m.template == r.Path
+		}
+		if !covered {
+			t.Errorf("%s %s has no tenancy case", r.Method, r.Path)
+		}
 	}
 
 	// Nothing of alpha changed, nothing was sent.
 	time.Sleep(2 * time.Second) // a ping, retry or replay would have arrived by now
 	after, err := s.Store.GetWebhook(ctx, "alpha", "w")
 	if err != nil || !after.UpdateTime.Equal(before.UpdateTime) || after.State != before.State || len(after.Secrets) != len(before.Secrets) ||
-		after.URL != before.URL {
+		after.URL != before.URL || after.DisplayName != before.DisplayName {
 		t.Errorf("alpha's webhook changed: %+v (%v)", after, err)
 	}
 	dAfter, _ := s.Store.GetDelivery(ctx, "alpha", dBefore.ID)
@@ -85,6 +151,15 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 	}
 	alpha.do("GET", "/v1/projects/alpha/webhooks?page_size=1", "").ok(t, &page)
 	beta.do("GET", "/v1/projects/beta/webhooks?page_token="+page.NextPageToken, "").fails(t, 400, "INVALID_ARGUMENT", "page_token")
+	beta.do("GET", "/v1beta/webhooks?page_token="+page.NextPageToken, "").fails(t, 400, "INVALID_ARGUMENT", "page_token")
+}
+
+// sep is the separator before one more query parameter.
+func sep(query string) string {
+	if query == "" {
+		return "?"
+	}
+	return "&"
 }
 
 func alphaCreate(t *testing.T, alpha client, id string) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +81,9 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// FuzzParseRetryAfter feeds arbitrary header values to ParseRetryAfter: whatever an endpoint
+// sends, the earliest next attempt lies in (now, now+6h], and a number of seconds means exactly
+// that many (capped). Seeds beyond these are in testdata/fuzz/FuzzParseRetryAfter.
 func FuzzParseRetryAfter(f *testing.F) {
 	for _, s := range []string{"30", "Sat, 28 Nov 2026 13:00:00 GMT", "", "-1", "1e9"} {
 		f.Add(s)
@@ -87,6 +92,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 		at, ok := ParseRetryAfter(v, now)
 		if ok && (!at.After(now) || at.After(now.Add(MaxRetryAfter))) {
 			t.Fatalf("%q gave %v outside (now, now+6h]", v, at)
+		}
+		if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && secs > 0 {
+			want := now.Add(min(time.Duration(min(secs, 1<<32))*time.Second, MaxRetryAfter))
+			if !ok || !at.Equal(want) {
+				t.Fatalf("%q seconds gave %v %v, want %v", v, at, ok, want)
+			}
 		}
 	})
 }

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // lookupTimeout bounds the DNS lookup of CheckURL, which runs inside an API request.
@@ -28,8 +31,10 @@ var internalNames = []string{
 
 // CheckURL validates a webhook URL as SPEC §5 asks, before the API stores it.
 // The URL must be absolute https (http too when insecure targets are
-// allowed), carry no user name or password, be at most 2048 characters and
-// name a host. Unless insecure targets are allowed, the host must not be an
+// allowed), carry no user name or password, be at most 2048 characters, name
+// a host and, if it has a port, one from 1 to 65535. Unless insecure targets
+// are allowed, the host — an international name in the IDNA form net/http
+// dials, e.g. "１２７.０.０.１" as 127.0.0.1 — must not be an
 // IP address in a blocked range (also when written as a decimal, octal or
 // hex IPv4 shorthand such as 2130706433 or 0x7f.0.0.1), nor localhost or an
 // internal or single-label name, nor a name whose addresses are all blocked.
@@ -101,8 +106,19 @@ func (c *Client) checkStatic(rawURL string) (*url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, refuse("the URL must include a host name")
 	}
+	if p := u.Port(); p != "" {
+		// url.Parse takes any digits; a port the dialer cannot use would fail every attempt for a day.
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return nil, refuse("the URL's port %s is not a port number from 1 to 65535", p)
+		}
+	}
 	if c.allowInsecure {
 		return u, nil
+	}
+	if host := u.Hostname(); !isASCII(host) {
+		if _, err := idna.Lookup.ToASCII(host); err != nil {
+			return nil, refuse("the URL's host %q is not a valid international domain name", host)
+		}
 	}
 	return u, c.checkHost(normalHost(u))
 }
@@ -132,9 +148,26 @@ func (c *Client) checkHost(host string) error {
 	return nil
 }
 
-// normalHost is the URL's host in lower case, without brackets, port or a final dot.
+// normalHost is the host the transport dials, in lower case, without brackets, port or final
+// dots ("localhost.." is localhost to anyone reading it as a name). net/http converts an
+// international name with IDNA before it resolves it, so the name is judged in that form:
+// "１２７.０.０.１" is 127.0.0.1 and "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ" is localhost. A name IDNA refuses is
+// returned as is; checkStatic refuses it.
 func normalHost(u *url.URL) string {
-	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	host := u.Hostname()
+	if ascii, err := idna.Lookup.ToASCII(host); err == nil && !isASCII(host) {
+		host = ascii
+	}
+	return strings.TrimRight(strings.ToLower(host), ".")
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // hostIP reads host as an IP address: a standard literal, or an IPv4

@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -143,8 +144,8 @@ func New(opts Options) *Client {
 }
 
 // Post makes one attempt: it POSTs body to rawURL with Content-Type
-// application/json, the User-Agent, then header (which must not contain
-// those, Host, Content-Length or hop-by-hop headers). Any status code,
+// application/json, the User-Agent, then header (those, Host, Content-Length
+// and hop-by-hop headers in it are dropped). Any status code,
 // including 3xx, 4xx and 5xx, is a Response with a nil error. A URL that
 // fails the checks of CheckURL that need no DNS is refused without dialling.
 // The error wraps ErrBlocked, ErrTimeout or ErrConnection.
@@ -164,6 +165,9 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	for k, vs := range header {
+		if reservedHeader(k) {
+			continue
+		}
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
@@ -187,6 +191,21 @@ func (c *Client) Post(ctx context.Context, rawURL string, header http.Header, bo
 		Body:       kept,
 		Latency:    latency,
 	}, nil
+}
+
+// reservedHeader reports whether a header belongs to this client or to the connection rather
+// than to the caller: the body's type and the sender's name are this client's, and the framing
+// and hop-by-hop headers (RFC 9110 §7.6.1) would let a caller's value change how the request is
+// delimited or what the connection becomes. Callers must not pass them; if one does, it is
+// dropped rather than sent beside the client's own.
+func reservedHeader(name string) bool {
+	switch n := strings.ToLower(name); n {
+	case "content-type", "user-agent", "host", "content-length", "transfer-encoding",
+		"connection", "keep-alive", "te", "trailer", "upgrade":
+		return true
+	default:
+		return strings.HasPrefix(n, "proxy-")
+	}
 }
 
 // classify wraps a transport error in its kind. url.Error is peeled off

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,17 +100,20 @@ func TestPost_RefusesLoopbackServerWhenGuarded(t *testing.T) {
 	srv := startServer(t, true, func(w http.ResponseWriter, r *http.Request) {})
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	c := New(Options{})
-	for _, u := range []string{
-		srv.URL, // https://127.0.0.1:port
-		fmt.Sprintf("https://[::ffff:127.0.0.1]:%d/", port),
-		fmt.Sprintf("https://2130706433:%d/", port),
-		fmt.Sprintf("https://localhost:%d/", port),
-		strings.Replace(srv.URL, "https", "http", 1),
+	for _, host := range []string{
+		"127.0.0.1", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::127.0.0.1]",
+		"[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[::1]", "0", "0.0.0.0", "[::]",
+		"2130706433", "017700000001", "0x7f.0.0.1", "0177.0.0.1", "127.1", "127.000.000.001", "127.0.0.1.",
+		"localhost", "LOCALHOST.", "api.localhost", "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ", "１２７.０.０.１", "127。0。0。1",
 	} {
+		u := fmt.Sprintf("https://%s:%d/hook", host, port)
 		_, err := c.Post(context.Background(), u, nil, []byte(secret))
 		if !errors.Is(err, ErrBlocked) {
 			t.Errorf("Post(%s) = %v, want ErrBlocked", u, err)
 		}
+	}
+	if _, err := c.Post(context.Background(), strings.Replace(srv.URL, "https", "http", 1), nil, nil); !errors.Is(err, ErrBlocked) {
+		t.Errorf("plain http: %v, want ErrBlocked", err)
 	}
 	if n := srv.conns.Load(); n != 0 {
 		t.Errorf("server saw %d connections, want 0", n)
@@ -141,46 +146,64 @@ func TestPost_RefusesBadURLsWithoutDialling(t *testing.T) {
 	}
 }
 
-// A name that answers a public address at validation and 127.0.0.1 at
-// delivery must be stopped by the dial guard.
+// A name that answers a public address at validation and a blocked one at delivery must be
+// stopped by the dial guard, for every kind of blocked address in either record type.
 func TestPost_DNSRebindingIsRefusedAtDialTime(t *testing.T) {
-	const name = "rebind.example.com."
-	var aQueries atomic.Int32
-	resolver := startDNS(t, func(q string, qtype dnsmessage.Type) ([]netip.Addr, bool) {
-		if q != name {
-			return nil, false
-		}
-		if qtype != dnsmessage.TypeA {
-			return nil, true
-		}
-		if aQueries.Add(1) == 1 {
-			return []netip.Addr{netip.MustParseAddr("8.8.8.8")}, true
-		}
-		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, true
-	})
 	srv := startServer(t, true, func(w http.ResponseWriter, r *http.Request) {})
 	target := fmt.Sprintf("https://rebind.example.com:%d/hook", srv.Listener.Addr().(*net.TCPAddr).Port)
-	c := New(Options{Resolver: resolver})
-
-	if err := c.CheckURL(context.Background(), target); err != nil {
-		t.Fatalf("CheckURL while the name is public = %v, want nil", err)
-	}
-	_, err := c.Post(context.Background(), target, nil, []byte(secret))
-	if !errors.Is(err, ErrBlocked) {
-		t.Fatalf("Post after rebinding = %v, want ErrBlocked", err)
-	}
-	t.Log(err)
-	if !strings.Contains(err.Error(), "127.0.0.0/8") {
-		t.Errorf("error %q does not name the loopback range", err)
-	}
-	if n := aQueries.Load(); n != 2 {
-		t.Errorf("%d A queries, want 2 (one per check)", n)
+	for _, tc := range []struct{ rebound, wantRange string }{
+		{"127.0.0.1", "127.0.0.0/8"},
+		{"10.0.0.1", "10.0.0.0/8"},
+		{"169.254.169.254", "169.254.0.0/16"},
+		{"100.64.0.1", "100.64.0.0/10"},
+		{"0.0.0.0", "0.0.0.0/8"},
+		{"::1", "::1/128"},
+		{"::ffff:127.0.0.1", "127.0.0.0/8"},
+		{"fd00:ec2::254", "fc00::/7"},
+		{"fe80::1", "fe80::/10"},
+		{"64:ff9b::a9fe:a9fe", "169.254.0.0/16"},
+	} {
+		t.Run(tc.rebound, func(t *testing.T) {
+			rebound := netip.MustParseAddr(tc.rebound)
+			qtype, public := dnsmessage.TypeA, netip.MustParseAddr("8.8.8.8")
+			if rebound.Is6() {
+				qtype, public = dnsmessage.TypeAAAA, netip.MustParseAddr("2606:4700:4700::1111")
+			}
+			var queries atomic.Int32
+			resolver := startDNS(t, func(q string, qt dnsmessage.Type) ([]netip.Addr, bool) {
+				if q != "rebind.example.com." {
+					return nil, false
+				}
+				if qt != qtype {
+					return nil, true
+				}
+				if queries.Add(1) == 1 {
+					return []netip.Addr{public}, true
+				}
+				return []netip.Addr{rebound}, true
+			})
+			c := New(Options{Resolver: resolver, Timeout: 2 * time.Second})
+			if err := c.CheckURL(context.Background(), target); err != nil {
+				t.Fatalf("CheckURL while the name is public = %v, want nil", err)
+			}
+			_, err := c.Post(context.Background(), target, nil, []byte(secret))
+			if !errors.Is(err, ErrBlocked) {
+				t.Fatalf("Post after rebinding = %v, want ErrBlocked", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantRange) {
+				t.Errorf("error %q does not name the range %s", err, tc.wantRange)
+			}
+			if n := queries.Load(); n != 2 {
+				t.Errorf("%d %s queries, want 2 (one per check)", n, qtype)
+			}
+		})
 	}
 	if n := srv.conns.Load(); n != 0 {
 		t.Errorf("local server saw %d connections, want 0", n)
 	}
 }
 
+// No redirect is followed, whatever its code and wherever it points: the 3xx is the outcome.
 func TestPost_ReturnsRedirectWithoutFollowing(t *testing.T) {
 	var targetHits atomic.Int32
 	srv := startServer(t, false, func(w http.ResponseWriter, r *http.Request) {
@@ -188,14 +211,21 @@ func TestPost_ReturnsRedirectWithoutFollowing(t *testing.T) {
 			targetHits.Add(1)
 			return
 		}
-		http.Redirect(w, r, "/target", http.StatusFound)
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		http.Redirect(w, r, r.URL.Query().Get("to"), code)
 	})
-	resp, err := insecureClient(Options{}).Post(context.Background(), srv.URL+"/hook", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/target" {
-		t.Errorf("got %d Location %q, want 302 /target", resp.StatusCode, resp.Header.Get("Location"))
+	c := insecureClient(Options{})
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		for _, to := range []string{"/target", srv.URL + "/target", "http://169.254.169.254/computeMetadata/v1/"} {
+			u := srv.URL + "/hook?" + url.Values{"code": {strconv.Itoa(code)}, "to": {to}}.Encode()
+			resp, err := c.Post(context.Background(), u, nil, nil)
+			if err != nil {
+				t.Fatalf("%d to %s: %v", code, to, err)
+			}
+			if resp.StatusCode != code || resp.Header.Get("Location") != to {
+				t.Errorf("got %d Location %q, want %d %s", resp.StatusCode, resp.Header.Get("Location"), code, to)
+			}
+		}
 	}
 	if n := targetHits.Load(); n != 0 {
 		t.Errorf("redirect target requested %d times, want 0", n)

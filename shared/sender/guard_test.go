@@ -74,6 +74,20 @@ func TestGuard_RefusesEveryBlockedRange(t *testing.T) {
 		{"64:ff9b::808:808", "64:ff9b::/96"},
 		{"2002:808:808::", "2002::/16"},
 		{"64:ff9b:1::a00:1", "2000::/3"}, // local-use NAT64 (RFC 8215)
+		// IPv4-translated (SIIT, ::ffff:0:0/96): not 4in6, outside global unicast.
+		{"::ffff:0:7f00:1", "2000::/3"},
+		// Both ends of each range SPEC §6 names.
+		{"10.255.255.255", "10.0.0.0/8"},
+		{"172.31.255.255", "172.16.0.0/12"},
+		{"192.168.255.255", "192.168.0.0/16"},
+		{"100.127.255.255", "100.64.0.0/10"},
+		{"169.254.255.255", "169.254.0.0/16"},
+		{"febf:ffff::1", "fe80::/10"},
+		{"fdff:ffff::1", "fc00::/7"},
+		{"ffff::1", "ff00::/8"},
+		{"::ffff:100.64.0.1", "100.64.0.0/10"},
+		{"::ffff:0.0.0.0", "0.0.0.0/8"},
+		{"::ffff:224.0.0.1", "224.0.0.0/4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
@@ -103,7 +117,13 @@ func TestGuard_RefusesEveryBlockedRange(t *testing.T) {
 
 func TestGuard_AllowsPublicAddressesOnAnyPort(t *testing.T) {
 	g := newGuard()
-	for _, address := range []string{"8.8.8.8:443", "1.1.1.1:8080", "[2606:4700:4700::1111]:443", "[2606:4700:4700::1111]:8443"} {
+	for _, address := range []string{
+		"8.8.8.8:443", "1.1.1.1:8080", "[2606:4700:4700::1111]:443", "[2606:4700:4700::1111]:8443",
+		// The first address outside each neighbouring blocked range: the policy is exact, not broad.
+		"9.255.255.255:443", "11.0.0.0:443", "172.15.255.255:443", "172.32.0.0:443", "192.167.255.255:443",
+		"192.169.0.0:443", "100.63.255.255:443", "100.128.0.0:443", "169.253.255.255:443", "169.255.0.0:443",
+		"126.255.255.255:443", "128.0.0.0:443", "223.255.255.255:443",
+	} {
 		network := "tcp4"
 		if strings.HasPrefix(address, "[") {
 			network = "tcp6"

@@ -30,7 +30,7 @@ func main() {
 	data := flag.String("data", "", `data object as JSON (default: {"id": "<event id>"})`)
 	file := flag.String("file", "", "publish this JSON file as the message data instead of building one")
 	metadata := flag.String("user-metadata", "", "user_metadata object as JSON (dynamic webhooks)")
-	topic := flag.String("topic", envOr("JOBHOOKS_JOB_EVENTS_TOPIC", "job-events"), "topic id")
+	topic := flag.String("topic", envOr("JOBHOOKS_JOB_EVENTS_TOPIC", jobevents.Topic), "topic id")
 	gproject := flag.String("google-project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "Google Cloud project of the topic")
 	flag.Var(&targets, "uri", "per-request webhook URI (repeatable): makes the event dynamic")
 	flag.Parse()
