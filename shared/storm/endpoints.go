@@ -1,0 +1,255 @@
+package storm
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// How an endpoint answered one request.
+type answerKind int
+
+const (
+	answeredOK      answerKind = iota // 200: the delivery is received
+	answeredStatus                    // a non-2xx status
+	answeredReset                     // the connection was reset, no status
+	answeredTimeout                   // no answer until the sender gave up
+)
+
+// answer is one request an endpoint got and what it did.
+type answer struct {
+	kind     answerKind
+	status   int
+	verified bool
+	at       time.Time
+}
+
+// endpoint is one customer endpoint of the storm: its own listener on a fixed port, so that it
+// can go away (connection refused) and come back at the same URL.
+type endpoint struct {
+	plan endpointPlan
+	addr string
+	// hold is how long a timeout answer keeps the request: well past the attempt timeout.
+	hold time.Duration
+
+	// received counts, over every endpoint, the pairs with a first accepted POST.
+	received *atomic.Int64
+	trap     *trap
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	verifier *standardwebhooks.Webhook
+	srv      *http.Server
+	answers  map[string][]answer // by webhook-id
+	badSigs  int
+	first410 time.Time
+	outages  []outage
+}
+
+type outage struct{ from, to time.Time }
+
+func newEndpoint(p endpointPlan, seed uint64, attemptTimeout time.Duration, received *atomic.Int64, tr *trap) (*endpoint, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	e := &endpoint{
+		plan: p, addr: ln.Addr().String(), hold: 3 * attemptTimeout, received: received, trap: tr,
+		rng: rand.New(rand.NewPCG(seed, uint64(p.Index))), answers: map[string][]answer{},
+	}
+	e.serve(ln)
+	return e, nil
+}
+
+// URL is where the webhook points.
+func (e *endpoint) URL() string { return "http://" + e.addr + "/hook" }
+
+func (e *endpoint) serve(ln net.Listener) {
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	e.mu.Lock()
+	e.srv = srv
+	e.mu.Unlock()
+	go srv.Serve(ln)
+}
+
+// goAway closes the listener and every open connection: the endpoint refuses connections.
+func (e *endpoint) goAway() {
+	e.mu.Lock()
+	srv := e.srv
+	e.srv = nil
+	e.outages = append(e.outages, outage{from: time.Now()})
+	e.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// comeBack listens on the same address again.
+func (e *endpoint) comeBack() error {
+	ln, err := net.Listen("tcp", e.addr)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.outages[len(e.outages)-1].to = time.Now()
+	e.mu.Unlock()
+	e.serve(ln)
+	return nil
+}
+
+func (e *endpoint) stop() {
+	e.mu.Lock()
+	srv := e.srv
+	e.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	id := r.Header.Get("webhook-id")
+	e.mu.Lock()
+	a, retryAfter := e.decide(id)
+	a.at = time.Now()
+	a.verified = err == nil && e.verifier != nil && e.verifier.Verify(body, r.Header) == nil
+	if !a.verified {
+		// A request that does not verify is refused like a careful receiver would: it is
+		// not a delivery, and the storm fails on it.
+		e.badSigs++
+		a = answer{kind: answeredStatus, status: http.StatusUnauthorized, at: a.at}
+	}
+	if a.kind == answeredOK && !slices.ContainsFunc(e.answers[id], func(b answer) bool { return b.kind == answeredOK }) {
+		e.received.Add(1)
+	}
+	e.answers[id] = append(e.answers[id], a)
+	if a.kind == answeredStatus && a.status == http.StatusGone && e.first410.IsZero() {
+		e.first410 = a.at
+	}
+	e.mu.Unlock()
+
+	switch a.kind {
+	case answeredOK:
+		e.trap.hold()
+		w.WriteHeader(http.StatusOK)
+	case answeredStatus:
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.WriteHeader(a.status)
+	case answeredTimeout:
+		select {
+		case <-r.Context().Done():
+		case <-time.After(e.hold):
+		}
+		drop(w, false)
+	case answeredReset:
+		drop(w, true)
+	}
+}
+
+// drop closes the connection without an answer; reset sends a TCP RST instead of a FIN.
+func drop(w http.ResponseWriter, reset bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok && reset {
+		_ = tcp.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// decide picks the answer to a request for delivery id; called with mu held.
+func (e *endpoint) decide(id string) (answer, string) {
+	status := func(code int) answer { return answer{kind: answeredStatus, status: code} }
+	switch e.plan.Profile {
+	case Gone:
+		return status(http.StatusGone), ""
+	case Unavailable:
+		return status(http.StatusServiceUnavailable), ""
+	case Rejecting:
+		return status(http.StatusBadRequest), ""
+	case Hanging:
+		return answer{kind: answeredTimeout}, ""
+	case Throttled:
+		if len(e.answers[id]) == 0 {
+			return status(http.StatusTooManyRequests), e.retryAfter()
+		}
+	case Flaky:
+		switch n := e.rng.IntN(100); {
+		case n < 20:
+			return status([]int{500, 502, 503}[e.rng.IntN(3)]), ""
+		case n < 30:
+			return answer{kind: answeredReset}, ""
+		case n < 42:
+			return status(http.StatusTooManyRequests), e.retryAfter()
+		case n < 44:
+			return answer{kind: answeredTimeout}, ""
+		}
+	}
+	return answer{kind: answeredOK}, ""
+}
+
+// retryAfter is 1–4 seconds, as delay-seconds or, one time in three, as an HTTP date.
+func (e *endpoint) retryAfter() string {
+	secs := 1 + e.rng.IntN(4)
+	if e.rng.IntN(3) == 0 {
+		return time.Now().Add(time.Duration(secs+1) * time.Second).UTC().Format(http.TimeFormat)
+	}
+	return strconv.Itoa(secs)
+}
+
+// flap takes a flapping endpoint away twice during the first span of the run, for 5–20 s each.
+func (e *endpoint) flap(ctx context.Context, span time.Duration) {
+	if e.plan.Profile != Flapping {
+		return
+	}
+	for range 2 {
+		e.mu.Lock()
+		wait := time.Duration(e.rng.Int64N(int64(span/2) + 1))
+		down := 5*time.Second + time.Duration(e.rng.Int64N(int64(15*time.Second)))
+		e.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		e.goAway()
+		select {
+		case <-ctx.Done():
+		case <-time.After(down):
+		}
+		// The port is ours until now; if it was taken meanwhile, the endpoint stays away and
+		// its deliveries are exhausted, which the check accepts for a flapping endpoint.
+		_ = e.comeBack()
+	}
+}
+
+// setSecret sets the signing secret the endpoint verifies every request with.
+func (e *endpoint) setSecret(secret string) error {
+	v, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.verifier = v
+	e.mu.Unlock()
+	return nil
+}
+
+// log returns a copy of the answers to delivery id.
+func (e *endpoint) log(id string) []answer {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]answer(nil), e.answers[id]...)
+}

@@ -1,0 +1,142 @@
+package storm
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+)
+
+// Profile is how one endpoint of the storm behaves, and so which outcome its deliveries may end in.
+type Profile string
+
+const (
+	// Healthy answers 200: every delivery must arrive.
+	Healthy Profile = "healthy"
+	// Flaky answers at random 200, 500/502/503, a connection reset, a timeout, or 429 with
+	// Retry-After: deliveries arrive, or are exhausted if every attempt in the window failed.
+	Flaky Profile = "flaky"
+	// Throttled answers a delivery's first request 429 with Retry-After (seconds or an HTTP
+	// date), then 200.
+	Throttled Profile = "throttled"
+	// Flapping answers 200, but its listener goes away twice for several seconds and comes back.
+	Flapping Profile = "flapping"
+	// Gone answers 410: the first one disables the webhook; later deliveries are cancelled or
+	// not fanned out at all.
+	Gone Profile = "gone"
+	// Unavailable answers 503 always: deliveries are exhausted when the window closes.
+	Unavailable Profile = "unavailable"
+	// Rejecting answers 400, a status not retried: deliveries fail at once.
+	Rejecting Profile = "rejecting"
+	// Hanging never answers within the attempt timeout: deliveries are exhausted.
+	Hanging Profile = "hanging"
+)
+
+// eventTypes are the types the storm publishes, with their weights (per mille). The endpoints whose every
+// delivery fails for the whole window subscribe to the rare ones: the emulator pushes only about
+// two requests at a time per subscription, and an attempt that times out holds one of them for
+// the attempt timeout.
+var eventTypes = []struct {
+	name   string
+	weight int
+}{
+	{"batch.succeeded", 400}, {"video.generated", 250}, {"batch.failed", 150},
+	{"interaction.completed", 150}, {"batch.expired", 45}, {"batch.cancelled", 5},
+}
+
+// common are the types regular endpoints subscribe to.
+var common = []string{"batch.succeeded", "video.generated", "batch.failed", "interaction.completed"}
+
+// special endpoints come first, each on the type that keeps its cost bounded.
+var special = []endpointPlan{
+	{Profile: Gone, Events: []string{"batch.failed"}},
+	{Profile: Unavailable, Events: []string{"batch.expired"}},
+	{Profile: Rejecting, Events: []string{"interaction.completed"}},
+	{Profile: Hanging, Events: []string{"batch.cancelled"}},
+}
+
+// regular is the cycle of profiles of the other endpoints.
+var regular = []Profile{Healthy, Flaky, Throttled, Healthy, Flaky, Flapping, Healthy, Flaky, Throttled, Flapping}
+
+// endpointPlan is what one endpoint does and which event types its webhook subscribes to.
+type endpointPlan struct {
+	Index   int
+	Profile Profile
+	Events  []string
+}
+
+// ID is the webhook id of the endpoint.
+func (p endpointPlan) ID() string { return "storm-" + strconv.Itoa(p.Index) + "-" + string(p.Profile) }
+
+// eventPlan is one job event to publish.
+type eventPlan struct {
+	ID   string
+	Type string
+}
+
+// plan is the whole storm, fixed by its seed.
+type plan struct {
+	endpoints []endpointPlan
+	events    []eventPlan
+	// targets[i] are the endpoints event i goes to (its type is subscribed).
+	targets [][]int
+}
+
+func newPlan(events, endpoints int, seed uint64) plan {
+	rng := rand.New(rand.NewPCG(seed, 0x5707))
+	var p plan
+	for i := range endpoints {
+		var ep endpointPlan
+		if i < len(special) && endpoints >= 2*len(special) {
+			ep = special[i]
+		} else {
+			ep = endpointPlan{Profile: regular[i%len(regular)], Events: []string{common[rng.IntN(len(common))]}}
+			if rng.IntN(4) == 0 {
+				if second := common[rng.IntN(len(common))]; second != ep.Events[0] {
+					ep.Events = append(ep.Events, second)
+				}
+			}
+		}
+		ep.Index = i
+		p.endpoints = append(p.endpoints, ep)
+	}
+	total := 0
+	for _, t := range eventTypes {
+		total += t.weight
+	}
+	for i := range events {
+		n, typ := rng.IntN(total), ""
+		for _, t := range eventTypes {
+			if n -= t.weight; n < 0 {
+				typ = t.name
+				break
+			}
+		}
+		p.events = append(p.events, eventPlan{ID: "storm-" + strconv.Itoa(i), Type: typ})
+		var to []int
+		for _, ep := range p.endpoints {
+			if slices.Contains(ep.Events, typ) {
+				to = append(to, ep.Index)
+			}
+		}
+		p.targets = append(p.targets, to)
+	}
+	return p
+}
+
+// hopeless reports whether no delivery to the endpoint can ever be received.
+func (p endpointPlan) hopeless() bool {
+	switch p.Profile {
+	case Gone, Unavailable, Rejecting, Hanging:
+		return true
+	}
+	return false
+}
+
+// pairs is the number of (event, endpoint) pairs the storm must account for.
+func (p plan) pairs() int {
+	n := 0
+	for _, to := range p.targets {
+		n += len(to)
+	}
+	return n
+}

@@ -1,0 +1,158 @@
+package storm
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Result is what a storm found. Lost and Mismatched must be zero.
+type Result struct {
+	Settings  string `json:"settings"`
+	Events    int    `json:"events"`
+	Endpoints int    `json:"endpoints"`
+	// Pairs are the (event, endpoint) deliveries the plan implies: every endpoint whose webhook
+	// subscribes to the event's type.
+	Pairs   int `json:"pairs"`
+	Records int `json:"delivery_records"`
+	// Received pairs got at least one POST that verified and was answered 200.
+	Received int `json:"received"`
+	POSTs    int `json:"posts"`
+	// Duplicates are 200-answered POSTs of a pair after its first.
+	Duplicates    int `json:"duplicates"`
+	BadSignatures int `json:"signature_failures"`
+	// Final counts the pairs not received, by final state and reason (and those a disabled
+	// webhook was no longer fanned out to).
+	Final map[string]int `json:"final"`
+	// Lost pairs were neither received nor recorded final; Mismatched were recorded final with a
+	// reason their endpoint's behaviour cannot explain.
+	Lost      int `json:"lost"`
+	Unsettled int `json:"unsettled"`
+	// LeftPending pairs were received, but their record stayed pending with nothing left to
+	// finish it: a record-keeping bug, not a loss.
+	LeftPending int                     `json:"received_left_pending"`
+	Mismatched  int                     `json:"reason_mismatches"`
+	Problems    []string                `json:"problems,omitempty"`
+	ByProfile   map[Profile]*ProfileRow `json:"by_profile"`
+	DeadLetters int                     `json:"dead_letters"`
+	Timeline    []string                `json:"timeline"`
+	Settled     bool                    `json:"settled"`
+	Duration    time.Duration           `json:"duration_ns"`
+}
+
+// ProfileRow sums the pairs of the endpoints of one profile.
+type ProfileRow struct {
+	Endpoints  int `json:"endpoints"`
+	Pairs      int `json:"pairs"`
+	Received   int `json:"received"`
+	Final      int `json:"final"`
+	Duplicates int `json:"duplicates"`
+	Lost       int `json:"lost"`
+}
+
+// OK reports whether the storm lost nothing and every final failure matched its endpoint.
+func (r Result) OK() bool {
+	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0
+}
+
+func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
+	row := r.ByProfile[p]
+	row.Pairs++
+	r.POSTs += len(answers)
+	accepted := 0
+	for _, a := range answers {
+		if a.kind == answeredOK && a.verified {
+			accepted++
+		}
+	}
+	if accepted > 1 {
+		r.Duplicates += accepted - 1
+		row.Duplicates += accepted - 1
+	}
+	switch {
+	case outcome == outReceived:
+		r.Received++
+		row.Received++
+	case outcome == outReceivedLeftPending:
+		r.Received++
+		row.Received++
+		r.LeftPending++
+	case ok:
+		r.Final[outcome]++
+		row.Final++
+	case outcome == outUnsettled:
+		r.Unsettled++
+		row.Lost++
+	case outcome == outLost || strings.HasPrefix(outcome, "recorded delivered"):
+		r.Lost++
+		row.Lost++
+	default:
+		r.Mismatched++
+		row.Lost++
+	}
+}
+
+// problem keeps the first few unexplained pairs for the report.
+func (r *Result) problem(s string) {
+	if len(r.Problems) < 20 {
+		r.Problems = append(r.Problems, s)
+	}
+}
+
+// Table is the human-readable report.
+func (r Result) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fault storm: %s\n", r.Settings)
+	for _, t := range r.Timeline {
+		fmt.Fprintf(&b, "  %s\n", t)
+	}
+	row := func(label string, n int, extra string) { fmt.Fprintf(&b, "%-58s %7d%s\n", label, n, extra) }
+	b.WriteString("\n")
+	row("events", r.Events, "")
+	row("deliveries (event × subscribed endpoint)", r.Pairs, fmt.Sprintf("   %d delivery records, %d POSTs", r.Records, r.POSTs))
+	row("received (signature verified, answered 200)", r.Received, "")
+	row("duplicates (200-answered POSTs after the first)", r.Duplicates, "")
+	row("lost (must be 0)", r.Lost, "")
+	if r.Unsettled > 0 {
+		row("not settled when the storm stopped waiting (must be 0)", r.Unsettled, "")
+	}
+	row("final failures whose reason does not match (must be 0)", r.Mismatched, "")
+	row("received, but the record left pending for good (must be 0)", r.LeftPending, "")
+	row("requests that failed signature verification (must be 0)", r.BadSignatures, "")
+	total := 0
+	for _, n := range r.Final {
+		total += n
+	}
+	row("final failures, by reason", total, "")
+	reasons := make([]string, 0, len(r.Final))
+	for k := range r.Final {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		row("  "+k, r.Final[k], "")
+	}
+	row("dead letters recorded for deliveries", r.DeadLetters, "")
+	fmt.Fprintf(&b, "\n%-12s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
+	for _, p := range []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging} {
+		if x := r.ByProfile[p]; x != nil && x.Endpoints > 0 {
+			fmt.Fprintf(&b, "%-12s %9d %7d %9d %6d %10d %5d\n", p, x.Endpoints, x.Pairs, x.Received, x.Final, x.Duplicates, x.Lost)
+		}
+	}
+	if !r.Settled {
+		fmt.Fprintf(&b, "\nNOT SETTLED: %d deliveries were still on their way when the storm stopped waiting.\n", r.Unsettled)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "  problem: %s\n", p)
+	}
+	fmt.Fprintf(&b, "\ntook %s\n", r.Duration.Round(time.Second))
+	return b.String()
+}
+
+// JSON is the one-line machine-readable report.
+func (r Result) JSON() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}

@@ -1,0 +1,63 @@
+package storm_test
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/emulator"
+	"github.com/jobhooks/jobhooks/shared/storm"
+)
+
+// TestFaultStorm runs a brief storm — 300 events to a dozen endpoints, a 20 s retry window,
+// Deliver killed once — in about a minute and a half. It starts a whole local stack and keeps
+// both cores busy meanwhile, so it runs only when asked for by name, as CI does:
+//
+//	go test -run TestFaultStorm -count=1 ./shared/storm
+//
+// scripts/storm runs the same storm at full size.
+func TestFaultStorm(t *testing.T) {
+	if run := flag.Lookup("test.run"); run == nil || !strings.Contains(run.Value.String(), "FaultStorm") {
+		t.Skip("the fault storm runs only when selected: go test -run TestFaultStorm ./shared/storm")
+	}
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		if os.Getenv(emulator.RequiredEnv) == "1" {
+			t.Fatal(emulator.ErrNoGcloud)
+		}
+		t.Skip(emulator.ErrNoGcloud)
+	}
+	t.Chdir("../..") // the stack builds the functions binary from the module's root
+	var progress io.Writer = io.Discard
+	if testing.Verbose() {
+		progress = os.Stderr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := storm.Run(ctx, storm.Options{
+		Events: 300, Endpoints: 12, Rate: 50, Window: 20 * time.Second, Kick: 5 * time.Second,
+		Settle: 2 * time.Minute, Dir: t.TempDir(), Progress: progress,
+	})
+	t.Log("\n" + res.Table())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Settled || res.Lost != 0 || res.Mismatched != 0 || res.BadSignatures != 0 {
+		t.Fatalf("settled %v, lost %d, reason mismatches %d, signature failures %d: want settled and 0, 0, 0",
+			res.Settled, res.Lost, res.Mismatched, res.BadSignatures)
+	}
+	// The storm must have been one: every kind of final failure happened, and Deliver died.
+	for _, reason := range []string{"exhausted window_exhausted", "failed gone", "failed status_400"} {
+		if res.Final[reason] == 0 {
+			t.Errorf("no delivery ended %q: the storm did not exercise it", reason)
+		}
+	}
+	if res.Received == 0 || !slices.ContainsFunc(res.Timeline, func(l string) bool { return strings.Contains(l, "Deliver restarted") }) {
+		t.Errorf("received %d, timeline %q: want deliveries and a Deliver restart", res.Received, res.Timeline)
+	}
+}
