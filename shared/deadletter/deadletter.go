@@ -94,7 +94,13 @@ func (s *Service) closeDelivery(ctx context.Context, t task.Task, reason string,
 		return nil // an older series; the current one is still running
 	}
 	rec.State, rec.Reason = store.Exhausted, reason
-	return s.Store.PutDelivery(ctx, rec)
+	if err := s.Store.PutDelivery(ctx, &rec); errors.Is(err, store.ErrConflict) {
+		// Deliver wrote the record meanwhile: the redelivery reads it afresh.
+		return pushmsg.Retry(err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // excerpt keeps the start of the data as valid UTF-8 text.

@@ -28,6 +28,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 // Signer produces the webhook-signature header of one attempt.
@@ -91,6 +92,11 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		d = startSeries(d, t)
 	}
 	if d.State.Final() {
+		if d.Reason == "gone" && !t.Dynamic() {
+			if err := s.redoGone(ctx, t, d); err != nil {
+				return err
+			}
+		}
 		s.logOutcome(ctx, t, d, "skipped", 0, 0, "already "+string(d.State))
 		return nil
 	}
@@ -109,8 +115,8 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		if d.Receipts >= s.cfg.RepublishAfter {
 			return s.republish(ctx, t, d)
 		}
-		if err := s.Store.PutDelivery(ctx, d); err != nil {
-			return err
+		if err := s.Store.PutDelivery(ctx, &d); err != nil {
+			return stale(err)
 		}
 		return pushmsg.Retry(errNotYet)
 	}
@@ -134,8 +140,8 @@ func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg
 	resp, postErr := s.Sender.Post(ctx, tg.url, headers(t, tg, now.Unix()), t.Body)
 	res := retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)
 	d, a := conclude(d, tg, now, resp, postErr, res)
-	if err := s.Store.RecordAttempt(ctx, d, a); err != nil {
-		return err
+	if err := s.Store.RecordAttempt(ctx, &d, a); err != nil {
+		return stale(err)
 	}
 	s.logOutcome(ctx, t, d, a.Outcome, resp.StatusCode, resp.Latency, res.Reason)
 	if tg.static {
@@ -198,8 +204,8 @@ func conclude(d store.Delivery, tg target, now time.Time, resp sender.Response, 
 // finish records a final state reached without an attempt (cancelled, unusable secret).
 func (s *Service) finish(ctx context.Context, t task.Task, d store.Delivery, st store.DeliveryState, reason, outcome string, now time.Time) error {
 	d.State, d.Reason = st, reason
-	if err := s.Store.PutDelivery(ctx, d); err != nil {
-		return err
+	if err := s.Store.PutDelivery(ctx, &d); err != nil {
+		return stale(err)
 	}
 	s.logOutcome(ctx, t, d, outcome, 0, 0, reason)
 	return nil
@@ -225,8 +231,8 @@ func (s *Service) republish(ctx context.Context, t task.Task, d store.Delivery) 
 		return err
 	}
 	d.Generation, d.Receipts = next.Generation, 0
-	if err := s.Store.PutDelivery(ctx, d); err != nil {
-		return err
+	if err := s.Store.PutDelivery(ctx, &d); err != nil {
+		return stale(err)
 	}
 	s.Log.InfoContext(ctx, "delivery re-published", "delivery_id", t.DeliveryID, "generation", next.Generation)
 	return nil
@@ -242,6 +248,35 @@ func (s *Service) deadLetter(ctx context.Context, data []byte, t task.Task, reas
 		return err
 	}
 	return pushmsg.Ack(errors.New("dead-lettered: " + reason))
+}
+
+// redoGone disables the webhook of a delivery that ended on a 410, if a crash between the
+// record write and the disable lost the latter: nothing else would ever disable it. A change
+// made to the webhook after the 410 (re-enabled through the API) stands.
+func (s *Service) redoGone(ctx context.Context, t task.Task, d store.Delivery) error {
+	w, err := s.Store.GetWebhook(ctx, t.Project, t.Webhook)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if w.State != webhook.Enabled || !w.UpdateTime.Before(d.LastAttemptTime) {
+		return nil
+	}
+	s.webhooks.Forget(t.Project + "/" + t.Webhook)
+	return s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", d.LastAttemptTime)
+}
+
+// stale nacks a write refused because the record changed after this copy of the task read it:
+// another copy (Pub/Sub pushes a message twice now and then) or DeadLetter wrote it. The
+// redelivery reads it afresh and acks at once if it is final; a POST this copy made is at most a
+// duplicate, and an outcome it saw is attempted again rather than lost.
+func stale(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return pushmsg.Retry(err)
+	}
+	return err
 }
 
 func newRecord(t task.Task, now time.Time) store.Delivery {

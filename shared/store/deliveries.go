@@ -3,10 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // DeliveryState is the state of one (event, target) delivery.
@@ -51,6 +55,9 @@ type Delivery struct {
 	LastLatencyMS    int64     `firestore:"last_latency_ms"`
 	LastError        string    `firestore:"last_error"`
 	ExpireTime       time.Time `firestore:"expire_time"`
+	// Version is the record's update time when it was read, zero for a record not stored yet.
+	// Every write of the record is conditional on it (see PutDelivery).
+	Version time.Time `firestore:"-"`
 }
 
 // Attempt is one POST of a delivery.
@@ -82,32 +89,76 @@ func (s *Store) GetDelivery(ctx context.Context, project, id string) (Delivery, 
 	if err := snap.DataTo(&d); err != nil {
 		return d, fmt.Errorf("store: decode delivery %s/%s: %w", project, id, err)
 	}
+	d.Version = snap.UpdateTime
 	return d, nil
 }
 
-// PutDelivery writes a delivery record whole. Only the delivery's own handler writes it.
-func (s *Store) PutDelivery(ctx context.Context, d Delivery) error {
-	d.ExpireTime = s.expiry(d.CreateTime)
-	if _, err := s.deliveries(d.Project).Doc(d.ID).Set(ctx, d); err != nil {
-		return fmt.Errorf("store: put delivery %s/%s: %w", d.Project, d.ID, err)
+// PutDelivery writes a delivery record whole, if it is still the version that was read (a
+// record with no Version must not exist yet); otherwise it fails with ErrConflict. Two copies of
+// one task can be handled at once (Pub/Sub pushes a message twice now and then; a re-dispatched
+// event publishes its tasks again), and DeadLetter closes records too: an unconditional write
+// could put a delivered record back to pending after its message was acknowledged, and no
+// redelivery would ever finish it. On success d.Version is the new version.
+func (s *Store) PutDelivery(ctx context.Context, d *Delivery) error {
+	b := s.fs.Batch()
+	s.writeDelivery(b, d)
+	res, err := b.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("store: put delivery %s/%s: %w", d.Project, d.ID, conflict(err))
 	}
+	d.Version = res[0].UpdateTime
 	return nil
 }
 
-// RecordAttempt writes the delivery record and its new attempt in one atomic commit: a reader
-// never sees an attempt count that disagrees with the attempts stored.
-func (s *Store) RecordAttempt(ctx context.Context, d Delivery, a Attempt) error {
-	d.ExpireTime = s.expiry(d.CreateTime)
+// RecordAttempt writes the delivery record, conditionally as PutDelivery does, and its new
+// attempt in one atomic commit: a reader never sees an attempt count that disagrees with the
+// attempts stored.
+func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, a Attempt) error {
 	a.ExpireTime = s.expiry(a.Time)
-	ref := s.deliveries(d.Project).Doc(d.ID)
 	// A write batch is one commit RPC; a transaction would add a round trip for no read.
 	b := s.fs.Batch()
-	b.Set(ref, d)
+	ref := s.writeDelivery(b, d)
 	b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), a)
-	if _, err := b.Commit(ctx); err != nil {
-		return fmt.Errorf("store: record attempt %d of %s/%s: %w", a.Number, d.Project, d.ID, err)
+	res, err := b.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("store: record attempt %d of %s/%s: %w", a.Number, d.Project, d.ID, conflict(err))
 	}
+	d.Version = res[0].UpdateTime
 	return nil
+}
+
+// writeDelivery adds the conditional write of d to b: create-if-absent for a new record, else
+// every field, if the record's update time is still d.Version (Set takes no precondition).
+func (s *Store) writeDelivery(b *firestore.WriteBatch, d *Delivery) *firestore.DocumentRef {
+	d.ExpireTime = s.expiry(d.CreateTime)
+	ref := s.deliveries(d.Project).Doc(d.ID)
+	if d.Version.IsZero() {
+		b.Create(ref, *d)
+	} else {
+		b.Update(ref, fields(*d), firestore.LastUpdateTime(d.Version))
+	}
+	return ref
+}
+
+// fields lists every stored field of v, a struct with firestore tags, as updates.
+func fields(v any) []firestore.Update {
+	rv := reflect.ValueOf(v)
+	var out []firestore.Update
+	for i := range rv.NumField() {
+		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("firestore"), ",")
+		if name != "" && name != "-" {
+			out = append(out, firestore.Update{Path: name, Value: rv.Field(i).Interface()})
+		}
+	}
+	return out
+}
+
+// conflict marks a failed precondition (the record changed, or exists already) as ErrConflict.
+func conflict(err error) error {
+	if c := status.Code(err); c == codes.FailedPrecondition || c == codes.AlreadyExists {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
 }
 
 // ListAttempts reads the attempts of a delivery, oldest first.

@@ -20,10 +20,12 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ErrNotFound and ErrAlreadyExists are returned for a missing or duplicate document.
+// ErrNotFound and ErrAlreadyExists are returned for a missing or duplicate document;
+// ErrConflict for a conditional write of a record that changed since it was read.
 var (
 	ErrNotFound      = errors.New("not found")
 	ErrAlreadyExists = errors.New("already exists")
+	ErrConflict      = errors.New("the record changed since it was read")
 )
 
 // Store is the Firestore store. It is safe for concurrent use.

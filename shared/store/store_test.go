@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -123,6 +124,45 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 	}
 }
 
+func TestPutDelivery_AWriteFromAStaleReadIsAConflict(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	d := Delivery{ID: "dlv_1", Project: "p", Webhook: "w", State: Pending, CreateTime: time.Now()}
+	if err := s.PutDelivery(ctx, &d); err != nil || d.Version.IsZero() {
+		t.Fatalf("create: %v, version %v", err, d.Version)
+	}
+	again := Delivery{ID: "dlv_1", Project: "p", Webhook: "w", State: Pending, CreateTime: d.CreateTime}
+	if err := s.PutDelivery(ctx, &again); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+	first, err := s.GetDelivery(ctx, "p", "dlv_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := first
+	first.State, first.Reason = Delivered, ""
+	if err := s.RecordAttempt(ctx, &first, Attempt{Number: 1, Time: time.Now(), Outcome: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	second.State, second.Attempts = Pending, 1
+	if err := s.RecordAttempt(ctx, &second, Attempt{Number: 1, Time: time.Now(), Outcome: "retrying"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("write from the stale read: %v, want ErrConflict", err)
+	}
+	got, err := s.GetDelivery(ctx, "p", "dlv_1")
+	if err != nil || got.State != Delivered {
+		t.Fatalf("record %s, %v; want delivered", got.State, err)
+	}
+	atts, err := s.ListAttempts(ctx, "p", "dlv_1")
+	if err != nil || len(atts) != 1 || atts[0].Outcome != "delivered" {
+		t.Fatalf("attempts %+v, %v; want the delivered one only", atts, err)
+	}
+	// A write from the latest read goes through.
+	got.Reason = "checked"
+	if err := s.PutDelivery(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestDeliveries_ListPagesNewestFirstAndStaysInsideTheProject(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
@@ -133,11 +173,11 @@ func TestDeliveries_ListPagesNewestFirstAndStaysInsideTheProject(t *testing.T) {
 			st = Failed
 		}
 		d := Delivery{ID: fmt.Sprintf("dlv_%d", i), Project: "a", Webhook: "w", State: st, CreateTime: t0.Add(time.Duration(i) * time.Minute)}
-		if err := s.PutDelivery(ctx, d); err != nil {
+		if err := s.PutDelivery(ctx, &d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.PutDelivery(ctx, Delivery{ID: "dlv_other", Project: "b", Webhook: "w", State: Failed, CreateTime: t0})
+	s.PutDelivery(ctx, &Delivery{ID: "dlv_other", Project: "b", Webhook: "w", State: Failed, CreateTime: t0})
 
 	page1, err := s.ListDeliveries(ctx, "a", "w", "", 3, "")
 	if err != nil {
