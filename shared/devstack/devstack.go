@@ -58,7 +58,15 @@ type Options struct {
 	Out io.Writer
 	// Ready, if set, is called once DIR/env is written.
 	Ready func(env map[string]string)
+	// Redeliver is how often the stack pushes every unacknowledged message again, standing in
+	// for the redelivery the Pub/Sub emulator stops doing (see topics.Redeliver): zero means
+	// every 10 s, a negative value never.
+	Redeliver time.Duration
 }
+
+// RedeliverEvery is the default of Options.Redeliver: a nacked delivery is retried about this
+// often on the local stack, whatever its backoff would be in production.
+const RedeliverEvery = 10 * time.Second
 
 // Run starts the stack and blocks until ctx is done, then stops everything.
 func Run(ctx context.Context, opts Options) (err error) {
@@ -169,6 +177,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := setUp(ctx, children); err != nil {
 		return err
 	}
+	stopRedeliver, err := redeliver(ctx, opts.Redeliver)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, stopRedeliver)
 	env["JOBHOOKS_JWKS_URL"] = children["JWKS"].url() + jwks.Path
 	env["JOBHOOKS_API_URL"] = children["API"].url()
 	if env["JOBHOOKS_API_KEY"], err = apiKey(ctx, opts.Dir); err != nil {
@@ -256,6 +269,29 @@ func setUp(ctx context.Context, children map[string]*child) error {
 	}
 	_, err = keys.Ensure(ctx, signingkey.Algorithm(cfg))
 	return err
+}
+
+// redeliver runs topics.Redeliver until the returned stop is called. It seeks to a time older
+// than any retained message: the emulator keeps its messages between runs in DIR, and a seek
+// marks the messages published before its time as acknowledged.
+func redeliver(ctx context.Context, every time.Duration) (stop func(), err error) {
+	if every < 0 {
+		return func() {}, nil
+	}
+	if every == 0 {
+		every = RedeliverEvery
+	}
+	ps, err := pubsub.NewClient(ctx, GoogleProject)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		topics.Redeliver(ctx, ps, time.Now().Add(-8*24*time.Hour), every)
+	}()
+	return func() { cancel(); <-done; ps.Close() }, nil
 }
 
 // lock takes an exclusive lock on DIR/lock: a second scripts/dev on the same state would fight

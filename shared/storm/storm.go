@@ -10,8 +10,8 @@
 //
 // It starts a fresh local stack of its own under Options.Dir, as scripts/bench does, with the
 // retry window and attempt timeout set in the environment the stack passes to the functions.
-// Webhooks are created through the management API. See kick.go for the one thing the storm adds
-// to the emulator: periodic redelivery of nacked messages, which the emulator stops doing.
+// Webhooks are created through the management API. Nacked messages are pushed again by the
+// stack's stand-in for the redelivery the emulator stops doing (topics.Redeliver), every Kick.
 package storm
 
 import (
@@ -45,8 +45,8 @@ type Options struct {
 	// down as its backlog grows, and a storm is about faults, not about the emulator's queue.
 	Rate       int
 	MaxBacklog int
-	// Kick is how often nacked messages are redelivered (see kick.go); 0 leaves redelivery to
-	// the emulator alone, which then stalls.
+	// Kick is how often the stack pushes nacked messages again (devstack.Options.Redeliver,
+	// topics.Redeliver); 0 leaves redelivery to the emulator alone, which then stalls.
 	Kick time.Duration
 	// KillAt is the share of pairs received at which Deliver is killed (SIGKILL); Down is how
 	// long it stays dead. KillAt < 0 kills nothing.
@@ -155,7 +155,6 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	r := &run{opts: opts, plan: p, eps: eps, received: received, trap: tr, began: time.Now(), progress: opts.Progress}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	go kick(runCtx, ps, r.began.Add(-time.Minute), opts.Kick)
 	span := time.Duration(opts.Events)*time.Second/time.Duration(opts.Rate) + 20*time.Second
 	for _, e := range eps {
 		go e.flap(runCtx, span)
@@ -187,6 +186,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, nil
 }
 
+// redeliverEvery turns Kick into devstack.Options.Redeliver, where zero is the default.
+func redeliverEvery(kick time.Duration) time.Duration {
+	if kick <= 0 {
+		return -1
+	}
+	return kick
+}
+
 func kickText(d time.Duration) string {
 	if d <= 0 {
 		return "never (the emulator's own redelivery)"
@@ -202,7 +209,7 @@ func startStack(ctx context.Context, opts Options) (map[string]string, func(), e
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		stackErr <- devstack.Run(ctx, devstack.Options{
-			Dir: opts.Dir, Fresh: true, Out: out,
+			Dir: opts.Dir, Fresh: true, Out: out, Redeliver: redeliverEvery(opts.Kick),
 			Ready: func(env map[string]string) { out.mute(); ready <- env },
 		})
 	}()
