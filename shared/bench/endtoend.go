@@ -32,10 +32,9 @@ type endToEnd struct {
 	latencies              []float64
 }
 
-// measureEndToEnd registers m webhooks pointing at a verifying receiver, publishes n events in a
-// burst and waits for n×m verified POSTs.
-func measureEndToEnd(ctx context.Context, n, m int, progressOut io.Writer) (endToEnd, error) {
-	const project = "bench"
+// measureEndToEnd registers m webhooks of project pointing at a verifying receiver, publishes n
+// events in a burst and waits for n×m verified POSTs.
+func measureEndToEnd(ctx context.Context, project string, n, m int, progressOut io.Writer) (endToEnd, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return endToEnd{}, err
@@ -83,7 +82,7 @@ func measureEndToEnd(ctx context.Context, n, m int, progressOut io.Writer) (endT
 	for i := range total {
 		select {
 		case <-rcv.got:
-			progress(progressOut, "end to end", i+1, total)
+			progress(progressOut, project+" end to end", i+1, total)
 		case <-timeout:
 			return endToEnd{}, fmt.Errorf("only %d of %d deliveries verified in time (%d rejected)", i, total, rcv.rejected())
 		case <-ctx.Done():
