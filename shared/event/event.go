@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of SPEC §2.
@@ -103,6 +104,10 @@ func Parse(data []byte, attributes map[string]string) (JobEvent, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return JobEvent{}, invalid("message data is not a JSON object")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would pass invalid bytes inside data through to every receiver.
+		return JobEvent{}, invalid("message data is not valid UTF-8 (JSON text is UTF-8, RFC 8259)")
 	}
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(data))

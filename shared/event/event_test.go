@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 const valid = `{"id":"job-1","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z",
@@ -55,6 +56,7 @@ func TestParse_RejectsPoisonWithAReasonNamingTheField(t *testing.T) {
 		{"truncated json", `{"id":`, "not valid JSON", nil},
 		{"array", `[1,2]`, "not a JSON object", nil},
 		{"trailing data", valid + ` {}`, "after the JSON object", nil},
+		{"invalid utf-8 in data", `{"id":"j","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{"x":"` + "\xff\xfe" + `"}}`, "not valid UTF-8", nil},
 		{"missing id", `{"project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id is missing", nil},
 		{"id pattern", `{"id":"a b","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id \"a b\" must match", nil},
 		{"id too long", `{"id":"` + strings.Repeat("a", 129) + `","project":"p","type":"a.b","timestamp":"2026-11-28T10:00:00Z","data":{}}`, "id ", nil},
@@ -126,6 +128,9 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		body := e.Body()
+		if !utf8.Valid(body) {
+			t.Fatalf("valid event renders invalid UTF-8 %q", body)
+		}
 		var rendered struct {
 			Type, Version, Timestamp string
 			Data                     json.RawMessage
