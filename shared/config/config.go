@@ -48,6 +48,9 @@ type Config struct {
 	RepublishAfter int
 	// MaxWebhooksPerProject caps how many static webhooks one project may register (SPEC §5).
 	MaxWebhooksPerProject int
+	// MaxReplay caps how many deliveries one replay call re-sends: the API function reads and
+	// publishes them all within the request, so a wider range is refused with a clear error.
+	MaxReplay int
 	// PublicBaseURL is the deployment's public base URL (the JWT issuer).
 	PublicBaseURL string
 	// SigningMode is how dynamic webhooks are signed: SigningModeV1a or SigningModeJWT.
@@ -87,6 +90,7 @@ func Defaults() Config {
 		Version:           "0.1.0",
 
 		MaxWebhooksPerProject: 100,
+		MaxReplay:             1000,
 	}
 }
 
@@ -111,6 +115,7 @@ func Load() (Config, error) {
 	c.RepublishAfter = r.integer("JOBHOOKS_REPUBLISH_AFTER", c.RepublishAfter)
 	c.PublicBaseURL = r.str("JOBHOOKS_PUBLIC_BASE_URL", c.PublicBaseURL)
 	c.MaxWebhooksPerProject = r.integer("JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT", c.MaxWebhooksPerProject)
+	c.MaxReplay = r.integer("JOBHOOKS_MAX_REPLAY", c.MaxReplay)
 	c.SigningMode = r.oneOf("JOBHOOKS_SIGNING_MODE", c.SigningMode, SigningModeV1a, SigningModeJWT)
 	c.JWTAlgorithm = r.oneOf("JOBHOOKS_JWT_ALGORITHM", c.JWTAlgorithm, "RS256", "EdDSA")
 	if c.GoogleProject == "" {
@@ -128,6 +133,9 @@ func Load() (Config, error) {
 	}
 	if c.MaxWebhooksPerProject < 1 {
 		r.errs = append(r.errs, "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT must be at least 1")
+	}
+	if c.MaxReplay < 1 {
+		r.errs = append(r.errs, "JOBHOOKS_MAX_REPLAY must be at least 1")
 	}
 	if len(r.errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))

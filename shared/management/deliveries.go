@@ -114,9 +114,14 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 	if err := sendable(w); err != nil {
 		return 0, err
 	}
-	ds, err := s.Store.FinishedDeliveriesBetween(ctx, project, webhookID, start, end)
+	ds, err := s.Store.FinishedDeliveriesBetween(ctx, project, webhookID, start, end, s.maxReplay+1)
 	if err != nil {
 		return 0, err
+	}
+	if len(ds) > s.maxReplay {
+		next := ds[s.maxReplay].CreateTime.UTC().Format(time.RFC3339Nano)
+		return 0, invalid("end_time", "the range holds more than %d failed deliveries, the most one replay re-sends: replay up to end_time %s first, then from start_time %s",
+			s.maxReplay, next, next)
 	}
 	var msgs []topics.Message
 	for _, d := range ds {

@@ -44,7 +44,7 @@ type Deps struct {
 // Service is the management API's logic. One per instance.
 type Service struct {
 	Deps
-	maxWebhooks int
+	maxWebhooks, maxReplay int
 }
 
 // New builds the service.
@@ -56,7 +56,11 @@ func New(cfg config.Config, d Deps) *Service {
 	if max <= 0 {
 		max = config.Defaults().MaxWebhooksPerProject
 	}
-	return &Service{Deps: d, maxWebhooks: max}
+	replay := cfg.MaxReplay
+	if replay <= 0 {
+		replay = config.Defaults().MaxReplay
+	}
+	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay}
 }
 
 // now is the clock at Firestore's precision (microseconds), so that a time returned by a write

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/pipelinetest"
 )
@@ -135,6 +137,47 @@ func TestRetry_ResendsAFinishedDeliveryWithTheSameWebhookID(t *testing.T) {
 	c.do("GET", "/v1/projects/acme/webhooks/busy/deliveries/dlv_nothere", "").fails(t, 404, "NOT_FOUND")
 	c.do("PATCH", "/v1/projects/acme/webhooks/fixed-later", `{"state":"DISABLED"}`).ok(t, nil)
 	c.do("POST", "/v1/"+name+":retry", "").fails(t, 400, "FAILED_PRECONDITION", "disabled")
+}
+
+func TestReplay_ARangeOverTheLimitIsRefusedWithWhereToSplitIt(t *testing.T) {
+	t.Parallel()
+	s, c := env(t, pipelinetest.Options{Configure: func(cfg *config.Config) { cfg.MaxReplay = 2 }})
+	rcv := pipelinetest.NewReceiver(t, pipelinetest.Status(404))
+	c.createA("capped", rcv.URL)
+	start := s.Clock.Now().Add(-time.Second)
+	for i := range 3 {
+		id := fmt.Sprintf("job-c%d", i)
+		s.Publish(t, jobEvent("acme", id, "batch.succeeded"), nil)
+		c.waitDelivery(deliveryName("acme", "capped", id), "FAILED")
+	}
+	end := s.Clock.Now().Add(time.Second)
+	replay := func(from, to string) response {
+		return c.do("POST", "/v1/projects/acme/webhooks/capped:replay", `{"start_time":"`+from+`","end_time":"`+to+`"}`)
+	}
+	all := replay(start.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano))
+	all.fails(t, 400, "INVALID_ARGUMENT", "more than 2 failed deliveries")
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(all.body, &e); err != nil {
+		t.Fatal(err)
+	}
+	split := regexp.MustCompile(`end_time (\S+) first`).FindStringSubmatch(e.Error.Message)
+	if split == nil {
+		t.Fatalf("message %q names no time to split at", e.Error.Message)
+	}
+	if n := rcv.Count(); n != 3 {
+		t.Fatalf("a refused replay sent something: %d requests, want the 3 first attempts", n)
+	}
+	var out struct {
+		QueuedCount int `json:"queued_count"`
+	}
+	replay(start.UTC().Format(time.RFC3339Nano), split[1]).ok(t, &out)
+	first := out.QueuedCount
+	replay(split[1], end.UTC().Format(time.RFC3339Nano)).ok(t, &out)
+	if first != 2 || out.QueuedCount != 1 {
+		t.Errorf("the two halves queued %d and %d, want 2 and 1", first, out.QueuedCount)
+	}
 }
 
 func TestReplay_ResendsTheFailedDeliveriesOfATimeRange(t *testing.T) {

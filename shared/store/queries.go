@@ -44,11 +44,11 @@ func (s *Store) ListDeliveries(ctx context.Context, project, webhookID string, s
 
 // FinishedDeliveriesBetween returns the failed and exhausted deliveries of a webhook created in
 // [start, end), oldest first: what a replay re-sends.
-func (s *Store) FinishedDeliveriesBetween(ctx context.Context, project, webhookID string, start, end time.Time) ([]Delivery, error) {
+func (s *Store) FinishedDeliveriesBetween(ctx context.Context, project, webhookID string, start, end time.Time, limit int) ([]Delivery, error) {
 	q := s.deliveries(project).Where("webhook", "==", webhookID).
 		Where("state", "in", []string{string(Failed), string(Exhausted)}).
 		Where("create_time", ">=", start).Where("create_time", "<", end).
-		OrderBy("create_time", firestore.Asc)
+		OrderBy("create_time", firestore.Asc).Limit(limit)
 	return s.queryDeliveries(ctx, q)
 }
 

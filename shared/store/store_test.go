@@ -195,9 +195,12 @@ func TestDeliveries_ListPagesNewestFirstAndStaysInsideTheProject(t *testing.T) {
 	if len(failed) != 2 {
 		t.Errorf("failed = %d, want 2", len(failed))
 	}
-	replay, _ := s.FinishedDeliveriesBetween(ctx, "a", "w", t0, t0.Add(4*time.Minute))
+	replay, _ := s.FinishedDeliveriesBetween(ctx, "a", "w", t0, t0.Add(4*time.Minute), 10)
 	if len(replay) != 2 || replay[0].ID != "dlv_1" {
 		t.Errorf("replay range = %+v", replay)
+	}
+	if oldest, _ := s.FinishedDeliveriesBetween(ctx, "a", "w", t0, t0.Add(4*time.Minute), 1); len(oldest) != 1 || oldest[0].ID != "dlv_1" {
+		t.Errorf("replay range limited to 1 = %+v, want the oldest", oldest)
 	}
 	if _, err := s.GetDelivery(ctx, "a", "dlv_other"); err == nil {
 		t.Error("project a read project b's delivery")
