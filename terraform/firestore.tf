@@ -81,6 +81,27 @@ resource "google_firestore_index" "deliveries_replay_range" {
   }
 }
 
+# Auto-disable, before it disables a webhook: the latest success since its failure streak began
+#   deliveries where webhook == W and state == delivered and last_attempt_time > T
+#   order by last_attempt_time desc limit 1
+resource "google_firestore_index" "deliveries_last_success" {
+  database   = google_firestore_database.main.name
+  collection = "deliveries"
+
+  fields {
+    field_path = "webhook"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "last_attempt_time"
+    order      = "DESCENDING"
+  }
+}
+
 # ---- TTL: Firestore deletes a record once its expire_time has passed (record_ttl) ----
 # The field is exempt from single-field indexing: a monotonically increasing timestamp indexed
 # on every write is a hotspot, and nothing queries it.

@@ -46,6 +46,14 @@ type Config struct {
 	// RepublishAfter is the number of Pub/Sub deliveries of one task after which Deliver
 	// re-publishes it as a new generation, staying clear of the subscription's 100-attempt dead-letter.
 	RepublishAfter int
+	// RepublishAge is the age (since Pub/Sub's publish time) at which Dispatch and Deliver
+	// re-publish a message that still needs another try, whatever its delivery count: Pub/Sub
+	// deletes a message left unacked for its subscription's retention (24 h) without
+	// dead-lettering it.
+	RepublishAge time.Duration
+	// FunctionTimeout is the deployed request timeout of the push functions (Terraform's
+	// function_timeout_seconds): an attempt plus its recording must end well within it.
+	FunctionTimeout time.Duration
 	// MaxWebhooksPerProject caps how many static webhooks one project may register (SPEC §5).
 	MaxWebhooksPerProject int
 	// MaxReplay caps how many deliveries one replay call re-sends: the API function reads and
@@ -85,6 +93,8 @@ func Defaults() Config {
 		CacheTTL:          30 * time.Second,
 		RecordTTL:         30 * 24 * time.Hour,
 		RepublishAfter:    90,
+		RepublishAge:      20 * time.Hour,
+		FunctionTimeout:   60 * time.Second,
 		SigningMode:       SigningModeV1a,
 		JWTAlgorithm:      "RS256",
 		Version:           "0.1.0",
@@ -113,6 +123,8 @@ func Load() (Config, error) {
 	c.CacheTTL = r.duration("JOBHOOKS_CACHE_TTL", c.CacheTTL)
 	c.RecordTTL = r.duration("JOBHOOKS_RECORD_TTL", c.RecordTTL)
 	c.RepublishAfter = r.integer("JOBHOOKS_REPUBLISH_AFTER", c.RepublishAfter)
+	c.RepublishAge = r.duration("JOBHOOKS_REPUBLISH_AGE", c.RepublishAge)
+	c.FunctionTimeout = r.duration("JOBHOOKS_FUNCTION_TIMEOUT", c.FunctionTimeout)
 	c.PublicBaseURL = r.str("JOBHOOKS_PUBLIC_BASE_URL", c.PublicBaseURL)
 	c.MaxWebhooksPerProject = r.integer("JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT", c.MaxWebhooksPerProject)
 	c.MaxReplay = r.integer("JOBHOOKS_MAX_REPLAY", c.MaxReplay)
@@ -128,6 +140,7 @@ func Load() (Config, error) {
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {
 		r.errs = append(r.errs, "JOBHOOKS_REPUBLISH_AFTER must be between 1 and 99 (the subscription dead-letters at 100)")
 	}
+	r.errs = append(r.errs, c.crossChecks()...)
 	if c.SigningMode == SigningModeJWT && c.PublicBaseURL == "" {
 		r.errs = append(r.errs, "JOBHOOKS_SIGNING_MODE=jwt needs JOBHOOKS_PUBLIC_BASE_URL: it is the issuer of every JWT")
 	}
@@ -141,6 +154,37 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))
 	}
 	return c, nil
+}
+
+// Margins of the cross-checks. An attempt is followed by its record write (and a task publish):
+// AttemptMargin is what that may take before the function's timeout kills the request.
+const (
+	AttemptMargin = 10 * time.Second
+	// SubscriptionRetention is how long Pub/Sub keeps an unacked message (topics.Subscriptions).
+	SubscriptionRetention = 24 * time.Hour
+	// RecordTTLMargin is how long a record outlives the retry window of its latest series.
+	RecordTTLMargin = 24 * time.Hour
+)
+
+// crossChecks are the rules between settings (Terraform's variables.tf checks the same):
+// an attempt and its recording end before the function's timeout (otherwise the platform kills
+// the request mid-POST, nothing is recorded and the POST repeats), a message is re-published
+// before Pub/Sub's retention deletes it, and a record outlives its retry window by a day.
+func (c Config) crossChecks() []string {
+	var errs []string
+	if c.AttemptTimeout+AttemptMargin >= c.FunctionTimeout {
+		errs = append(errs, fmt.Sprintf("JOBHOOKS_ATTEMPT_TIMEOUT (%s) plus %s for recording must stay below JOBHOOKS_FUNCTION_TIMEOUT (%s)",
+			c.AttemptTimeout, AttemptMargin, c.FunctionTimeout))
+	}
+	if c.RepublishAge+time.Hour > SubscriptionRetention {
+		errs = append(errs, fmt.Sprintf("JOBHOOKS_REPUBLISH_AGE (%s) must be at least an hour below the subscriptions' %s retention",
+			c.RepublishAge, SubscriptionRetention))
+	}
+	if c.RecordTTL < c.RetryWindow+RecordTTLMargin {
+		errs = append(errs, fmt.Sprintf("JOBHOOKS_RECORD_TTL (%s) must be at least JOBHOOKS_RETRY_WINDOW (%s) plus %s",
+			c.RecordTTL, c.RetryWindow, RecordTTLMargin))
+	}
+	return errs
 }
 
 type reader struct{ errs []string }

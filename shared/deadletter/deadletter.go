@@ -58,10 +58,18 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 			d.Kind = KindDelivery
 		}
 	}
+	level, message := slog.LevelError, "dead letter"
 	if d.Kind == KindDelivery && taskErr == nil {
 		d.Project, d.EventID, d.DeliveryID = t.Project, t.EventID, t.DeliveryID
-		if err := s.closeDelivery(ctx, t, d.Reason, now); err != nil {
+		delivered, err := s.closeDelivery(ctx, t, d.Reason, now)
+		if err != nil {
 			return err
+		}
+		if delivered {
+			// A copy of the task that was mid-POST when the window closed got a 2xx and
+			// recorded it: nothing was lost, so nothing alerts (the alert counts ERROR lines).
+			level, message = slog.LevelWarn, "dead letter superseded: the delivery was delivered"
+			d.Reason += " (superseded: delivered)"
 		}
 	}
 	if d.Kind == KindJobEvent && d.Project == "" {
@@ -70,37 +78,48 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	if err := s.Store.RecordDeadLetter(ctx, d); err != nil {
 		return err
 	}
-	s.Log.ErrorContext(ctx, "dead letter", "kind", d.Kind, "reason", d.Reason, "project", d.Project,
+	s.Log.Log(ctx, level, message, "kind", d.Kind, "reason", d.Reason, "project", d.Project,
 		"event_id", d.EventID, "delivery_id", d.DeliveryID, "source", d.Source, "message_id", d.ID)
 	return nil
 }
 
-// closeDelivery makes the delivery's record final, unless it already is (Deliver records
-// exhausted deliveries itself before dead-lettering them).
-func (s *Service) closeDelivery(ctx context.Context, t task.Task, reason string, now time.Time) error {
+// closeDelivery makes the delivery's record final, if the dead-lettered task is the live one:
+// the record's current attempt series and generation. Deliver records exhausted deliveries
+// itself before dead-lettering them (the record is final here already); what this closes is a
+// task Pub/Sub gave up on. An older generation (re-published since) or series (retried or
+// replayed since) leaves the record to the task that superseded it.
+//
+// It reports whether the delivery's record says delivered.
+func (s *Service) closeDelivery(ctx context.Context, t task.Task, reason string, now time.Time) (bool, error) {
 	rec, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		rec = store.Delivery{
 			ID: t.DeliveryID, Project: t.Project, EventID: t.EventID, EventType: t.EventType,
 			MessageID: t.MessageID, Webhook: t.Webhook, URL: t.URL, EventTime: t.EventTime, CreateTime: now,
+			Series: t.Series, Generation: t.Generation,
 		}
 	case err != nil:
-		return err
-	case rec.State.Final():
-		return nil
+		return false, err
+	case rec.State == store.Delivered:
+		return true, nil
+	case t.Series < rec.Series || t.Series == rec.Series && t.Generation < rec.Generation:
+		return false, nil // superseded; the live task is still running
+	case t.Series == rec.Series && rec.State.Final():
+		return false, nil
 	}
-	if t.Series < rec.Series {
-		return nil // an older series; the current one is still running
+	if t.Series > rec.Series {
+		// Pub/Sub gave up on a retry or replay before Deliver ever recorded its series.
+		rec.Series, rec.Generation = t.Series, t.Generation
 	}
 	rec.State, rec.Reason = store.Exhausted, reason
 	if err := s.Store.PutDelivery(ctx, &rec); errors.Is(err, store.ErrConflict) {
 		// Deliver wrote the record meanwhile: the redelivery reads it afresh.
-		return pushmsg.Retry(err)
+		return false, pushmsg.Retry(err)
 	} else if err != nil {
-		return err
+		return false, err
 	}
-	return nil
+	return false, nil
 }
 
 // excerpt keeps the start of the data as valid UTF-8 text.

@@ -58,7 +58,7 @@ func BenchmarkDeliver_OwnCPUPerSuccessfulDelivery(b *testing.B) {
 		now := s.Now()
 		_ = headers(t, tg, now.Unix())
 		res := retry.Classify(now, resp.StatusCode, resp.Header, nil, tg.retriesOn)
-		d, a := conclude(newRecord(t, now), tg, now, resp, nil, res)
+		d, a := outcome{tg: tg, at: now, resp: resp, res: res}.fold(newRecord(t, now))
 		if d.State != store.Delivered {
 			b.Fatalf("state %s", d.State)
 		}

@@ -1,34 +1,28 @@
 // Package delivery is Deliver's domain: one delivery task in, at most one signed POST out, the
-// outcome recorded, and the decision to acknowledge or redeliver the task (SPEC §4).
+// outcome recorded, and the decision to acknowledge or redeliver the task (README, Guarantees).
 //
 // Guarantees: a delivery whose record is final is never POSTed again (a redelivery after a lost
 // ack sends nothing); a failure to record an attempt nacks the task, so a POST may repeat but
 // an outcome is never lost; retries stop when the window closes, and the task is re-published
-// before Pub/Sub's own delivery-attempt limit would dead-letter it.
+// before Pub/Sub's own delivery-attempt limit or its retention would end it; a task queued
+// before its webhook was re-created or re-enabled is cancelled, never sent to the new one.
 package delivery
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/cache"
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
-	"github.com/jobhooks/jobhooks/shared/retry"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/sender"
-	"github.com/jobhooks/jobhooks/shared/signing"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
-	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 // Signer produces the webhook-signature header of one attempt.
@@ -80,7 +74,8 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	case errors.Is(err, store.ErrNotFound):
 		d = newRecord(t, now)
 	case err != nil:
-		return err
+		// Nothing can be recorded; the task is still kept clear of Pub/Sub's retention.
+		return s.later(ctx, m, t, nil, err)
 	}
 
 	if t.Series < d.Series || (t.Series == d.Series && t.Generation < d.Generation) {
@@ -92,13 +87,7 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		d = startSeries(d, t)
 	}
 	if d.State.Final() {
-		if d.Reason == "gone" && !t.Dynamic() {
-			if err := s.redoGone(ctx, t, d); err != nil {
-				return err
-			}
-		}
-		s.logOutcome(ctx, t, d, "skipped", 0, 0, "already "+string(d.State))
-		return nil
+		return s.settled(ctx, t, d)
 	}
 	if t.Generation > d.Generation {
 		d.Generation, d.Receipts = t.Generation, 0
@@ -107,171 +96,84 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	if m.DeliveryAttempt > d.Receipts {
 		d.Receipts = m.DeliveryAttempt
 	}
+	if d.WindowStart.IsZero() {
+		// The window runs from the first handling, attempt or not (README, Guarantees).
+		d.WindowStart = firstNonZero(d.FirstAttemptTime, now)
+	}
 
-	if !d.FirstAttemptTime.IsZero() && now.Sub(d.FirstAttemptTime) >= s.cfg.RetryWindow {
-		return s.exhaust(ctx, t, d, now)
+	if now.Sub(d.WindowStart) >= s.cfg.RetryWindow {
+		return s.exhaust(ctx, t, d)
 	}
 	if now.Before(d.NextNotBefore) {
-		if d.Receipts >= s.cfg.RepublishAfter {
-			return s.republish(ctx, t, d)
-		}
-		if err := s.Store.PutDelivery(ctx, &d); err != nil {
-			return stale(err)
-		}
-		return pushmsg.Retry(errNotYet)
+		return s.receipt(ctx, m, t, d, pushmsg.Retry(errNotYet))
 	}
 
 	tg, err := s.target(ctx, t)
 	var cancel *cancelled
 	switch {
 	case errors.As(err, &cancel):
-		return s.finish(ctx, t, d, store.Cancelled, cancel.reason, "cancelled", now)
+		return s.finish(ctx, t, d, store.Cancelled, cancel.reason, "cancelled")
 	case errors.Is(err, secrets.ErrDecrypt) || errors.Is(err, secrets.ErrKEKVersionUnusable):
 		// Fail closed: never send unsigned. Retrying cannot repair a ciphertext.
-		return s.finish(ctx, t, d, store.Failed, "secret_unusable", "failed", now)
+		return s.finish(ctx, t, d, store.Failed, "secret_unusable", "failed")
 	case err != nil:
-		return err
+		// A webhook read, Secret Manager or a signer failed before the POST: the receipt counts
+		// toward re-publication and the window as a failed attempt would.
+		return s.receipt(ctx, m, t, d, err)
 	}
-	return s.attempt(ctx, t, d, tg, now)
+	return s.attempt(ctx, m, t, d, tg, now)
 }
 
-// attempt makes one POST, records it and decides what comes next.
-func (s *Service) attempt(ctx context.Context, t task.Task, d store.Delivery, tg target, now time.Time) error {
-	resp, postErr := s.Sender.Post(ctx, tg.url, headers(t, tg, now.Unix()), t.Body)
-	res := retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)
-	d, a := conclude(d, tg, now, resp, postErr, res)
-	if err := s.Store.RecordAttempt(ctx, &d, a); err != nil {
-		return stale(err)
-	}
-	s.logOutcome(ctx, t, d, a.Outcome, resp.StatusCode, resp.Latency, res.Reason)
-	if tg.static {
-		s.noteHealth(ctx, t, tg, res, now)
-	}
-	if res.Verdict != retry.Again {
-		return nil
-	}
-	if d.Receipts >= s.cfg.RepublishAfter {
-		return s.republish(ctx, t, d)
-	}
-	return pushmsg.Retry(fmt.Errorf("delivery: attempt %d: %s", d.Attempts, res.Reason))
-}
-
-// headers are the request headers of one attempt: the webhook's own, then the signature
-// headers. The API never lets a webhook set a webhook-* header; one stored around it (in any
-// letter case, or with "_", which CGI-style receivers read as "-") is dropped here, so that a
-// receiver never sees a second webhook-id, -timestamp or -signature beside Jobhooks' own.
-func headers(t task.Task, tg target, ts int64) http.Header {
-	h := make(http.Header, len(tg.headers)+3)
-	for _, rh := range tg.headers {
-		if strings.HasPrefix(strings.ReplaceAll(strings.ToLower(rh.Key), "_", "-"), "webhook-") {
-			continue
-		}
-		h.Add(rh.Key, rh.Value)
-	}
-	h[signing.HeaderID] = []string{t.MessageID}
-	h[signing.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
-	h[signing.HeaderSignature] = []string{tg.signer.Sign(t.MessageID, ts, t.Body)}
-	return h
-}
-
-// conclude folds one attempt's result into the delivery record and returns the attempt record.
-func conclude(d store.Delivery, tg target, now time.Time, resp sender.Response, postErr error, res retry.Result) (store.Delivery, store.Attempt) {
-	d.Attempts++
-	d.URL = tg.url
-	if d.FirstAttemptTime.IsZero() {
-		d.FirstAttemptTime = now
-	}
-	d.LastAttemptTime, d.LastStatusCode, d.LastLatencyMS = now, resp.StatusCode, resp.Latency.Milliseconds()
-	d.LastError, d.NextNotBefore = "", time.Time{}
-	if postErr != nil {
-		d.LastError = postErr.Error()
-	}
-	outcome := "retry"
-	switch res.Verdict {
-	case retry.Delivered:
-		d.State, d.Reason, outcome = store.Delivered, "", "delivered"
-	case retry.Gone, retry.Failed:
-		d.State, d.Reason, outcome = store.Failed, res.Reason, "failed"
-	case retry.Again:
-		d.NextNotBefore = res.NotBefore
-	}
-	return d, store.Attempt{
-		Number: d.Attempts, Series: d.Series, Time: now, URL: tg.url, StatusCode: resp.StatusCode,
-		LatencyMS: d.LastLatencyMS, Outcome: outcome, Error: d.LastError, ResponseBody: string(resp.Body),
-	}
-}
-
-// finish records a final state reached without an attempt (cancelled, unusable secret).
-func (s *Service) finish(ctx context.Context, t task.Task, d store.Delivery, st store.DeliveryState, reason, outcome string, now time.Time) error {
-	d.State, d.Reason = st, reason
+// receipt records a receipt that made no attempt (its count and the window's start), then
+// leaves the task for later.
+func (s *Service) receipt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, cause error) error {
 	if err := s.Store.PutDelivery(ctx, &d); err != nil {
-		return stale(err)
+		return s.later(ctx, m, t, nil, stale(err))
 	}
-	s.logOutcome(ctx, t, d, outcome, 0, 0, reason)
+	return s.later(ctx, m, t, &d, cause)
+}
+
+// later hands the task back to Pub/Sub for another try: a nack, with cause. Before Pub/Sub would
+// end the task on its own — its dead-letter policy after 100 deliveries, or its retention, which
+// deletes a message left unacked for 24 h without a trace — the task is re-published as the next
+// generation and acked instead. d is nil when the record could not be read or written.
+func (s *Service) later(ctx context.Context, m pushmsg.Message, t task.Task, d *store.Delivery, cause error) error {
+	old := !m.PublishTime.IsZero() && s.Now().Sub(m.PublishTime) >= s.cfg.RepublishAge
+	if !old && (d == nil || d.Receipts < s.cfg.RepublishAfter) {
+		return cause
+	}
+	if err := s.republish(ctx, t, d); err != nil {
+		return errors.Join(cause, err)
+	}
 	return nil
 }
 
-// exhaust ends a delivery whose retry window has closed: dead-lettered first (so a crash before
-// the record write repeats the dead letter rather than losing it), then recorded, then acked.
-func (s *Service) exhaust(ctx context.Context, t task.Task, d store.Delivery, now time.Time) error {
-	if err := s.deadLetter(ctx, t.Encode(), t, "window_exhausted"); !pushmsg.Acked(err) {
-		return err
-	}
-	return s.finish(ctx, t, d, store.Exhausted, "window_exhausted", "exhausted", now)
-}
-
-// republish sends the task again as the next generation and acks this one, keeping the task
-// clear of the subscription's 100-delivery dead-letter limit while the window is open. The new
-// message is published before the record moves on, so a crash in between leaves two live
-// messages (a possible duplicate POST), never none.
-func (s *Service) republish(ctx context.Context, t task.Task, d store.Delivery) error {
+// republish sends the task again as the next generation and acks this one. The new message is
+// published before the record moves on, so a crash in between leaves two live messages (a
+// possible duplicate POST), never none. d may be nil (the store is failing): the new generation
+// then supersedes this one when it is first handled.
+func (s *Service) republish(ctx context.Context, t task.Task, d *store.Delivery) error {
 	next := t
 	next.Generation = t.Generation + 1
 	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{{Data: next.Encode(), Attributes: next.Attributes()}}); err != nil {
 		return err
 	}
-	d.Generation, d.Receipts = next.Generation, 0
-	if err := s.Store.PutDelivery(ctx, &d); err != nil {
-		return stale(err)
-	}
 	s.Log.InfoContext(ctx, "delivery re-published", "delivery_id", t.DeliveryID, "generation", next.Generation)
+	if d == nil {
+		return nil
+	}
+	d.Generation, d.Receipts = next.Generation, 0
+	if err := s.Store.PutDelivery(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
+		// The new generation is out and supersedes this one by its number alone; a record
+		// changed meanwhile (a conflict) is the other writer's to keep.
+		s.Log.WarnContext(ctx, "re-published delivery's generation not recorded", "delivery_id", t.DeliveryID, "error", err.Error())
+	}
 	return nil
 }
 
-// deadLetter publishes a delivery to the dead-letter topic and acks.
-func (s *Service) deadLetter(ctx context.Context, data []byte, t task.Task, reason string) error {
-	attrs := map[string]string{"kind": "delivery", "reason": reason}
-	if t.DeliveryID != "" {
-		attrs["project"], attrs["delivery_id"], attrs["event_id"] = t.Project, t.DeliveryID, t.EventID
-	}
-	if err := s.Publisher.PublishDeadLetter(ctx, topics.Message{Data: data, Attributes: attrs}); err != nil {
-		return err
-	}
-	return pushmsg.Ack(errors.New("dead-lettered: " + reason))
-}
-
-// redoGone disables the webhook of a delivery that ended on a 410, if a crash between the
-// record write and the disable lost the latter: nothing else would ever disable it. A change
-// made to the webhook after the 410 (re-enabled through the API) stands.
-func (s *Service) redoGone(ctx context.Context, t task.Task, d store.Delivery) error {
-	w, err := s.Store.GetWebhook(ctx, t.Project, t.Webhook)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if w.State != webhook.Enabled || !w.UpdateTime.Before(d.LastAttemptTime) {
-		return nil
-	}
-	s.webhooks.Forget(t.Project + "/" + t.Webhook)
-	return s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", d.LastAttemptTime)
-}
-
-// stale nacks a write refused because the record changed after this copy of the task read it:
+// stale marks a write refused because the record changed after this copy of the task read it:
 // another copy (Pub/Sub pushes a message twice now and then) or DeadLetter wrote it. The
-// redelivery reads it afresh and acks at once if it is final; a POST this copy made is at most a
-// duplicate, and an outcome it saw is attempted again rather than lost.
+// redelivery reads it afresh and acks at once if it is final.
 func stale(err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		return pushmsg.Retry(err)
@@ -290,11 +192,11 @@ func newRecord(t task.Task, now time.Time) store.Delivery {
 // startSeries resets a record for a new attempt series (replay or manual retry).
 func startSeries(d store.Delivery, t task.Task) store.Delivery {
 	d.State, d.Reason, d.Series, d.Generation, d.Receipts = store.Pending, "", t.Series, t.Generation, 0
-	d.FirstAttemptTime, d.NextNotBefore = time.Time{}, time.Time{}
+	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered = time.Time{}, time.Time{}, time.Time{}, false
 	return d
 }
 
-// logOutcome writes the attempt line of SPEC §7.
+// logOutcome writes the attempt line of README's Observability section.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
 	attrs := []any{
 		"event_id", t.EventID, "delivery_id", t.DeliveryID, "project", t.Project, "webhook", t.Webhook,
@@ -317,4 +219,13 @@ func hostOf(raw string) string {
 		return ""
 	}
 	return u.Host
+}
+
+func firstNonZero(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }

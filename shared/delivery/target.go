@@ -22,6 +22,9 @@ type target struct {
 	headers   []webhook.Header
 	retriesOn func(int) bool
 	signer    Signer
+	// loaded is when the webhook was read: a cancellation is decided on a copy read after the
+	// task was queued (see target).
+	loaded time.Time
 }
 
 // cancelled means the delivery's webhook is gone or no longer enabled.
@@ -40,14 +43,38 @@ func (s *Service) target(ctx context.Context, t task.Task) (target, error) {
 		}
 		return target{url: t.URL, retriesOn: webhook.Webhook{}.RetriesOn, signer: sig}, nil
 	}
-	tg, err := s.webhooks.Get(t.Project+"/"+t.Webhook, func() (target, error) { return s.loadWebhook(ctx, t) })
+	key := t.Project + "/" + t.Webhook
+	load := func() (target, error) { return s.loadWebhook(ctx, t) }
+	tg, err := s.webhooks.Get(key, load)
+	if err == nil && cancels(tg.webhook, t) != "" && t.QueueTime.After(tg.loaded) {
+		// The cached copy would cancel a task queued after it was read: the webhook may have
+		// been re-created or re-enabled since. Cancelling is final, so decide on a fresh read.
+		s.webhooks.Forget(key)
+		tg, err = s.webhooks.Get(key, load)
+	}
 	if err != nil {
 		return tg, err
 	}
-	if tg.webhook.State != webhook.Enabled {
-		return tg, &cancelled{reason: "webhook_" + stateWord(tg.webhook.State)}
+	if reason := cancels(tg.webhook, t); reason != "" {
+		return tg, &cancelled{reason: reason}
 	}
 	return tg, nil
+}
+
+// cancels says why a task may not be sent to webhook w, or "" if it may: the webhook is not
+// enabled, or the task was queued before the webhook's current incarnation began (it was
+// deleted and re-created under the same id, or disabled and enabled again, since).
+func cancels(w webhook.Webhook, t task.Task) string {
+	switch {
+	case w.State != webhook.Enabled:
+		return "webhook_" + stateWord(w.State)
+	case w.Owns(t.QueueTime):
+		return ""
+	case t.QueueTime.Before(w.CreateTime):
+		return "webhook_recreated"
+	default:
+		return "webhook_reenabled"
+	}
 }
 
 func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) {
@@ -58,7 +85,7 @@ func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) 
 	if err != nil {
 		return target{}, err
 	}
-	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn}
+	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now()}
 	if w.State != webhook.Enabled {
 		return tg, nil
 	}
@@ -87,7 +114,7 @@ func stateWord(s webhook.State) string {
 	return "disabled"
 }
 
-// noteHealth keeps the webhook's failure streak (SPEC §4 auto-disable) and handles 410. It
+// noteHealth keeps the webhook's failure streak (README: auto-disable) and handles 410. It
 // writes only when health changes — the first failure after a success, the first success after
 // failures — never per attempt. Errors are logged: health must not decide the task's ack.
 func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res retry.Result, now time.Time) {
@@ -97,7 +124,7 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 	switch res.Verdict {
 	case retry.Delivered:
 		if !w.FailingSince.IsZero() {
-			err = s.Store.MarkHealthy(ctx, t.Project, t.Webhook)
+			err = s.Store.MarkHealthy(ctx, t.Project, t.Webhook, now)
 			s.webhooks.Forget(key)
 		}
 	case retry.Gone:
@@ -111,13 +138,30 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			s.webhooks.Forget(key)
 		}
 		if err == nil && now.Sub(since) >= s.cfg.AutoDisableAfter {
-			reason := fmt.Sprintf("no successful delivery since %s", since.UTC().Format(time.RFC3339))
-			err = s.Store.DisableForFailures(ctx, t.Project, t.Webhook, reason, now)
+			err = s.autoDisable(ctx, t, since, now)
 			s.webhooks.Forget(key)
-			s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", reason)
 		}
 	}
 	if err != nil {
 		s.Log.ErrorContext(ctx, "webhook health not recorded", "project", t.Project, "webhook", t.Webhook, "error", err.Error())
 	}
+}
+
+// autoDisable disables a webhook whose failure streak began at since, unless a success came
+// after since: an instance whose cached copy did not show the streak yet delivers without
+// writing health, so the store's delivery records are asked once, here, before disabling.
+func (s *Service) autoDisable(ctx context.Context, t task.Task, since, now time.Time) error {
+	last, ok, err := s.Store.LastSuccess(ctx, t.Project, t.Webhook, since)
+	if err != nil {
+		return err
+	}
+	if ok {
+		since = last
+		if now.Sub(last) < s.cfg.AutoDisableAfter {
+			return s.Store.RestartStreak(ctx, t.Project, t.Webhook, last)
+		}
+	}
+	reason := fmt.Sprintf("no successful delivery since %s", since.UTC().Format(time.RFC3339))
+	s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", reason)
+	return s.Store.DisableForFailures(ctx, t.Project, t.Webhook, reason, now)
 }

@@ -250,3 +250,18 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// ProjectOf returns the project field of an event's data when it is there and valid, even if
+// the rest of the event is not: a poison event's dead letter still names its tenant.
+func ProjectOf(data []byte) string {
+	if len(data) > MaxEvent {
+		return ""
+	}
+	var w struct {
+		Project string `json:"project"`
+	}
+	if json.Unmarshal(data, &w) != nil || !ValidProject(w.Project) {
+		return ""
+	}
+	return w.Project
+}

@@ -39,6 +39,7 @@ type Deps struct {
 // Service fans job events out. One per instance; safe for concurrent use.
 type Service struct {
 	Deps
+	cfg config.Config
 	// webhooks caches each project's webhook list: Dispatch reads it for every event, and a
 	// change through the API must show within the cache TTL (SPEC §4).
 	webhooks *cache.TTL[string, []webhook.Webhook]
@@ -49,13 +50,24 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, webhooks: cache.New[string, []webhook.Webhook](cfg.CacheTTL, d.Now)}
+	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, []webhook.Webhook](cfg.CacheTTL, d.Now)}
 }
 
 var errClaimed = errors.New("fanout: event is being dispatched by another instance")
 
 // Handle processes one pushed job event. Its result is turned into ack/nack by pushmsg.Respond.
+// An event that must wait (the store or Pub/Sub failing, another instance holding its claim) is
+// nacked, unless its message is old enough for Pub/Sub's retention to delete it unacked: then it
+// is published again and acked (see republish).
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
+	err := s.handle(ctx, m)
+	if !pushmsg.Acked(err) && s.tooOld(m) {
+		return s.republish(ctx, m, err)
+	}
+	return err
+}
+
+func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	ev, err := event.Parse(m.Data, m.Attributes)
 	var inv *event.Invalid
 	if errors.As(err, &inv) {
@@ -64,23 +76,22 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	if err != nil {
 		return err
 	}
-	now := s.Now()
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
 		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
-	}, ClaimLease, now)
+	}, ClaimLease, s.Now())
 	switch {
 	case err != nil:
 		return err
-	case claim == store.AlreadyDispatched:
+	case claim.Outcome == store.AlreadyDispatched:
 		s.Log.InfoContext(ctx, "duplicate job event ignored", "event_id", ev.ID, "project", ev.Project)
 		return nil
-	case claim == store.ClaimedElsewhere:
+	case claim.Outcome == store.ClaimedElsewhere:
 		return pushmsg.Retry(errClaimed)
 	}
 
-	tasks, err := s.tasks(ctx, ev, m.Attributes[TargetWebhookAttribute])
+	tasks, err := s.tasks(ctx, ev, m.Attributes[TargetWebhookAttribute], claim.CreateTime)
 	if err != nil {
-		return s.release(ctx, ev, err)
+		return s.release(ctx, ev, claim, err)
 	}
 	msgs := make([]topics.Message, len(tasks))
 	ids := make([]string, len(tasks))
@@ -89,9 +100,15 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		ids[i] = t.DeliveryID
 	}
 	if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
-		return s.release(ctx, ev, err)
+		return s.release(ctx, ev, claim, err)
 	}
-	if err := s.Store.MarkDispatched(ctx, ev.Project, ev.ID, ids, ev.WebhookConfig != nil, s.Now()); err != nil {
+	err = s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, ids, ev.WebhookConfig != nil, s.Now())
+	if errors.Is(err, store.ErrConflict) {
+		// Another instance took the claim over (this one outlived the lease): it publishes the
+		// tasks again under the same ids and closes the record. The redelivery finds it closed.
+		return pushmsg.Retry(err)
+	}
+	if err != nil {
 		// The tasks are out; a redelivery re-publishes them under the same ids, which Deliver
 		// deduplicates. Nack so the record is written.
 		return err
@@ -108,11 +125,11 @@ const TargetWebhookAttribute = "target_webhook"
 // tasks builds one task per target: the per-request URIs when the event carries a
 // webhook_config, the one webhook named by the target attribute, otherwise every enabled webhook
 // of the project subscribed to the type.
-func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook string) ([]task.Task, error) {
+func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook string, queued time.Time) ([]task.Task, error) {
 	body := ev.Body()
 	base := task.Task{
 		Project: ev.Project, EventID: ev.ID, EventType: ev.Type, EventTime: ev.Timestamp,
-		MessageID: event.MessageID(ev.Project, ev.ID), Body: body,
+		MessageID: event.MessageID(ev.Project, ev.ID), Body: body, QueueTime: queued,
 	}
 	var out []task.Task
 	if ev.WebhookConfig != nil {
@@ -161,8 +178,8 @@ func (s *Service) candidates(ctx context.Context, project, targetWebhook string)
 }
 
 // release gives the claim up and nacks, so the redelivery fans out without waiting for the lease.
-func (s *Service) release(ctx context.Context, ev event.JobEvent, cause error) error {
-	if err := s.Store.ReleaseEvent(ctx, ev.Project, ev.ID); err != nil {
+func (s *Service) release(ctx context.Context, ev event.JobEvent, claim store.EventClaim, cause error) error {
+	if err := s.Store.ReleaseEvent(ctx, ev.Project, ev.ID, claim); err != nil {
 		s.Log.WarnContext(ctx, "event claim not released; redelivery waits for the lease",
 			"event_id", ev.ID, "project", ev.Project, "error", err.Error())
 	}
@@ -173,9 +190,43 @@ func (s *Service) release(ctx context.Context, ev event.JobEvent, cause error) e
 // dead letter cannot be published the event is nacked, so it is not lost.
 func (s *Service) poison(ctx context.Context, m pushmsg.Message, reason string) error {
 	attrs := map[string]string{"kind": "job_event", "reason": reason, "source_message_id": m.MessageID}
+	if p := m.Attributes["project"]; event.ValidProject(p) {
+		// Operators find a tenant's poison events by project; an invalid one is not repeated.
+		attrs["project"] = p
+	} else if p := event.ProjectOf(m.Data); p != "" {
+		attrs["project"] = p
+	}
 	if err := s.Publisher.PublishDeadLetter(ctx, topics.Message{Data: m.Data, Attributes: attrs}); err != nil {
 		return err
 	}
 	s.Log.ErrorContext(ctx, "poison job event dead-lettered", "reason", reason, "message_id", m.MessageID)
 	return nil
+}
+
+// republish publishes a job event again as a new message and acks the old one: Pub/Sub deletes
+// a message left unacked for its subscription's retention (24 h) without dead-lettering it, so
+// an event that keeps failing must not grow that old (config.RepublishAge, 20 h). The event id
+// is unchanged, so the new message fans out at most once like any duplicate publish. If the
+// publish fails the old message is nacked: it is kept for the hours of retention left.
+func (s *Service) republish(ctx context.Context, m pushmsg.Message, cause error) error {
+	attrs := make(map[string]string, len(m.Attributes)+1)
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs[RepublishedAttribute] = m.MessageID
+	if _, err := s.Publisher.PublishJobEvent(ctx, topics.Message{Data: m.Data, Attributes: attrs}); err != nil {
+		return errors.Join(cause, err)
+	}
+	s.Log.WarnContext(ctx, "job event re-published before Pub/Sub's retention ends", "message_id", m.MessageID,
+		"age", s.Now().Sub(m.PublishTime).Round(time.Second).String(), "cause", cause.Error())
+	return nil
+}
+
+// RepublishedAttribute, on a job event Dispatch published again, names the message it replaces.
+const RepublishedAttribute = "jobhooks_republished_from"
+
+// tooOld reports whether m is old enough to be re-published (its publish time is unknown only
+// in hand-made pushes).
+func (s *Service) tooOld(m pushmsg.Message) bool {
+	return !m.PublishTime.IsZero() && s.Now().Sub(m.PublishTime) >= s.cfg.RepublishAge
 }

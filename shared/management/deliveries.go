@@ -159,7 +159,7 @@ func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, 
 	return task.Task{
 		DeliveryID: d.ID, Project: d.Project, EventID: d.EventID, EventType: d.EventType,
 		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
-		Series: d.Series + 1,
+		Series: d.Series + 1, QueueTime: s.now(),
 	}, nil
 }
 

@@ -44,7 +44,7 @@ func (s *Service) CreateWebhook(ctx context.Context, project string, req CreateR
 	}
 
 	now := s.now()
-	w := webhook.Webhook{Project: project, ID: id, CreateTime: now, UpdateTime: now}
+	w := webhook.Webhook{Project: project, ID: id, CreateTime: now, UpdateTime: now, EnableTime: now}
 	apply(&w, set, Settable)
 	sec, err := secrets.Generate()
 	if err != nil {
@@ -111,7 +111,8 @@ func (s *Service) ListWebhooks(ctx context.Context, project string, page PageReq
 // UpdateWebhook sets the fields named by mask to their values in set (AIP-134). An empty mask
 // changes nothing and returns the webhook as it is. Re-enabling a webhook resets its health
 // (the failure streak and the reason it was disabled), and so does a new URL: the streak was
-// another endpoint's.
+// another endpoint's. Re-enabling also starts a new incarnation: deliveries queued before it
+// are cancelled, however soon their next attempt comes (README, Guarantees).
 func (s *Service) UpdateWebhook(ctx context.Context, project, id string, set Settings, mask []Field) (webhook.Webhook, error) {
 	if len(mask) == 0 {
 		return s.GetWebhook(ctx, project, id)
@@ -126,8 +127,12 @@ func (s *Service) UpdateWebhook(ctx context.Context, project, id string, set Set
 	w, err := s.Store.UpdateWebhook(ctx, project, id, func(w *webhook.Webhook) error {
 		before := *w
 		apply(w, set, mask)
-		if w.State == webhook.Enabled && before.State != webhook.Enabled || w.URL != before.URL {
+		enabled := w.State == webhook.Enabled && before.State != webhook.Enabled
+		if enabled || w.URL != before.URL {
 			w.FailingSince, w.DisabledReason = time.Time{}, ""
+		}
+		if enabled {
+			w.EnableTime = now
 		}
 		w.UpdateTime = now
 		return nil

@@ -142,31 +142,49 @@ func TestDeliver_CrashAroundA410EndsFailedGoneAndTheWebhookDisabled(t *testing.T
 	}
 }
 
-func TestDeliver_CrashBetweenTheDeadLetterAndTheRecordStillEndsExhausted(t *testing.T) {
+func TestDeliver_CrashAroundTheDeadLetterStillEndsExhaustedAndDeadLettered(t *testing.T) {
 	t.Parallel()
-	s := Start(t, Options{})
-	rcv := NewReceiver(t, Status(503))
-	s.AddWebhook(t, hook("acme", "down", rcv.URL))
-	m := deliveryTask(t, "acme", "job-1", "down")
+	for _, c := range []struct {
+		name  string
+		point func(s *Stack) crashPoint
+	}{
+		{"after the exhausted record, before the dead letter", func(*Stack) crashPoint {
+			return crashPoint{method: methodCommit, match: writeOf("/deliveries/", "state"), when: after}
+		}},
+		{"after the dead letter, before it is marked on the record", func(s *Stack) crashPoint {
+			return crashPoint{method: methodPublish, match: publishTo(s.Config.DeadLetterTopic), when: after}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := Start(t, Options{})
+			rcv := NewReceiver(t, Status(503))
+			s.AddWebhook(t, hook("acme", "down", rcv.URL))
+			m := deliveryTask(t, "acme", "job-1", "down")
 
-	first := newProcess(t, s, nil)
-	if err := first.handle(first.deliver().Handle, m); pushmsg.Acked(err) {
-		t.Fatalf("a 503 was acknowledged: %v", err)
+			first := newProcess(t, s, nil)
+			if err := first.handle(first.deliver().Handle, m); pushmsg.Acked(err) {
+				t.Fatalf("a 503 was acknowledged: %v", err)
+			}
+			s.Clock.Advance(25 * time.Hour) // past the retry window
+			if err := crashThenRedeliver(t, s, c.point(s), m); !pushmsg.Acked(err) {
+				t.Fatalf("the redelivery after the window was not acknowledged: %v", err)
+			}
+			d := delivery(t, s, "acme", "job-1", "down")
+			if d.State != store.Exhausted || d.Reason != "window_exhausted" || !d.DeadLettered || rcv.Count() != 1 {
+				t.Errorf("record %s (%s), dead-lettered %v, %d POSTs; want exhausted (window_exhausted), dead-lettered, only the first POST",
+					d.State, d.Reason, d.DeadLettered, rcv.Count())
+			}
+			// The dead letter may be published twice (once by the crashed process); never zero times.
+			Eventually(t, wait, "the dead letter recorded", func() bool {
+				dls, _ := s.Store.FindDeadLetters(context.Background(), "delivery_id", d.ID)
+				return len(dls) >= 1
+			})
+			if got := delivery(t, s, "acme", "job-1", "down"); got.State != store.Exhausted {
+				t.Errorf("after DeadLetter recorded it, the record is %s", got.State)
+			}
+		})
 	}
-	s.Clock.Advance(25 * time.Hour) // past the retry window
-	err := crashThenRedeliver(t, s, crashPoint{method: methodPublish, match: publishTo(s.Config.DeadLetterTopic), when: after}, m)
-	if !pushmsg.Acked(err) {
-		t.Fatalf("the redelivery after the window was not acknowledged: %v", err)
-	}
-	d := delivery(t, s, "acme", "job-1", "down")
-	if d.State != store.Exhausted || d.Reason != "window_exhausted" || rcv.Count() != 1 {
-		t.Errorf("record %s (%s), %d POSTs; want exhausted (window_exhausted) and only the first POST", d.State, d.Reason, rcv.Count())
-	}
-	// The dead letter may be published twice (once by the crashed process); never zero times.
-	Eventually(t, wait, "the dead letter recorded", func() bool {
-		dls, _ := s.Store.FindDeadLetters(context.Background(), "delivery_id", d.ID)
-		return len(dls) >= 1
-	})
 }
 
 func TestDispatch_CrashAtAnyStepDeliversEveryTargetExactlyOnce(t *testing.T) {

@@ -24,6 +24,8 @@ type Request struct {
 type Reply struct {
 	Status int
 	Header map[string]string
+	// Body is sent as is when set; otherwise a short text naming the status.
+	Body []byte
 }
 
 // Receiver is a customer endpoint: it records every request and answers from a script.
@@ -58,6 +60,10 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set(k, v)
 	}
 	w.WriteHeader(reply.Status)
+	if reply.Body != nil {
+		_, _ = w.Write(reply.Body)
+		return
+	}
 	_, _ = io.WriteString(w, "receiver says "+http.StatusText(reply.Status))
 }
 

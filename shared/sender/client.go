@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error kinds of a failed attempt, for errors.Is. ErrBlocked is in guard.go.
@@ -87,6 +88,28 @@ type Response struct {
 	Body []byte
 	// Latency is the time from sending the request to receiving the response headers.
 	Latency time.Duration
+}
+
+// Excerpt is the kept body as text that any store accepts: valid UTF-8 whatever the endpoint
+// sent. A character cut by the size limit is dropped, and every other invalid byte (binary,
+// Latin-1) becomes U+FFFD. Endpoints answer anything, and a reply that could not be recorded
+// would make its delivery repeat (protobuf refuses invalid UTF-8 in a string field).
+func (r Response) Excerpt() string {
+	b := r.Body
+	// Drop a trailing incomplete character: at most utf8.UTFMax-1 bytes of one.
+	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < utf8.RuneSelf {
+			break // ASCII: nothing is cut
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				b = b[:len(b)-i]
+			}
+			break
+		}
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
 // New returns a Client. Create one per function instance, not per request:

@@ -43,18 +43,26 @@ type Delivery struct {
 	// Generation and Receipts count Pub/Sub deliveries of the current task message, so Deliver
 	// can re-publish before the subscription's dead-letter limit. Series counts attempt series
 	// (a replay starts a new one).
-	Generation       int       `firestore:"generation"`
-	Receipts         int       `firestore:"receipts"`
-	Series           int       `firestore:"series"`
-	EventTime        time.Time `firestore:"event_time"`
-	CreateTime       time.Time `firestore:"create_time"`
+	Generation int       `firestore:"generation"`
+	Receipts   int       `firestore:"receipts"`
+	Series     int       `firestore:"series"`
+	EventTime  time.Time `firestore:"event_time"`
+	CreateTime time.Time `firestore:"create_time"`
+	// WindowStart is when the current attempt series was first handled: its first attempt, or
+	// its first receipt when something failed before the POST. The retry window runs from it,
+	// and the record's expiry is counted from it (a new series keeps the record alive).
+	WindowStart      time.Time `firestore:"window_start"`
 	FirstAttemptTime time.Time `firestore:"first_attempt_time"`
 	LastAttemptTime  time.Time `firestore:"last_attempt_time"`
 	NextNotBefore    time.Time `firestore:"next_not_before"`
 	LastStatusCode   int       `firestore:"last_status_code"`
 	LastLatencyMS    int64     `firestore:"last_latency_ms"`
 	LastError        string    `firestore:"last_error"`
-	ExpireTime       time.Time `firestore:"expire_time"`
+	// DeadLettered is set once an exhausted delivery's dead letter is published: Deliver
+	// records the final state first, then publishes, so a crash in between is repaired by the
+	// next redelivery, which sees an exhausted record that is not dead-lettered yet.
+	DeadLettered bool      `firestore:"dead_lettered"`
+	ExpireTime   time.Time `firestore:"expire_time"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.
 	// Every write of the record is conditional on it (see PutDelivery).
 	Version time.Time `firestore:"-"`
@@ -129,8 +137,15 @@ func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, a Attempt) error
 
 // writeDelivery adds the conditional write of d to b: create-if-absent for a new record, else
 // every field, if the record's update time is still d.Version (Set takes no precondition).
+// The record expires a record TTL after its creation or after the start of its latest attempt
+// series, whichever is later: a retry or replay of an old delivery must not run on a record
+// about to vanish (config.Load keeps the TTL above the retry window plus a day).
 func (s *Store) writeDelivery(b *firestore.WriteBatch, d *Delivery) *firestore.DocumentRef {
-	d.ExpireTime = s.expiry(d.CreateTime)
+	from := d.CreateTime
+	if d.WindowStart.After(from) {
+		from = d.WindowStart
+	}
+	d.ExpireTime = s.expiry(from)
 	ref := s.deliveries(d.Project).Doc(d.ID)
 	if d.Version.IsZero() {
 		b.Create(ref, *d)

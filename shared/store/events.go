@@ -48,6 +48,18 @@ const (
 	ClaimedElsewhere
 )
 
+// EventClaim is a claim held on an event record.
+type EventClaim struct {
+	Outcome Claim
+	// Version is the record's update time as the claim left it. The holder's later writes
+	// (ReleaseEvent, MarkDispatched) are conditional on it, so a holder that was taken over
+	// after its lease ran out cannot clear or close the new holder's claim.
+	Version time.Time
+	// CreateTime is when the event was first claimed: the time its deliveries were queued,
+	// also after a take-over.
+	CreateTime time.Time
+}
+
 func (s *Store) events(project string) *firestore.CollectionRef {
 	return s.project(project).Collection("events")
 }
@@ -55,61 +67,64 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 // ClaimEvent takes the event for fan-out. Firestore's create-if-absent makes exactly one of
 // several concurrent callers win; a claim older than lease is taken over, so a crash mid fan-out
 // delays the event by at most the lease.
-func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (Claim, error) {
+func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
 	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
 	ref := s.events(rec.Project).Doc(rec.ID)
-	_, err := ref.Create(ctx, rec)
+	res, err := ref.Create(ctx, rec)
 	if err == nil {
-		return Claimed, nil
+		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now}, nil
 	}
 	if status.Code(err) != codes.AlreadyExists {
-		return 0, fmt.Errorf("store: claim event %s/%s: %w", rec.Project, rec.ID, err)
+		return EventClaim{}, fmt.Errorf("store: claim event %s/%s: %w", rec.Project, rec.ID, err)
 	}
 	snap, err := ref.Get(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("store: read event %s/%s: %w", rec.Project, rec.ID, err)
+		return EventClaim{}, fmt.Errorf("store: read event %s/%s: %w", rec.Project, rec.ID, err)
 	}
 	var old EventRecord
 	if err := snap.DataTo(&old); err != nil {
-		return 0, fmt.Errorf("store: decode event %s/%s: %w", rec.Project, rec.ID, err)
+		return EventClaim{}, fmt.Errorf("store: decode event %s/%s: %w", rec.Project, rec.ID, err)
 	}
 	if old.State == EventDispatched {
-		return AlreadyDispatched, nil
+		return EventClaim{Outcome: AlreadyDispatched}, nil
 	}
 	if now.Sub(old.ClaimTime) < lease {
-		return ClaimedElsewhere, nil
+		return EventClaim{Outcome: ClaimedElsewhere}, nil
 	}
 	// Take over an abandoned claim, unless someone else just did (the precondition).
-	_, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}},
+	res, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}},
 		firestore.LastUpdateTime(snap.UpdateTime))
 	if status.Code(err) == codes.FailedPrecondition {
-		return ClaimedElsewhere, nil
+		return EventClaim{Outcome: ClaimedElsewhere}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
+		return EventClaim{}, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
 	}
-	return Claimed, nil
+	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: old.CreateTime}, nil
 }
 
-// ReleaseEvent gives a claim up at once (publishing failed), so the redelivery need not wait out the lease.
-func (s *Store) ReleaseEvent(ctx context.Context, project, id string) error {
-	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{{Path: "claim_time", Value: time.Time{}}})
+// ReleaseEvent gives a claim up at once (publishing failed), so the redelivery need not wait out
+// the lease. ErrConflict if the claim was taken over meanwhile: the new holder's stands.
+func (s *Store) ReleaseEvent(ctx context.Context, project, id string, claim EventClaim) error {
+	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{{Path: "claim_time", Value: time.Time{}}},
+		firestore.LastUpdateTime(claim.Version))
 	if err != nil {
-		return notFound(err, "release event "+project+"/"+id)
+		return notFound(conflict(err), "release event "+project+"/"+id)
 	}
 	return nil
 }
 
-// MarkDispatched records that every task of the event was published.
-func (s *Store) MarkDispatched(ctx context.Context, project, id string, deliveries []string, dynamic bool, at time.Time) error {
+// MarkDispatched records that every task of the event was published. ErrConflict if the claim
+// was taken over meanwhile: the new holder publishes the tasks again and closes the record.
+func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) error {
 	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{
 		{Path: "state", Value: EventDispatched},
 		{Path: "deliveries", Value: deliveries},
 		{Path: "dynamic", Value: dynamic},
 		{Path: "dispatch_time", Value: at},
-	})
+	}, firestore.LastUpdateTime(claim.Version))
 	if err != nil {
-		return notFound(err, "mark event dispatched "+project+"/"+id)
+		return notFound(conflict(err), "mark event dispatched "+project+"/"+id)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ var Indexes = []Index{
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "create_time DESC"}, Query: "ListDeliveries"},
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "create_time DESC"}, Query: "ListDeliveries with a state"},
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "create_time ASC"}, Query: "FinishedDeliveriesBetween"},
+	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "last_attempt_time DESC"}, Query: "LastSuccess"},
 }
 
 // ListDeliveries returns up to limit deliveries of a webhook, newest first, optionally of one
@@ -50,6 +51,20 @@ func (s *Store) FinishedDeliveriesBetween(ctx context.Context, project, webhookI
 		Where("create_time", ">=", start).Where("create_time", "<", end).
 		OrderBy("create_time", firestore.Asc).Limit(limit)
 	return s.queryDeliveries(ctx, q)
+}
+
+// LastSuccess returns the time of the latest successful delivery to a webhook after `after`, and
+// whether there is one. Auto-disable asks it once, before disabling a webhook: a success seen by
+// an instance whose cached copy of the webhook did not show the failure streak yet ended that
+// streak without writing it (health is written on state changes only, never per delivery).
+func (s *Store) LastSuccess(ctx context.Context, project, webhookID string, after time.Time) (time.Time, bool, error) {
+	q := s.deliveries(project).Where("webhook", "==", webhookID).Where("state", "==", string(Delivered)).
+		Where("last_attempt_time", ">", after).OrderBy("last_attempt_time", firestore.Desc).Limit(1)
+	ds, err := s.queryDeliveries(ctx, q)
+	if err != nil || len(ds) == 0 {
+		return time.Time{}, false, err
+	}
+	return ds[0].LastAttemptTime, true, nil
 }
 
 func (s *Store) queryDeliveries(ctx context.Context, q firestore.Query) ([]Delivery, error) {

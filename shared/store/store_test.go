@@ -46,7 +46,7 @@ func TestClaimEvent_ExactlyOneOfManyConcurrentClaimsWins(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if c == Claimed {
+			if c.Outcome == Claimed {
 				wins.Add(1)
 			} else {
 				others.Add(1)
@@ -64,29 +64,56 @@ func TestClaimEvent_DispatchedIsFinalAndAnAbandonedClaimIsTakenOver(t *testing.T
 	ctx := context.Background()
 	now := time.Now()
 	rec := EventRecord{Project: "p", ID: "e2", Type: "a.b"}
-	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now); c != Claimed {
-		t.Fatalf("first claim: %v", c)
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now); c.Outcome != Claimed {
+		t.Fatalf("first claim: %v", c.Outcome)
 	}
-	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(30*time.Second)); c != ClaimedElsewhere {
-		t.Errorf("within the lease: %v, want ClaimedElsewhere", c)
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(30*time.Second)); c.Outcome != ClaimedElsewhere {
+		t.Errorf("within the lease: %v, want ClaimedElsewhere", c.Outcome)
 	}
-	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute)); c != Claimed {
-		t.Errorf("after the lease: %v, want Claimed (take-over)", c)
+	c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute))
+	if c.Outcome != Claimed || !c.CreateTime.Equal(now.Truncate(time.Microsecond)) {
+		t.Errorf("after the lease: %v created %v, want Claimed (take-over) keeping the first claim's time %v", c.Outcome, c.CreateTime, now)
 	}
-	if err := s.MarkDispatched(ctx, "p", "e2", []string{"dlv_1"}, false, now); err != nil {
+	if err := s.MarkDispatched(ctx, "p", "e2", c, []string{"dlv_1"}, false, now); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Hour)); c != AlreadyDispatched {
-		t.Errorf("after dispatch: %v, want AlreadyDispatched", c)
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Hour)); c.Outcome != AlreadyDispatched {
+		t.Errorf("after dispatch: %v, want AlreadyDispatched", c.Outcome)
 	}
 	// Releasing lets the next claim in at once.
 	rec.ID = "e3"
-	s.ClaimEvent(ctx, rec, time.Minute, now)
-	if err := s.ReleaseEvent(ctx, "p", "e3"); err != nil {
+	c, _ = s.ClaimEvent(ctx, rec, time.Minute, now)
+	if err := s.ReleaseEvent(ctx, "p", "e3", c); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Second)); c != Claimed {
-		t.Errorf("after release: %v, want Claimed", c)
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Second)); c.Outcome != Claimed {
+		t.Errorf("after release: %v, want Claimed", c.Outcome)
+	}
+}
+
+// A holder that outlived its lease was taken over: its release and its dispatch mark must not
+// clear or close the new holder's claim (a third instance would fan the event out again).
+func TestClaimEvent_ATakenOverHolderCannotReleaseOrCloseTheNewClaim(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	rec := EventRecord{Project: "p", ID: "e4", Type: "a.b"}
+	old, _ := s.ClaimEvent(ctx, rec, time.Minute, now)
+	taker, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute))
+	if old.Outcome != Claimed || taker.Outcome != Claimed {
+		t.Fatalf("claims %v, %v; want both Claimed (the second a take-over)", old.Outcome, taker.Outcome)
+	}
+	if err := s.ReleaseEvent(ctx, "p", "e4", old); !errors.Is(err, ErrConflict) {
+		t.Errorf("the old holder's release: %v, want ErrConflict", err)
+	}
+	if err := s.MarkDispatched(ctx, "p", "e4", old, nil, false, now); !errors.Is(err, ErrConflict) {
+		t.Errorf("the old holder's dispatch mark: %v, want ErrConflict", err)
+	}
+	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute+time.Second)); c.Outcome != ClaimedElsewhere {
+		t.Errorf("a third claim within the new lease: %v, want ClaimedElsewhere", c.Outcome)
+	}
+	if err := s.MarkDispatched(ctx, "p", "e4", taker, nil, false, now); err != nil {
+		t.Errorf("the new holder's dispatch mark: %v", err)
 	}
 }
 
@@ -106,7 +133,20 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 	if !since.Equal(t0) || !again.Equal(t0) {
 		t.Errorf("streak start %v then %v, want %v both times", since, again, t0)
 	}
-	if err := s.MarkHealthy(ctx, "p", "w"); err != nil {
+	// A success before the streak began does not end it (the failures came after it).
+	if err := s.MarkHealthy(ctx, "p", "w", t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.Equal(t0) {
+		t.Errorf("a success older than the streak erased it: failing since %v, want %v", got.FailingSince, t0)
+	}
+	if err := s.RestartStreak(ctx, "p", "w", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.Equal(t0.Add(time.Hour)) {
+		t.Errorf("restarted streak starts %v, want %v", got.FailingSince, t0.Add(time.Hour))
+	}
+	if err := s.MarkHealthy(ctx, "p", "w", t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.IsZero() {
@@ -240,5 +280,47 @@ func TestIndexes_TerraformDeclaresEveryCompositeIndexTheQueriesNeed(t *testing.T
 		if !want[key] {
 			t.Errorf("terraform/firestore.tf declares %s, which no query of shared/store uses", key)
 		}
+	}
+}
+
+func TestLastSuccess_FindsTheLatestDeliveredAfterTheStreakBegan(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i, st := range []DeliveryState{Delivered, Failed, Delivered, Pending} {
+		d := Delivery{ID: fmt.Sprintf("dlv_%d", i), Project: "a", Webhook: "w", State: st, CreateTime: t0,
+			LastAttemptTime: t0.Add(time.Duration(i) * time.Hour)}
+		if err := s.PutDelivery(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.PutDelivery(ctx, &Delivery{ID: "dlv_x", Project: "a", Webhook: "other", State: Delivered, CreateTime: t0, LastAttemptTime: t0.Add(9 * time.Hour)})
+	if last, ok, err := s.LastSuccess(ctx, "a", "w", t0.Add(30*time.Minute)); err != nil || !ok || !last.Equal(t0.Add(2*time.Hour)) {
+		t.Errorf("LastSuccess = %v, %v, %v; want %v (dlv_2)", last, ok, err, t0.Add(2*time.Hour))
+	}
+	if _, ok, err := s.LastSuccess(ctx, "a", "w", t0.Add(3*time.Hour)); err != nil || ok {
+		t.Errorf("LastSuccess after the last success = %v, %v; want none", ok, err)
+	}
+}
+
+// A retry or replay of an old delivery starts a series on its record: the record must outlive
+// that series' window, not expire on the day counted from its creation.
+func TestDeliveries_ANewSeriesRefreshesTheRecordsExpiry(t *testing.T) {
+	s := open(t) // record TTL 24 h
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	d := Delivery{ID: "dlv_ttl", Project: "a", Webhook: "w", State: Failed, CreateTime: t0, WindowStart: t0}
+	if err := s.PutDelivery(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetDelivery(ctx, "a", "dlv_ttl"); !got.ExpireTime.Equal(t0.Add(24 * time.Hour)) {
+		t.Fatalf("expire_time %v, want creation + TTL", got.ExpireTime)
+	}
+	d.State, d.Series, d.WindowStart = Pending, 1, t0.Add(20*time.Hour)
+	if err := s.PutDelivery(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetDelivery(ctx, "a", "dlv_ttl"); !got.ExpireTime.Equal(t0.Add(44 * time.Hour)) {
+		t.Errorf("expire_time after a new series %v, want the series start + TTL (%v)", got.ExpireTime, t0.Add(44*time.Hour))
 	}
 }

@@ -99,11 +99,44 @@ func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Tim
 	return since, nil
 }
 
-// MarkHealthy ends a failure streak (the first success after failures).
-func (s *Store) MarkHealthy(ctx context.Context, project, id string) error {
-	_, err := s.webhooks(project).Doc(id).Update(ctx, []firestore.Update{{Path: "failing_since", Value: time.Time{}}})
+// MarkHealthy ends the failure streak of a webhook after a success at `at`, if the streak began
+// no later than that success. A streak that began after it (failures seen after the success,
+// by another instance) is left alone: erasing it would postpone the auto-disable.
+func (s *Store) MarkHealthy(ctx context.Context, project, id string, at time.Time) error {
+	return s.setStreak(ctx, project, id, func(since time.Time) (time.Time, bool) {
+		return time.Time{}, !since.IsZero() && !since.After(at)
+	})
+}
+
+// RestartStreak moves the start of a webhook's failure streak forward to `from` (the latest
+// success, found after the streak had begun), if the streak began before it.
+func (s *Store) RestartStreak(ctx context.Context, project, id string, from time.Time) error {
+	return s.setStreak(ctx, project, id, func(since time.Time) (time.Time, bool) {
+		return from, !since.IsZero() && since.Before(from)
+	})
+}
+
+// setStreak rewrites failing_since in a transaction when change says so. It runs on health
+// changes only, never per delivery, so the transaction is rare on any one webhook.
+func (s *Store) setStreak(ctx context.Context, project, id string, change func(since time.Time) (time.Time, bool)) error {
+	ref := s.webhooks(project).Doc(id)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var w webhook.Webhook
+		if err := snap.DataTo(&w); err != nil {
+			return err
+		}
+		next, ok := change(w.FailingSince)
+		if !ok {
+			return nil
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "failing_since", Value: next}})
+	})
 	if err != nil {
-		return notFound(err, "mark webhook healthy "+webhook.Name(project, id))
+		return notFound(err, "webhook health "+webhook.Name(project, id))
 	}
 	return nil
 }

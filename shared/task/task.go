@@ -34,6 +34,10 @@ type Task struct {
 	Generation int `json:"generation"`
 	// Series counts attempt series: a replay or manual retry starts a new one.
 	Series int `json:"series"`
+	// QueueTime is when this attempt series was queued: the event's first fan-out, or the
+	// manual retry or replay. A static webhook re-created or re-enabled after it does not
+	// receive the delivery (webhook.Webhook.Owns): it belonged to the earlier incarnation.
+	QueueTime time.Time `json:"queue_time,omitzero"`
 }
 
 // Attributes are set on the Pub/Sub message so that subscriptions and the Console can filter.

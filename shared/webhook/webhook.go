@@ -51,6 +51,11 @@ type Webhook struct {
 	Secrets              []Secret  `firestore:"secrets"`
 	CreateTime           time.Time `firestore:"create_time"`
 	UpdateTime           time.Time `firestore:"update_time"`
+	// EnableTime is when the webhook last became enabled: its creation, or an enable after a
+	// disable. It starts an incarnation: deliveries queued before it belonged to an earlier one
+	// (a webhook deleted and re-created under the same id, or disabled meanwhile) and are
+	// cancelled, never sent to this one. Zero on webhooks stored before it existed: see IncarnationStart.
+	EnableTime time.Time `firestore:"enable_time"`
 	// FailingSince is the first failed attempt after the last success; zero while healthy. It is
 	// written only when health changes, never per attempt (a hot document would throttle).
 	FailingSince time.Time `firestore:"failing_since"`
@@ -67,6 +72,22 @@ func Name(project, id string) string { return "projects/" + project + "/webhooks
 
 // Subscribes reports whether the webhook wants events of type t.
 func (w Webhook) Subscribes(t string) bool { return slices.Contains(w.SubscribedEvents, t) }
+
+// IncarnationStart is when the current incarnation began: EnableTime, or CreateTime for a
+// webhook stored before EnableTime existed.
+func (w Webhook) IncarnationStart() time.Time {
+	if w.EnableTime.IsZero() {
+		return w.CreateTime
+	}
+	return w.EnableTime
+}
+
+// Owns reports whether a delivery queued at queued belongs to the current incarnation. A
+// delivery with no queue time (a task from before queue times existed) belongs to it only if
+// the webhook has not been re-created or re-enabled since EnableTime was introduced.
+func (w Webhook) Owns(queued time.Time) bool {
+	return !queued.Before(w.IncarnationStart()) || queued.IsZero() && w.EnableTime.IsZero()
+}
 
 // RetriesOn reports whether status is retried for this webhook.
 func (w Webhook) RetriesOn(status int) bool {
