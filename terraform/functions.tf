@@ -28,11 +28,14 @@ locals {
     JOBHOOKS_AUTO_DISABLE_AFTER     = var.auto_disable_after
     JOBHOOKS_CACHE_TTL              = var.cache_ttl
     JOBHOOKS_RECORD_TTL             = var.record_ttl
-    # Deliver re-publishes a task before the subscription's 100-attempt dead-letter policy.
-    JOBHOOKS_REPUBLISH_AFTER = "90"
-    JOBHOOKS_PUBLIC_BASE_URL = var.public_base_url
-    JOBHOOKS_SIGNING_MODE    = var.signing_mode
-    JOBHOOKS_JWT_ALGORITHM   = var.jwt_algorithm
+    # Deliver re-publishes a task before the subscription's 100-attempt dead-letter policy, and
+    # Dispatch and Deliver re-publish any message before the subscriptions' 24 h retention.
+    JOBHOOKS_REPUBLISH_AFTER  = "90"
+    JOBHOOKS_REPUBLISH_AGE    = "20h"
+    JOBHOOKS_FUNCTION_TIMEOUT = "${var.function_timeout_seconds}s"
+    JOBHOOKS_PUBLIC_BASE_URL  = var.public_base_url
+    JOBHOOKS_SIGNING_MODE     = var.signing_mode
+    JOBHOOKS_JWT_ALGORITHM    = var.jwt_algorithm
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }

@@ -1,0 +1,43 @@
+# Settings that depend on each other (terraform/settings.tf) are refused at plan time.
+mock_provider "google" {
+  mock_data "google_project" {
+    defaults = {
+      number = "123456789012"
+    }
+  }
+  mock_resource "google_service_account" {
+    defaults = {
+      email  = "jobhooks-mock@demo-project.iam.gserviceaccount.com"
+      member = "serviceAccount:jobhooks-mock@demo-project.iam.gserviceaccount.com"
+      name   = "projects/demo-project/serviceAccounts/jobhooks-mock@demo-project.iam.gserviceaccount.com"
+    }
+  }
+}
+
+variables {
+  project_id = "demo-project"
+  # An empty zip stands in for the upload scripts/package builds: a plan only hashes it.
+  source_archive = "tests/empty-source.zip"
+}
+
+run "defaults_plan" {
+  command = plan
+}
+
+run "attempt_timeout_too_close_to_the_function_timeout" {
+  command = plan
+  variables {
+    attempt_timeout          = "45s"
+    function_timeout_seconds = 50
+  }
+  expect_failures = [terraform_data.settings]
+}
+
+run "record_ttl_shorter_than_the_window_plus_a_day" {
+  command = plan
+  variables {
+    retry_window = "36h"
+    record_ttl   = "48h"
+  }
+  expect_failures = [terraform_data.settings]
+}
