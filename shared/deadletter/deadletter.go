@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
@@ -33,7 +34,18 @@ type Service struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Hold is how long after its publish a window_exhausted dead letter waits (nacked) before it
+	// is recorded, while its record still says exhausted: a copy of the task whose POST was in
+	// flight when the window closed may yet record a 2xx, and a delivered delivery must not
+	// alert. Zero records at once.
+	Hold time.Duration
 }
+
+// HoldFor is the Hold of a deployment: one attempt timeout and the time to record it.
+func HoldFor(cfg config.Config) time.Duration { return cfg.AttemptTimeout + config.AttemptMargin }
+
+// errHeld nacks a dead letter that waits out Hold.
+var errHeld = errors.New("deadletter: a copy of the task may still be mid-POST; recorded after the attempt timeout")
 
 // Handle records one dead letter.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
@@ -64,6 +76,9 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		delivered, err := s.closeDelivery(ctx, t, d.Reason, now)
 		if err != nil {
 			return err
+		}
+		if !delivered && d.Reason == "window_exhausted" && now.Sub(m.PublishTime) < s.Hold {
+			return pushmsg.Retry(errHeld)
 		}
 		if delivered {
 			// A copy of the task that was mid-POST when the window closed got a 2xx and

@@ -32,7 +32,9 @@ func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d
 	}
 	s.logOutcome(ctx, t, d, o.word(), resp.StatusCode, resp.Latency, o.res.Reason)
 	if tg.static {
-		s.noteHealth(ctx, t, tg, o.res, now)
+		if err := s.noteHealth(ctx, t, tg, o.res, now); err != nil {
+			return err
+		}
 	}
 	if o.res.Verdict != retry.Again {
 		return nil

@@ -116,8 +116,10 @@ func stateWord(s webhook.State) string {
 
 // noteHealth keeps the webhook's failure streak (README: auto-disable) and handles 410. It
 // writes only when health changes — the first failure after a success, the first success after
-// failures — never per attempt. Errors are logged: health must not decide the task's ack.
-func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res retry.Result, now time.Time) {
+// failures — never per attempt. Errors are logged: health must not decide the task's ack, except
+// for a 410's disable, which is returned: the redelivery finds the record final and repairs it
+// (settled), while an acknowledged task would leave the webhook enabled.
+func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res retry.Result, now time.Time) error {
 	key := t.Project + "/" + t.Webhook
 	w := tg.webhook
 	var err error
@@ -128,8 +130,10 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			s.webhooks.Forget(key)
 		}
 	case retry.Gone:
-		err = s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", now)
 		s.webhooks.Forget(key)
+		if err := s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", now); err != nil {
+			return err
+		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")
 	default:
 		since := w.FailingSince
@@ -145,13 +149,15 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 	if err != nil {
 		s.Log.ErrorContext(ctx, "webhook health not recorded", "project", t.Project, "webhook", t.Webhook, "error", err.Error())
 	}
+	return nil
 }
 
 // autoDisable disables a webhook whose failure streak began at since, unless a success came
 // after since: an instance whose cached copy did not show the streak yet delivers without
 // writing health, so the store's delivery records are asked once, here, before disabling.
-func (s *Service) autoDisable(ctx context.Context, t task.Task, since, now time.Time) error {
-	last, ok, err := s.Store.LastSuccess(ctx, t.Project, t.Webhook, since)
+func (s *Service) autoDisable(ctx context.Context, t task.Task, streak, now time.Time) error {
+	since := streak
+	last, ok, err := s.Store.LastSuccess(ctx, t.Project, t.Webhook, streak)
 	if err != nil {
 		return err
 	}
@@ -163,5 +169,5 @@ func (s *Service) autoDisable(ctx context.Context, t task.Task, since, now time.
 	}
 	reason := fmt.Sprintf("no successful delivery since %s", since.UTC().Format(time.RFC3339))
 	s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", reason)
-	return s.Store.DisableForFailures(ctx, t.Project, t.Webhook, reason, now)
+	return s.Store.DisableAfterStreak(ctx, t.Project, t.Webhook, reason, streak, now)
 }

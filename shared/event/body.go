@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/json"
+	"regexp"
 	"strings"
 )
 
@@ -61,6 +62,11 @@ func digest(parts ...string) string {
 
 // DeliveryID is the deterministic id of one (event, target) pair: the same event to the same
 // webhook or URI always has the same delivery record.
+// ValidDeliveryID reports whether s has the form DeliveryID makes.
+func ValidDeliveryID(s string) bool { return deliveryIDPattern.MatchString(s) }
+
+var deliveryIDPattern = regexp.MustCompile(`^dlv_[0-9a-z]{1,64}$`)
+
 func DeliveryID(project, eventID, target string) string {
 	return "dlv_" + digest(project, eventID, target)
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -45,7 +46,10 @@ var (
 )
 
 // ValidID, ValidProject and ValidType check one field against its pattern of SPEC §2.
-func ValidID(s string) bool      { return idPattern.MatchString(s) }
+func ValidID(s string) bool {
+	// Firestore reserves document ids of the form __.*__; the id names the event's record.
+	return idPattern.MatchString(s) && !(len(s) >= 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__"))
+}
 func ValidProject(s string) bool { return projectPattern.MatchString(s) }
 func ValidType(s string) bool    { return len(s) <= 256 && typePattern.MatchString(s) }
 

@@ -61,7 +61,9 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // is published again and acked (see republish).
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	err := s.handle(ctx, m)
-	if !pushmsg.Acked(err) && s.tooOld(m) {
+	if !pushmsg.Acked(err) && (s.tooOld(m) || m.DeliveryAttempt >= s.cfg.RepublishAfter) {
+		// Before Pub/Sub's retention deletes the event, or its dead-letter policy (100
+		// deliveries, about 16.5 h at the longest backoff) gives up on a valid one.
 		return s.republish(ctx, m, err)
 	}
 	return err
@@ -75,6 +77,9 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	if err != nil {
 		return err
+	}
+	if tw, ok := m.Attributes[TargetWebhookAttribute]; ok && !webhook.ValidID(tw) {
+		return s.poison(ctx, m, "attribute "+TargetWebhookAttribute+" is not a webhook id")
 	}
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
 		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
@@ -150,7 +155,9 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook st
 		if targetWebhook != "" {
 			wanted = w.ID == targetWebhook
 		}
-		if w.State != webhook.Enabled || !wanted {
+		if w.State != webhook.Enabled || !wanted || !w.Owns(queued) {
+			// A webhook created or re-enabled after the event was first queued (a fan-out
+			// delayed by failures) does not get it: Deliver would only cancel the task.
 			continue
 		}
 		t := base

@@ -3,10 +3,10 @@ package management
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
@@ -170,7 +170,7 @@ func (s *Service) delivery(ctx context.Context, project, webhookID, deliveryID s
 	if err != nil {
 		return w, store.Delivery{}, err
 	}
-	if !deliveryIDPattern.MatchString(deliveryID) {
+	if !event.ValidDeliveryID(deliveryID) {
 		return w, store.Delivery{}, notFound(DeliveryName(project, webhookID, deliveryID))
 	}
 	d, err := s.Store.GetDelivery(ctx, project, deliveryID)
@@ -189,9 +189,6 @@ func sendable(w webhook.Webhook) error {
 }
 
 func validDeliveryState(st store.DeliveryState) bool { return slices.Contains(DeliveryStates, st) }
-
-// deliveryIDPattern matches every id event.DeliveryID makes, and nothing Firestore reserves.
-var deliveryIDPattern = regexp.MustCompile(`^dlv_[0-9a-z]{1,64}$`)
 
 func stateWord(st webhook.State) string {
 	if st == webhook.DisabledDueToFailedDeliveries {

@@ -3,7 +3,6 @@ package management
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -48,12 +47,8 @@ type Settings struct {
 	StatusCodesToRetryOn []int
 }
 
-// idPattern is AIP-122's resource id: lower-case letters, digits and hyphens, starting with a
-// letter and not ending with a hyphen, at most 63 characters.
-var idPattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // ValidWebhookID reports whether id may name a webhook.
-func ValidWebhookID(id string) bool { return idPattern.MatchString(id) }
+func ValidWebhookID(id string) bool { return webhook.ValidID(id) }
 
 // forbiddenHeaders are request headers a webhook may not set: the transport's own (host,
 // content-length, hop-by-hop headers, RFC 9110 §7.6.1), the ones that describe the body

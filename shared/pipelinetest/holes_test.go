@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/deadletter"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/fanout"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
@@ -110,16 +111,19 @@ func TestDeliver_ATaskNearPubSubsRetentionIsRepublishedNotNacked(t *testing.T) {
 	if err := proc.handle(proc.deliver().Handle, old(s, gen1)); err != nil {
 		t.Fatalf("an old message before its Retry-After time: %v; want it re-published", err)
 	}
-	Eventually(t, wait, "generation 2 recorded", func() bool {
-		return delivery(t, s, "acme", "job-1", "wh").Generation == 2
-	})
 	if rcv.Count() != 2 {
 		t.Errorf("%d POSTs, want no new POST before Retry-After's time", rcv.Count())
 	}
-	s.Clock.Advance(time.Hour) // Retry-After's time has passed: generation 2 is delivered
-	d := waitState(t, s, "acme", "job-1", "wh", store.Delivered)
-	if d.Attempts != 3 {
-		t.Errorf("delivered after %d attempts, want 3", d.Attempts)
+	// Retry-After's time has passed: generation 2 is delivered (handed over here rather than
+	// waiting for the emulator, which redelivers a nacked message only for a while).
+	s.Clock.Advance(time.Hour)
+	gen2 := deliveryTask(t, "acme", "job-1", "wh")
+	gen2.Data = withGeneration(t, gen2.Data, 2)
+	if err := proc.handle(proc.deliver().Handle, gen2); err != nil {
+		t.Fatalf("generation 2 after Retry-After's time: %v", err)
+	}
+	if d := delivery(t, s, "acme", "job-1", "wh"); d.State != store.Delivered || d.Generation != 2 || d.Attempts < 3 {
+		t.Errorf("record %s at generation %d after %d attempts, want delivered at generation 2 after 3", d.State, d.Generation, d.Attempts)
 	}
 }
 
@@ -157,12 +161,22 @@ func TestDispatch_AJobEventNearPubSubsRetentionIsRepublishedNotNacked(t *testing
 	if err := proc.handle(proc.dispatch().Handle, old(s, m)); err != nil {
 		t.Fatalf("a 21-hour-old job event claimed elsewhere: %v; want it re-published and acknowledged", err)
 	}
-	// The re-published event comes through Pub/Sub; once the claim's lease has run out it fans out.
+	// Production's dead-letter policy gives up after 100 deliveries (about 16.5 h): at 90 the
+	// event is re-published too (the push envelope counts deliveries; the emulator's does not).
+	m.DeliveryAttempt = 90
+	if err := proc.handle(proc.dispatch().Handle, m); err != nil {
+		t.Fatalf("a job event at its 90th delivery, claimed elsewhere: %v; want it re-published and acknowledged", err)
+	}
+	// Once the claim's lease has run out, the event fans out once, whichever copy takes it over
+	// (this one is handed over here; the re-published ones reach the stack through Pub/Sub).
 	s.Clock.Advance(fanout.ClaimLease)
+	if err := proc.handle(proc.dispatch().Handle, m); err != nil {
+		t.Fatalf("the event after the lease: %v", err)
+	}
 	waitState(t, s, "acme", "job-1", "wh", store.Delivered)
 	time.Sleep(2 * time.Second)
 	if rcv.Count() != 1 {
-		t.Errorf("the endpoint got %d POSTs, want 1", rcv.Count())
+		t.Errorf("the endpoint got %d POSTs, want 1 (two re-published copies fan out once)", rcv.Count())
 	}
 }
 
@@ -328,19 +342,100 @@ func TestDeadLetter_OnlyTheLiveTaskClosesItsRecord(t *testing.T) {
 	}
 }
 
-func TestDispatch_PoisonEventsKeepTheirProjectOnTheDeadLetter(t *testing.T) {
+func TestDispatch_PoisonEventsKeepTheirProjectAndIDsFirestoreReservesArePoison(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Options{})
-	byAttribute := s.Publish(t, `{{{`, map[string]string{"project": "acme"})
-	byBody := s.Publish(t, `{"id":"bad id!","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{}}`, nil)
-	for _, id := range []string{byAttribute, byBody} {
+	valid := jobEvent("acme", "job-1", "batch.succeeded")
+	cases := map[string]struct {
+		data   string
+		attrs  map[string]string
+		reason string
+	}{
+		"by attribute": {`{{{`, map[string]string{"project": "acme"}, "not valid JSON"},
+		"by body":      {`{"id":"bad id!","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{}}`, nil, "id"},
+		// Firestore reserves __.*__ ids: the event's record could never be written.
+		"reserved id": {`{"id":"__abc__","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{}}`, nil, "id"},
+		"target a/b":  {valid, map[string]string{fanout.TargetWebhookAttribute: "a/b"}, fanout.TargetWebhookAttribute},
+	}
+	ids := map[string]string{}
+	for name, c := range cases {
+		ids[name] = s.Publish(t, c.data, c.attrs)
+	}
+	for name, id := range ids {
 		var dls []store.DeadLetter
-		Eventually(t, wait, "the poison event's dead letter", func() bool {
+		Eventually(t, wait, "the poison event's dead letter ("+name+")", func() bool {
 			dls, _ = s.Store.FindDeadLetters(context.Background(), "source_message_id", id)
 			return len(dls) == 1
 		})
-		if dls[0].Project != "acme" {
-			t.Errorf("dead letter of message %s: project %q, want acme", id, dls[0].Project)
+		if dls[0].Project != "acme" || !strings.Contains(dls[0].Reason, cases[name].reason) {
+			t.Errorf("%s: dead letter project %q reason %q, want acme and a reason naming %s", name, dls[0].Project, dls[0].Reason, cases[name].reason)
+		}
+	}
+}
+
+// A fan-out delayed by failures (the event claimed, then released) goes only to the webhooks
+// that were enabled when the event was first queued: a webhook created since would only get a
+// task that Deliver cancels.
+func TestDispatch_AWebhookCreatedAfterTheEventWasQueuedDoesNotGetIt(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	ctx := context.Background()
+	data := jobEvent("acme", "job-1", "batch.succeeded")
+	ev, _ := event.Parse([]byte(data), nil)
+	rec := store.EventRecord{Project: "acme", ID: "job-1", Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body()}
+	claim, err := s.Store.ClaimEvent(ctx, rec, fanout.ClaimLease, s.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.ReleaseEvent(ctx, "acme", "job-1", claim); err != nil { // its publish failed
+		t.Fatal(err)
+	}
+	later := NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "later", later.URL))
+	proc := newProcess(t, s, nil)
+	if err := proc.handle(proc.dispatch().Handle, pushmsg.Message{Data: []byte(data), Attributes: map[string]string{}, MessageID: "m1"}); err != nil {
+		t.Fatalf("the redelivered event: %v", err)
+	}
+	got, _ := s.Store.GetEvent(ctx, "acme", "job-1")
+	if got.State != store.EventDispatched || len(got.Deliveries) != 0 {
+		t.Errorf("event %s with deliveries %v, want dispatched to none", got.State, got.Deliveries)
+	}
+}
+
+// A window_exhausted dead letter waits out one attempt (nacked) while its record says exhausted:
+// a copy mid-POST may still record a 2xx. One whose delivery was delivered is recorded as
+// superseded at once, below the alert's ERROR level.
+func TestDeadLetter_AWindowExhaustedDeadLetterWaitsOutTheAttemptAndASupersededOneDoesNotAlert(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	ctx := context.Background()
+	dl := &deadletter.Service{Store: s.Store, Log: newProcess(t, s, nil).logger(), Now: s.Clock.Now, Hold: time.Minute}
+	m := deliveryTask(t, "acme", "job-1", "wh")
+	id := event.DeliveryID("acme", "job-1", "webhook:wh")
+	d := store.Delivery{ID: id, Project: "acme", EventID: "job-1", Webhook: "wh", State: store.Exhausted,
+		Reason: "window_exhausted", DeadLettered: true, CreateTime: s.Clock.Now()}
+	if err := s.Store.PutDelivery(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	letter := pushmsg.Message{Data: m.Data, MessageID: "dl-1", PublishTime: s.Clock.Now(),
+		Attributes: map[string]string{"kind": "delivery", "reason": "window_exhausted", "delivery_id": id}}
+	if err := dl.Handle(ctx, letter); pushmsg.Acked(err) {
+		t.Fatalf("a fresh window_exhausted dead letter was recorded at once: %v", err)
+	}
+	d.State, d.Reason = store.Delivered, "" // the in-flight copy got its 2xx
+	if err := s.Store.PutDelivery(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := dl.Handle(ctx, letter); err != nil {
+		t.Fatalf("the dead letter of a delivered delivery: %v", err)
+	}
+	dls, _ := s.Store.FindDeadLetters(ctx, "delivery_id", id)
+	if len(dls) != 1 || !strings.Contains(dls[0].Reason, "superseded") {
+		t.Errorf("dead letters %+v, want one marked superseded", dls)
+	}
+	for _, line := range Logs.Lines() {
+		if strings.Contains(line, id) && strings.Contains(line, `"severity":"ERROR"`) {
+			t.Errorf("a superseded dead letter logged at ERROR (the alert counts those): %s", line)
 		}
 	}
 }

@@ -152,6 +152,14 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.IsZero() {
 		t.Errorf("healthy webhook still failing since %v", got.FailingSince)
 	}
+	// An instance whose cached copy shows an older streak does not disable a webhook whose
+	// streak was reset meanwhile (a user fixed its URL).
+	if err := s.DisableAfterStreak(ctx, "p", "w", "r", t0, t0.Add(73*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "w"); got.State != webhook.Enabled {
+		t.Errorf("disabled after a streak that no longer holds: %s", got.State)
+	}
 	// A webhook the user disabled is not turned into "disabled due to failures".
 	w.State = webhook.Disabled
 	s.PutWebhook(ctx, w)

@@ -144,13 +144,29 @@ func (s *Store) setStreak(ctx context.Context, project, id string, change func(s
 // DisableForFailures moves an enabled webhook to DISABLED_DUE_TO_FAILED_DELIVERIES with a reason.
 // A webhook that is no longer enabled is left as it is.
 func (s *Store) DisableForFailures(ctx context.Context, project, id, reason string, at time.Time) error {
+	return s.disable(ctx, project, id, reason, at, nil)
+}
+
+// DisableAfterStreak is DisableForFailures for the auto-disable: it disables only if the
+// webhook's failure streak is still the one that began at streak. A user who fixed the webhook
+// meanwhile (a new URL, a re-enable: both reset the streak) is not overruled by an instance
+// whose cached copy still shows the old streak.
+func (s *Store) DisableAfterStreak(ctx context.Context, project, id, reason string, streak, at time.Time) error {
+	return s.disable(ctx, project, id, reason, at, &streak)
+}
+
+func (s *Store) disable(ctx context.Context, project, id, reason string, at time.Time, streak *time.Time) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(ref)
 		if err != nil {
 			return err
 		}
-		if st, _ := snap.DataAt("state"); st != string(webhook.Enabled) {
+		var w webhook.Webhook
+		if err := snap.DataTo(&w); err != nil {
+			return err
+		}
+		if w.State != webhook.Enabled || streak != nil && !w.FailingSince.Equal(*streak) {
 			return nil
 		}
 		return tx.Update(ref, []firestore.Update{

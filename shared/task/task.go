@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 // Task is one (event, target) delivery.
@@ -83,6 +86,9 @@ func Decode(data []byte) (Task, error) {
 		return t, errors.New("task: body is empty")
 	case t.Generation < 0 || t.Series < 0:
 		return t, errors.New("task: negative generation or series")
+	case !event.ValidProject(t.Project) || !event.ValidDeliveryID(t.DeliveryID) || t.Webhook != "" && !webhook.ValidID(t.Webhook):
+		// They name Firestore documents: a malformed one would fail every store call for days.
+		return t, errors.New("task: project, delivery_id or webhook is malformed")
 	}
 	return t, nil
 }

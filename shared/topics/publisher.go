@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
 )
@@ -64,7 +65,7 @@ func (p *Publisher) PublishDeadLetter(ctx context.Context, m Message) error {
 func publishAll(ctx context.Context, topic *pubsub.Publisher, msgs []Message) error {
 	results := make([]*pubsub.PublishResult, len(msgs))
 	for i, m := range msgs {
-		results[i] = topic.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes})
+		results[i] = topic.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: clamp(m.Attributes)})
 	}
 	var errs []error
 	for _, r := range results {
@@ -83,4 +84,25 @@ func (p *Publisher) Stop() {
 	p.jobEvents.Stop()
 	p.deliveries.Stop()
 	p.deadLetter.Stop()
+}
+
+// MaxAttributeValue is Pub/Sub's limit on one attribute value, in bytes. The emulator does not
+// enforce it; production refuses the whole publish.
+const MaxAttributeValue = 1024
+
+// clamp cuts attribute values to MaxAttributeValue bytes, on a character boundary: a dead
+// letter's reason quotes input (a poison event's field), and a publish refused for its length
+// would be retried until Pub/Sub gave up on the message that caused it.
+func clamp(attrs map[string]string) map[string]string {
+	for k, v := range attrs {
+		if len(v) <= MaxAttributeValue {
+			continue
+		}
+		cut := MaxAttributeValue
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		attrs[k] = v[:cut]
+	}
+	return attrs
 }

@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"regexp"
 	"slices"
 	"time"
 
@@ -62,6 +63,13 @@ type Webhook struct {
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
 }
+
+// idPattern is AIP-122's resource id: lower-case letters, digits and hyphens, starting with a
+// letter and not ending with a hyphen, at most 63 characters.
+var idPattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidID reports whether id may name a webhook.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
 
 // Name is the webhook's resource name, projects/{project}/webhooks/{id}: the associated data of
 // its encrypted secrets, so a ciphertext cannot be moved to another webhook.
