@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/config"
+	deliveryservice "github.com/jobhooks/jobhooks/shared/delivery"
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/pushmsg"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
@@ -117,22 +119,24 @@ func TestDeliver_ASuccessSeenByAStaleInstanceStopsTheAutoDisable(t *testing.T) {
 	ctx := context.Background()
 	rcv := NewReceiver(t, Status(500), OK, Status(500), OK)
 	s.AddWebhook(t, hook("acme", "wh", rcv.URL))
-	stale, fresh := newProcess(t, s, nil), newProcess(t, s, nil)
+	// One Deliver service each, so that each keeps its own cache of the webhook.
+	stale, fresh := newProcess(t, s, nil).deliver(), newProcess(t, s, nil).deliver()
+	handle := func(svc *deliveryservice.Service, m pushmsg.Message) { svc.Handle(context.Background(), m) }
 
-	stale.handle(stale.deliver().Handle, deliveryTask(t, "acme", "job-1", "wh")) // 200: caches a healthy copy
-	fresh.handle(fresh.deliver().Handle, deliveryTask(t, "acme", "job-2", "wh")) // 500: the streak begins
+	handle(stale, deliveryTask(t, "acme", "job-1", "wh")) // 200: caches a healthy copy
+	handle(fresh, deliveryTask(t, "acme", "job-2", "wh")) // 500: the streak begins
 	w, _ := s.Store.GetWebhook(ctx, "acme", "wh")
 	streak := w.FailingSince
 	if streak.IsZero() {
 		t.Fatal("no failure streak recorded")
 	}
 	time.Sleep(10 * time.Second)
-	stale.handle(stale.deliver().Handle, deliveryTask(t, "acme", "job-3", "wh")) // 200, seen on the stale copy
+	handle(stale, deliveryTask(t, "acme", "job-3", "wh")) // 200, seen on the stale copy
 	if d := delivery(t, s, "acme", "job-3", "wh"); d.State != store.Delivered {
 		t.Fatalf("job-3: %s", d.State)
 	}
 	time.Sleep(time.Until(streak.Add(disableAfter + time.Second)))
-	fresh.handle(fresh.deliver().Handle, deliveryTask(t, "acme", "job-4", "wh")) // 500, past the streak's limit
+	handle(fresh, deliveryTask(t, "acme", "job-4", "wh")) // 500, past the streak's limit
 	w, _ = s.Store.GetWebhook(ctx, "acme", "wh")
 	if w.State != webhook.Enabled {
 		t.Fatalf("webhook %s (%s) although it delivered job-3 %s ago", w.State, w.DisabledReason, disableAfter-10*time.Second)
