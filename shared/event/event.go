@@ -180,7 +180,8 @@ func parseConfig(raw json.RawMessage) (*WebhookConfig, error) {
 			return nil, invalid("webhook_config.uris[%d]: %s", i, err)
 		}
 		if seen[u] {
-			return nil, invalid("webhook_config.uris[%d] repeats %q", i, truncate(u))
+			// Not quoted: a per-request URI may carry a token, and reasons are logged.
+			return nil, invalid("webhook_config.uris[%d] repeats an earlier URI", i)
 		}
 		seen[u] = true
 	}
@@ -206,7 +207,7 @@ func checkURI(s string) error {
 		return errors.New("not an absolute URL")
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("scheme %q is not https", u.Scheme)
+		return fmt.Errorf("scheme %q is not https", truncate(u.Scheme))
 	}
 	if u.User != nil {
 		return errors.New("user-info is not allowed in a webhook URL")
