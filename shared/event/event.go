@@ -127,7 +127,7 @@ func Parse(data []byte, attributes map[string]string) (JobEvent, error) {
 	case w.ID == nil:
 		return e, invalid("id is missing")
 	case !ValidID(*w.ID):
-		return e, invalid("id %q must match [A-Za-z0-9_-]{1,128}", truncate(*w.ID))
+		return e, invalid("id %q must match [A-Za-z0-9_-]{1,128} and not be of the form __name__ (reserved)", truncate(*w.ID))
 	case w.Project == nil:
 		return e, invalid("project is missing")
 	case !ValidProject(*w.Project):

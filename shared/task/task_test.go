@@ -25,7 +25,9 @@ func TestEncodeDecode_KeepsTheBodyByteForByte(t *testing.T) {
 }
 
 func TestDecode_RejectsWhatIsNotATask(t *testing.T) {
-	good := Task{DeliveryID: "d", Project: "p", EventID: "e", MessageID: "m", Webhook: "w", Body: []byte("{}")}
+	good := Task{DeliveryID: "dlv_1", Project: "acme", EventID: "e", MessageID: "m", Webhook: "wh", Body: []byte("{}")}
+	badProject, badID, badWebhook := good, good, good
+	badProject.Project, badID.DeliveryID, badWebhook.Webhook = "a/b", "__x__", "W/1"
 	both := good
 	both.URL = "https://x"
 	neither := good
@@ -39,6 +41,10 @@ func TestDecode_RejectsWhatIsNotATask(t *testing.T) {
 		"both targets":   both.Encode(),
 		"no target":      neither.Encode(),
 		"empty body":     noBody.Encode(),
+		// They name Firestore documents: a malformed one would fail every store call for days.
+		"project a/b":    badProject.Encode(),
+		"delivery __x__": badID.Encode(),
+		"webhook W/1":    badWebhook.Encode(),
 	}
 	for name, data := range cases {
 		if _, err := Decode(data); err == nil || !strings.HasPrefix(err.Error(), "task:") {
@@ -51,7 +57,7 @@ func TestDecode_RejectsWhatIsNotATask(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(Task{DeliveryID: "d", Project: "p", EventID: "e", MessageID: "m", Webhook: "w", Body: []byte("{}")}.Encode())
+	f.Add(Task{DeliveryID: "dlv_1", Project: "acme", EventID: "e", MessageID: "m", Webhook: "wh", Body: []byte("{}")}.Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tk, err := Decode(data)
 		if err != nil {
