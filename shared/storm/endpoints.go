@@ -120,6 +120,10 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("webhook-id")
 	e.mu.Lock()
 	a, retryAfter := e.decide(id)
+	var reply hostileBody
+	if e.plan.Profile == Garbled || e.plan.Profile == GarbledGone {
+		reply = hostile(e.rng)
+	}
 	a.at = time.Now()
 	a.verified = err == nil && e.verifier != nil && e.verifier.Verify(body, r.Header) == nil
 	if !a.verified {
@@ -140,12 +144,12 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch a.kind {
 	case answeredOK:
 		e.trap.hold()
-		w.WriteHeader(http.StatusOK)
+		writeReply(w, http.StatusOK, reply)
 	case answeredStatus:
 		if retryAfter != "" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
-		w.WriteHeader(a.status)
+		writeReply(w, a.status, reply)
 	case answeredTimeout:
 		select {
 		case <-r.Context().Done():
@@ -155,6 +159,15 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case answeredReset:
 		drop(w, true)
 	}
+}
+
+// writeReply answers status, with the endpoint's hostile body if it sends one.
+func writeReply(w http.ResponseWriter, status int, reply hostileBody) {
+	if reply.data != nil {
+		w.Header().Set("Content-Type", reply.contentType)
+	}
+	w.WriteHeader(status)
+	w.Write(reply.data)
 }
 
 // drop closes the connection without an answer; reset sends a TCP RST instead of a FIN.
@@ -173,7 +186,7 @@ func drop(w http.ResponseWriter, reset bool) {
 func (e *endpoint) decide(id string) (answer, string) {
 	status := func(code int) answer { return answer{kind: answeredStatus, status: code} }
 	switch e.plan.Profile {
-	case Gone:
+	case Gone, GarbledGone:
 		return status(http.StatusGone), ""
 	case Unavailable:
 		return status(http.StatusServiceUnavailable), ""
@@ -184,6 +197,10 @@ func (e *endpoint) decide(id string) (answer, string) {
 	case Throttled:
 		if len(e.answers[id]) == 0 {
 			return status(http.StatusTooManyRequests), e.retryAfter()
+		}
+	case Garbled:
+		if len(e.answers[id]) == 0 && e.rng.IntN(2) == 0 {
+			return status([]int{500, 502, 503}[e.rng.IntN(3)]), ""
 		}
 	case Flaky:
 		switch n := e.rng.IntN(100); {

@@ -29,7 +29,16 @@ const (
 	Rejecting Profile = "rejecting"
 	// Hanging never answers within the attempt timeout: deliveries are exhausted.
 	Hanging Profile = "hanging"
+	// Garbled answers a delivery's first request 500/502/503 half of the time, then 200, every
+	// answer with a hostile body (bodies.go): binary, Latin-1, or cut mid-character at 4 KiB.
+	// Each delivery must end delivered, its 5xx attempt recorded.
+	Garbled Profile = "garbled"
+	// GarbledGone answers 410 with a hostile body: it must disable the webhook as Gone does.
+	GarbledGone Profile = "garbled-gone"
 )
+
+// profiles is every profile, in the order the report lists them.
+var profiles = []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging, Garbled, GarbledGone}
 
 // eventTypes are the types the storm publishes, with their weights (per mille). The endpoints whose every
 // delivery fails for the whole window subscribe to the rare ones: the emulator pushes only about
@@ -52,6 +61,8 @@ var special = []endpointPlan{
 	{Profile: Unavailable, Events: []string{"batch.expired"}},
 	{Profile: Rejecting, Events: []string{"interaction.completed"}},
 	{Profile: Hanging, Events: []string{"batch.cancelled"}},
+	{Profile: GarbledGone, Events: []string{"batch.failed"}},
+	{Profile: Garbled}, // a common type, drawn like a regular endpoint's
 }
 
 // regular is the cycle of profiles of the other endpoints.
@@ -89,7 +100,10 @@ func newPlan(events, endpoints int, seed uint64) plan {
 		if i < len(special) && endpoints >= 2*len(special) {
 			ep = special[i]
 		} else {
-			ep = endpointPlan{Profile: regular[i%len(regular)], Events: []string{common[rng.IntN(len(common))]}}
+			ep = endpointPlan{Profile: regular[i%len(regular)]}
+		}
+		if len(ep.Events) == 0 {
+			ep.Events = []string{common[rng.IntN(len(common))]}
 			if rng.IntN(4) == 0 {
 				if second := common[rng.IntN(len(common))]; second != ep.Events[0] {
 					ep.Events = append(ep.Events, second)
@@ -126,11 +140,14 @@ func newPlan(events, endpoints int, seed uint64) plan {
 // hopeless reports whether no delivery to the endpoint can ever be received.
 func (p endpointPlan) hopeless() bool {
 	switch p.Profile {
-	case Gone, Unavailable, Rejecting, Hanging:
+	case Gone, Unavailable, Rejecting, Hanging, GarbledGone:
 		return true
 	}
 	return false
 }
+
+// isGone reports whether the endpoint answers 410, so disables its webhook.
+func (p endpointPlan) isGone() bool { return p.Profile == Gone || p.Profile == GarbledGone }
 
 // pairs is the number of (event, endpoint) pairs the storm must account for.
 func (p plan) pairs() int {

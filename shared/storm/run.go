@@ -26,9 +26,11 @@ type run struct {
 	trap     *trap
 	began    time.Time
 	progress io.Writer
-	timeline []string
-	sent     int
-	mu       sync.Mutex
+	// deliverDown is when Deliver was dead: an attempt made just before has no record.
+	deliverDown outage
+	timeline    []string
+	sent        int
+	mu          sync.Mutex
 }
 
 func (r *run) note(format string, args ...any) {
@@ -134,6 +136,7 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 			if err != nil {
 				return false, err
 			}
+			r.deliverDown.from = time.Now()
 			how := ""
 			if held {
 				how = ", while an endpoint was accepting one of its POSTs"
@@ -143,6 +146,7 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 			if err := deliver.restart(ctx, r.opts.Dir); err != nil {
 				return false, err
 			}
+			r.deliverDown.to = time.Now()
 			r.note("Deliver restarted on the same port")
 		}
 		if n%5 != 0 {

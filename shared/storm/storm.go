@@ -3,10 +3,14 @@
 // away and come back, answer 410 or 400; one Deliver process killed with SIGKILL mid-run and
 // restarted; a retry window compressed to a minute or two so that the run ends in minutes.
 //
+// Some endpoints answer with hostile bodies — binary, Latin-1, cut mid-character at 4 KiB — which
+// must be recorded like any other (bodies.go).
+//
 // Afterwards every (event, endpoint) pair must be received at least once with a valid
-// signature, or recorded final (failed, exhausted, cancelled) with a reason that matches what
-// its endpoint did; a 410 endpoint's pairs dispatched after its webhook was disabled are not
-// fanned out at all, and the event record shows it. Duplicates are counted, not forbidden.
+// signature and recorded delivered, or recorded final (failed, exhausted, cancelled) with a
+// reason that matches what its endpoint did; a 410 endpoint's pairs dispatched after its webhook
+// was disabled are not fanned out at all, and the event record shows it. No record may be left
+// pending. Duplicates are counted, not forbidden.
 //
 // It starts a fresh local stack of its own under Options.Dir, as scripts/bench does, with the
 // retry window and attempt timeout set in the environment the stack passes to the functions.
@@ -179,7 +183,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		e.mu.Unlock()
 	}
 	sort.Strings(res.Timeline) // each line starts with its right-aligned time
-	if err := check(ctx, st, devstack.Project, p, eps, &res); err != nil {
+	if err := r.check(ctx, st, &res); err != nil {
 		return res, err
 	}
 	res.Duration = time.Since(began)
