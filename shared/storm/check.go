@@ -28,12 +28,15 @@ type eventState struct {
 // pair is what is known of one (event, endpoint) pair once the storm is over.
 type pair struct {
 	ep       *endpoint
-	answers  []answer
+	answers  []answer // of every incarnation of the webhook, in time order
 	rec      store.Delivery
 	recorded bool
 	hook     webhook.State // the webhook's state at the end
 	ev       eventState
 	id       string // the delivery id
+	// toNew are the POSTs that reached a new incarnation of the webhook although the delivery
+	// was queued before it began (incarnation.go).
+	toNew int
 	// deliverDown is when Deliver was killed and not yet restarted.
 	deliverDown outage
 }
@@ -86,27 +89,43 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 		return err
 	}
 
+	seen := r.opts.CacheTTL + time.Second
 	for i, ev := range r.plan.events {
 		msgID := event.MessageID(project, ev.ID)
 		for _, idx := range r.plan.targets[i] {
 			ep := r.eps[idx]
-			p := pair{ep: ep, answers: ep.log(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID],
+			p := pair{ep: ep, answers: ep.allAnswers(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID],
 				id: event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID()), deliverDown: r.deliverDown}
 			p.rec, p.recorded = records[p.id]
+			toNew := ep.change.toNewIncarnation(ep, msgID, p.ev.CreateTime)
+			p.toNew = len(toNew)
+			res.ToNewIncarnation += p.toNew
+			if ep.change.receivedByNew(ep, msgID, p.ev.CreateTime) {
+				res.ReceivedByNew++
+			}
 			outcome, ok := judge(p)
+			if ep.change != nil {
+				outcome, ok = judgeChange(p, seen)
+			}
 			if outcome == outLost && !res.Settled {
 				outcome = outUnsettled // still on its way when the storm stopped waiting
 			}
-			res.add(ep.plan.Profile, outcome, ok, p.answers)
+			res.add(ep.plan.Kind(), outcome, ok, p.answers)
 			if !ok {
 				line := fmt.Sprintf("%s → %s: %s (record %s %s, %d attempts; event queued at %s; endpoint answered %s",
 					ev.ID, ep.plan.ID(), outcome, p.rec.State, p.rec.Reason, p.rec.Attempts, since(r.began, p.ev.CreateTime), describe(r.began, p.answers))
+				if ep.change != nil && !ep.change.to.IsZero() {
+					line += fmt.Sprintf("; webhook %s at %s", ep.change.kind, since(r.began, ep.change.to))
+				}
 				res.problem(ep.plan.ID(), outcome, line+")")
 			}
 		}
 	}
 	for _, ep := range r.eps {
 		res.BadSignatures += ep.badSigs
+		if ep.change != nil && ep.change.next != nil {
+			res.BadSignatures += ep.change.next.badSigs
+		}
 	}
 	return nil
 }
@@ -203,11 +222,10 @@ func agrees(p pair) bool {
 	return false
 }
 
-// accepted reports whether the endpoint accepted a POST of delivery id.
+// accepted reports whether the endpoint, or its webhook's new incarnation, accepted a POST of
+// delivery id.
 func (e *endpoint) accepted(id string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.ContainsFunc(e.answers[id], func(a answer) bool { return a.kind == answeredOK })
+	return slices.ContainsFunc(e.allAnswers(id), func(a answer) bool { return a.kind == answeredOK })
 }
 
 func (e *endpoint) first410Before(t time.Time) bool {

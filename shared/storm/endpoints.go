@@ -44,6 +44,8 @@ type endpoint struct {
 	// received counts, over every endpoint, the pairs with a first accepted POST.
 	received *atomic.Int64
 	trap     *trap
+	// published counts the events published so far that this endpoint's webhook subscribes to.
+	published atomic.Int64
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -53,6 +55,10 @@ type endpoint struct {
 	badSigs  int
 	first410 time.Time
 	outages  []outage
+
+	// change is what happens to the webhook mid-storm, nil if nothing (incarnation.go); both
+	// incarnations of a re-created webhook share it.
+	change *change
 }
 
 type outage struct{ from, to time.Time }
@@ -68,6 +74,39 @@ func newEndpoint(p endpointPlan, seed uint64, attemptTimeout time.Duration, rece
 	}
 	e.serve(ln)
 	return e, nil
+}
+
+// startEndpoints listens for every endpoint of the plan, and for the new incarnation of each
+// webhook that is re-created mid-storm: a port of its own, answers drawn from a seed of its own.
+func startEndpoints(p plan, opts Options, received *atomic.Int64, tr *trap) ([]*endpoint, func(), error) {
+	var all []*endpoint
+	stop := func() {
+		for _, e := range all {
+			e.stop()
+		}
+	}
+	eps := make([]*endpoint, len(p.endpoints))
+	for i, ep := range p.endpoints {
+		e, err := newEndpoint(ep, opts.Seed, opts.AttemptTimeout, received, tr)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		eps[i], all = e, append(all, e)
+		if ep.Change == "" {
+			continue
+		}
+		e.change = &change{kind: ep.Change}
+		if ep.Change == Recreated {
+			next, err := newEndpoint(ep, opts.Seed^0x9e3779b97f4a7c15, opts.AttemptTimeout, received, tr)
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			next.change, e.change.next, all = e.change, next, append(all, next)
+		}
+	}
+	return eps, stop, nil
 }
 
 // URL is where the webhook points.

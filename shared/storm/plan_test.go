@@ -3,6 +3,7 @@ package storm
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -36,8 +37,14 @@ func TestPlan_BriefStormHasEveryKindOfTrouble(t *testing.T) {
 		has := map[Profile]bool{}
 		for _, ep := range p.endpoints {
 			has[ep.Profile] = true
+			if ep.Change != "" {
+				has[Profile(ep.Change)] = true
+				if ep.Pause < time.Second {
+					t.Errorf("seed %d: %s paused %s beyond the cache TTL, want a second at least", seed, ep.ID(), ep.Pause)
+				}
+			}
 		}
-		for _, want := range []Profile{Garbled, GarbledGone, Gone} {
+		for _, want := range []Profile{Garbled, GarbledGone, Gone, Profile(Recreated), Profile(Reenabled)} {
 			if !has[want] {
 				t.Errorf("seed %d: no %s endpoint", seed, want)
 			}

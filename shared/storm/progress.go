@@ -52,8 +52,8 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 	if pr.dispatched < len(p.events) || pr.pending > 0 {
 		return pr, nil
 	}
-	// Not every pair is fanned out: a webhook disabled by a 410 is left out of the events
-	// dispatched after it. The events' own lists say which are.
+	// Not every pair is fanned out: a webhook disabled by a 410, deleted or disabled through the
+	// API is left out of the events dispatched meanwhile. The events' own lists say which are.
 	events, err := root.Collection("events").Select("deliveries").Documents(ctx).GetAll()
 	if err != nil {
 		return pr, err

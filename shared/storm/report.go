@@ -37,14 +37,18 @@ type Result struct {
 	Unrecorded  int `json:"answered_unrecorded"`
 	// PendingRecords are the delivery records still pending when the storm ended; once it has
 	// settled, nothing will finish them.
-	PendingRecords int                     `json:"pending_records"`
-	Mismatched     int                     `json:"reason_mismatches"`
-	Problems       []string                `json:"problems,omitempty"`
-	ByProfile      map[Profile]*ProfileRow `json:"by_profile"`
-	DeadLetters    int                     `json:"dead_letters"`
-	Timeline       []string                `json:"timeline"`
-	Settled        bool                    `json:"settled"`
-	Duration       time.Duration           `json:"duration_ns"`
+	PendingRecords int `json:"pending_records"`
+	// ToNewIncarnation are the POSTs a re-created or re-enabled webhook got of deliveries queued
+	// before it began; ReceivedByNew are the pairs it received that were queued after.
+	ToNewIncarnation int                     `json:"posts_to_new_incarnation"`
+	ReceivedByNew    int                     `json:"received_by_new_incarnation"`
+	Mismatched       int                     `json:"reason_mismatches"`
+	Problems         []string                `json:"problems,omitempty"`
+	ByProfile        map[Profile]*ProfileRow `json:"by_profile"`
+	DeadLetters      int                     `json:"dead_letters"`
+	Timeline         []string                `json:"timeline"`
+	Settled          bool                    `json:"settled"`
+	Duration         time.Duration           `json:"duration_ns"`
 
 	shown map[string]int // problems kept, by webhook and outcome
 }
@@ -64,7 +68,7 @@ type ProfileRow struct {
 // OK reports whether the storm lost nothing and every final failure matched its endpoint.
 func (r Result) OK() bool {
 	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0 &&
-		r.Unrecorded == 0 && r.PendingRecords == 0
+		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0
 }
 
 func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
@@ -97,6 +101,9 @@ func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
 			row.Lost++
 		}
 		r.Unrecorded++
+	case outcome == outToNewIncarnation:
+		// Counted by its POSTs, in ToNewIncarnation.
+		row.Lost++
 	case ok:
 		r.Final[outcome]++
 		row.Final++
@@ -150,6 +157,8 @@ func (r Result) Table() string {
 	row("received, but the record left pending for good (must be 0)", r.LeftPending, "")
 	row("answered, but never recorded (must be 0)", r.Unrecorded, "")
 	row("records left pending for good (must be 0)", r.PendingRecords, "")
+	row("POSTs to a new incarnation, queued before it (must be 0)", r.ToNewIncarnation, "")
+	row("received by a new incarnation, queued after it", r.ReceivedByNew, "")
 	row("requests that failed signature verification (must be 0)", r.BadSignatures, "")
 	total := 0
 	for _, n := range r.Final {
@@ -165,11 +174,10 @@ func (r Result) Table() string {
 		row("  "+k, r.Final[k], "")
 	}
 	row("dead letters recorded for deliveries", r.DeadLetters, "")
-	fmt.Fprintf(&b, "\n%-12s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
-	for _, p := range profiles {
-		if x := r.ByProfile[p]; x != nil && x.Endpoints > 0 {
-			fmt.Fprintf(&b, "%-12s %9d %7d %9d %6d %10d %5d\n", p, x.Endpoints, x.Pairs, x.Received, x.Final, x.Duplicates, x.Lost)
-		}
+	fmt.Fprintf(&b, "\n%-22s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
+	for _, p := range r.kinds() {
+		x := r.ByProfile[p]
+		fmt.Fprintf(&b, "%-22s %9d %7d %9d %6d %10d %5d\n", p, x.Endpoints, x.Pairs, x.Received, x.Final, x.Duplicates, x.Lost)
 	}
 	if !r.Settled {
 		fmt.Fprintf(&b, "\nNOT SETTLED when the storm stopped waiting: %d deliveries still on their way, %d answered but never recorded.\n",
@@ -180,6 +188,19 @@ func (r Result) Table() string {
 	}
 	fmt.Fprintf(&b, "\ntook %s\n", r.Duration.Round(time.Second))
 	return b.String()
+}
+
+// kinds are the report's rows: each profile, then the same profile with a webhook change.
+func (r Result) kinds() []Profile {
+	var out []Profile
+	for _, p := range profiles {
+		for _, k := range []Profile{p, kind(p, Recreated), kind(p, Reenabled)} {
+			if x := r.ByProfile[k]; x != nil && x.Endpoints > 0 {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }
 
 // JSON is the one-line machine-readable report.

@@ -28,14 +28,18 @@ type run struct {
 	progress io.Writer
 	// deliverDown is when Deliver was dead: an attempt made just before has no record.
 	deliverDown outage
-	timeline    []string
-	sent        int
-	mu          sync.Mutex
+	// failed receives an error that ends the storm (a webhook change the API refused).
+	failed   chan error
+	timeline []string
+	sent     int
+	mu       sync.Mutex
 }
 
 func (r *run) note(format string, args ...any) {
 	line := fmt.Sprintf("%6s  ", since(r.began, time.Now())) + fmt.Sprintf(format, args...)
+	r.mu.Lock()
 	r.timeline = append(r.timeline, line)
+	r.mu.Unlock()
 	fmt.Fprintln(r.progress, line)
 }
 
@@ -67,6 +71,7 @@ func (r *run) publish(ctx context.Context, ps *pubsub.Client) error {
 			if !r.plan.endpoints[to].hopeless() {
 				hopeful++
 			}
+			r.eps[to].published.Add(1)
 		}
 		wg.Add(1)
 		go func() {
@@ -120,6 +125,8 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
+		case err := <-r.failed:
+			return false, err
 		case err := <-published:
 			if err != nil {
 				return false, err
