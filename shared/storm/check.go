@@ -4,92 +4,50 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
 
+	"github.com/jobhooks/jobhooks/shared/devstack"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// progress is how far the stack has come, mostly from count queries (cheap for the emulator,
-// which the storm must not slow down by reading every record while it works).
-type progress struct {
-	dispatched  int // events recorded dispatched
-	records     int // delivery records
-	goneRecords int // records of the gone endpoints, whose later pairs are never fanned out
-	// pending are the pending records whose pair is not received yet; leftPending those whose
-	// pair is received (normally final a moment later).
-	pending     int
-	leftPending map[string]bool
-}
-
-func readProgress(ctx context.Context, fs *firestore.Client, project string, p plan, eps map[string]*endpoint) (progress, error) {
-	pr := progress{leftPending: map[string]bool{}}
-	root := fs.Collection("projects").Doc(project)
-	deliveries := root.Collection("deliveries")
-	var err error
-	if pr.dispatched, err = countOf(ctx, root.Collection("events").Where("state", "==", store.EventDispatched)); err != nil {
-		return pr, err
-	}
-	if pr.records, err = countOf(ctx, deliveries.Query); err != nil {
-		return pr, err
-	}
-	for _, ep := range p.endpoints {
-		if ep.Profile != Gone {
-			continue
-		}
-		n, err := countOf(ctx, deliveries.Where("webhook", "==", ep.ID()))
-		if err != nil {
-			return pr, err
-		}
-		pr.goneRecords += n
-	}
-	pending, err := deliveries.Where("state", "==", string(store.Pending)).Select("event_id", "webhook").Documents(ctx).GetAll()
-	if err != nil {
-		return pr, err
-	}
-	for _, snap := range pending {
-		var d store.Delivery
-		if err := snap.DataTo(&d); err != nil {
-			return pr, err
-		}
-		if ep := eps[d.Webhook]; ep != nil && ep.accepted(event.MessageID(project, d.EventID)) {
-			pr.leftPending[snap.Ref.ID] = true
-		} else {
-			pr.pending++
-		}
-	}
-	return pr, nil
-}
-
-// settled: every event is dispatched, every pair that must have a record has one (a gone
-// endpoint's pairs dispatched after its webhook was disabled have none), and no record is
-// pending but those of received pairs.
-func (pr progress) settled(p plan) bool {
-	notGone := 0
-	for _, to := range p.targets {
-		for _, ep := range to {
-			if p.endpoints[ep].Profile != Gone {
-				notGone++
-			}
-		}
-	}
-	return pr.dispatched == len(p.events) && pr.pending == 0 && pr.records-pr.goneRecords == notGone
-}
-
-// eventState is the part of an event record the check needs.
+// eventState is the part of an event record the check needs. create_time is when the event was
+// first fanned out: when its deliveries count as queued.
 type eventState struct {
 	State        string    `firestore:"state"`
 	Deliveries   []string  `firestore:"deliveries"`
+	CreateTime   time.Time `firestore:"create_time"`
 	DispatchTime time.Time `firestore:"dispatch_time"`
 }
 
+// pair is what is known of one (event, endpoint) pair once the storm is over.
+type pair struct {
+	ep       *endpoint
+	answers  []answer // of every incarnation of the webhook, in time order
+	rec      store.Delivery
+	recorded bool
+	hook     webhook.State // the webhook's state at the end
+	ev       eventState
+	id       string // the delivery id
+	// toNew are the POSTs that reached a new incarnation of the webhook although the delivery
+	// was queued before it began (incarnation.go).
+	toNew int
+	// deliverDown is when Deliver was killed and not yet restarted.
+	deliverDown outage
+}
+
+func (p pair) received() bool {
+	return slices.ContainsFunc(p.answers, func(a answer) bool { return a.kind == answeredOK && a.verified })
+}
+
 // check reads every record once and judges every pair.
-func check(ctx context.Context, st *store.Store, project string, p plan, eps []*endpoint, res *Result) error {
-	fs := st.Client()
+func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
+	project, fs := devstack.Project, st.Client()
 	root := fs.Collection("projects").Doc(project)
 	snaps, err := root.Collection("deliveries").Documents(ctx).GetAll()
 	if err != nil {
@@ -104,7 +62,10 @@ func check(ctx context.Context, st *store.Store, project string, p plan, eps []*
 		records[d.ID] = d
 	}
 	res.Records = len(records)
-	snaps, err = root.Collection("events").Select("state", "deliveries", "dispatch_time").Documents(ctx).GetAll()
+	if res.PendingRecords, err = countOf(ctx, root.Collection("deliveries").Where("state", "==", string(store.Pending))); err != nil {
+		return err
+	}
+	snaps, err = root.Collection("events").Select("state", "deliveries", "create_time", "dispatch_time").Documents(ctx).GetAll()
 	if err != nil {
 		return fmt.Errorf("read event records: %w", err)
 	}
@@ -128,26 +89,43 @@ func check(ctx context.Context, st *store.Store, project string, p plan, eps []*
 		return err
 	}
 
-	for i, ev := range p.events {
+	seen := r.opts.CacheTTL + time.Second
+	for i, ev := range r.plan.events {
 		msgID := event.MessageID(project, ev.ID)
-		for _, idx := range p.targets[i] {
-			ep := eps[idx]
-			answers := ep.log(msgID)
-			id := event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID())
-			rec, recorded := records[id]
-			outcome, ok := judge(ep, answers, rec, recorded, state[ep.plan.ID()], events[ev.ID], id)
+		for _, idx := range r.plan.targets[i] {
+			ep := r.eps[idx]
+			p := pair{ep: ep, answers: ep.allAnswers(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID],
+				id: event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID()), deliverDown: r.deliverDown}
+			p.rec, p.recorded = records[p.id]
+			toNew := ep.change.toNewIncarnation(ep, msgID, p.ev.CreateTime)
+			p.toNew = len(toNew)
+			res.ToNewIncarnation += p.toNew
+			if ep.change.receivedByNew(ep, msgID, p.ev.CreateTime) {
+				res.ReceivedByNew++
+			}
+			outcome, ok := judge(p)
+			if ep.change != nil {
+				outcome, ok = judgeChange(p, seen)
+			}
 			if outcome == outLost && !res.Settled {
 				outcome = outUnsettled // still on its way when the storm stopped waiting
 			}
-			res.add(ep.plan.Profile, outcome, ok, answers)
+			res.add(ep.plan.Kind(), outcome, ok, p.answers)
 			if !ok {
-				res.problem(fmt.Sprintf("%s → %s: %s (record %s %s, %d attempts; endpoint answered %s)",
-					ev.ID, ep.plan.ID(), outcome, rec.State, rec.Reason, rec.Attempts, describe(answers)))
+				line := fmt.Sprintf("%s → %s: %s (record %s %s, %d attempts; event queued at %s; endpoint answered %s",
+					ev.ID, ep.plan.ID(), outcome, p.rec.State, p.rec.Reason, p.rec.Attempts, since(r.began, p.ev.CreateTime), describe(r.began, p.answers))
+				if ep.change != nil && !ep.change.to.IsZero() {
+					line += fmt.Sprintf("; webhook %s at %s", ep.change.kind, since(r.began, ep.change.to))
+				}
+				res.problem(ep.plan.ID(), outcome, line+")")
 			}
 		}
 	}
-	for _, ep := range eps {
+	for _, ep := range r.eps {
 		res.BadSignatures += ep.badSigs
+		if ep.change != nil && ep.change.next != nil {
+			res.BadSignatures += ep.change.next.badSigs
+		}
 	}
 	return nil
 }
@@ -161,60 +139,93 @@ const (
 	// outReceivedLeftPending: the endpoint accepted a POST, but the record stayed pending and
 	// nothing finishes it any more.
 	outReceivedLeftPending = "received, but its record was left pending"
+	// outAnsweredUnrecorded: the endpoint answered, but no record was ever written — what a
+	// reply that cannot be stored leads to: the POST is made again and again.
+	outAnsweredUnrecorded   = "answered, but never recorded"
+	outDeliveredNotAccepted = "recorded delivered but never accepted by the endpoint"
+	// outRetryUnrecorded: a garbled endpoint answered 5xx first, but the record shows one attempt.
+	outRetryUnrecorded = "delivered, but its 5xx attempt is not recorded"
 )
 
 // judge decides what became of one pair and whether that agrees with what its endpoint did.
-func judge(ep *endpoint, answers []answer, rec store.Delivery, recorded bool, hook webhook.State, ev eventState, id string) (string, bool) {
-	received := slices.ContainsFunc(answers, func(a answer) bool { return a.kind == answeredOK && a.verified })
+func judge(p pair) (string, bool) {
+	rec := p.rec
 	switch {
-	case received && recorded && rec.State == store.Pending:
-		return outReceivedLeftPending, false
-	case received:
-		return outReceived, true
-	case recorded && rec.State == store.Delivered:
-		return "recorded delivered but never accepted by the endpoint", false
-	case recorded && rec.State.Final():
-		outcome := string(rec.State) + " " + rec.Reason
-		return outcome, agrees(ep, answers, rec)
-	case !recorded && ep.plan.Profile == Gone && hook != webhook.Enabled && ev.State == store.EventDispatched &&
-		!slices.Contains(ev.Deliveries, id) && ep.first410Before(ev.DispatchTime):
+	case !p.recorded && len(p.answers) > 0:
+		return outAnsweredUnrecorded, false
+	case p.received():
+		return p.judgeReceived()
+	case p.recorded && rec.State == store.Delivered:
+		return outDeliveredNotAccepted, false
+	case p.recorded && rec.State.Final():
+		return string(rec.State) + " " + rec.Reason, agrees(p)
+	case !p.recorded && p.ep.plan.isGone() && p.hook != webhook.Enabled && p.ev.State == store.EventDispatched &&
+		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.DispatchTime):
 		return outNotTargeted, true
 	}
 	return outLost, false
 }
 
-// agrees says whether a final failure is what the endpoint's behaviour must lead to.
-func agrees(ep *endpoint, answers []answer, rec store.Delivery) bool {
-	gave := func(status int) bool {
-		return slices.ContainsFunc(answers, func(a answer) bool { return a.kind == answeredStatus && a.status == status })
+// judgeReceived decides a pair the endpoint accepted: its record must say so.
+func (p pair) judgeReceived() (string, bool) {
+	switch {
+	case p.rec.State == store.Pending:
+		return outReceivedLeftPending, false
+	case p.ep.plan.Profile == Garbled && p.retryUnrecorded():
+		return outRetryUnrecorded, false
 	}
-	p := ep.plan.Profile
+	return outReceived, true
+}
+
+// retryUnrecorded: a garbled endpoint answered a delivery's first POST 5xx with a hostile body,
+// a later one 200, yet the record counts one attempt. Excused: two copies of the task POSTed at
+// once (Pub/Sub may push a message twice; the slower copy's record write loses), and a 5xx just
+// before Deliver was killed (the process died before recording it).
+func (p pair) retryUnrecorded() bool {
+	first := p.answers[0]
+	if first.status < 500 || p.rec.Attempts >= 2 {
+		return false
+	}
+	i := slices.IndexFunc(p.answers, func(a answer) bool { return a.kind == answeredOK && a.verified })
+	if i < 0 || p.answers[i].at.Sub(first.at) < time.Second {
+		return false
+	}
+	down := p.deliverDown
+	return down.from.IsZero() || first.at.Before(down.from.Add(-2*time.Second)) || first.at.After(down.to)
+}
+
+// agrees says whether a final failure is what the endpoint's behaviour must lead to.
+func agrees(p pair) bool {
+	gave := func(status int) bool {
+		return slices.ContainsFunc(p.answers, func(a answer) bool { return a.kind == answeredStatus && a.status == status })
+	}
+	rec, ep := p.rec, p.ep
 	switch {
 	case rec.State == store.Failed && rec.Reason == "gone":
-		return gave(410)
+		// A 410 disables the webhook, whatever body came with it.
+		return gave(410) && p.hook == webhook.DisabledDueToFailedDeliveries
 	case rec.State == store.Cancelled && rec.Reason == "webhook_disabled_due_to_failed_deliveries":
-		return p == Gone && ep.first410Before(time.Now())
+		return ep.plan.isGone() && ep.first410Before(time.Now())
 	case rec.State == store.Failed && rec.Reason == "status_400":
 		return gave(400)
 	case rec.State == store.Exhausted && rec.Reason == "window_exhausted":
 		// Every attempt of the window failed; the last one recorded is something the endpoint did.
-		switch p {
+		switch ep.plan.Profile {
 		case Unavailable:
 			return rec.LastStatusCode == 503
 		case Hanging:
 			return rec.LastStatusCode == 0
-		case Flaky, Throttled, Flapping:
+		case Flaky, Throttled, Flapping, Garbled:
 			return rec.LastStatusCode == 0 || gave(rec.LastStatusCode)
 		}
 	}
 	return false
 }
 
-// accepted reports whether the endpoint accepted a POST of delivery id.
+// accepted reports whether the endpoint, or its webhook's new incarnation, accepted a POST of
+// delivery id.
 func (e *endpoint) accepted(id string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.ContainsFunc(e.answers[id], func(a answer) bool { return a.kind == answeredOK })
+	return slices.ContainsFunc(e.allAnswers(id), func(a answer) bool { return a.kind == answeredOK })
 }
 
 func (e *endpoint) first410Before(t time.Time) bool {
@@ -232,25 +243,31 @@ func countOf(ctx context.Context, q firestore.Query) (int, error) {
 	return int(v.GetIntegerValue()), nil
 }
 
-func describe(answers []answer) string {
+// describe lists what an endpoint answered, each with its time since the storm began; of a long
+// list, the first few and the last.
+func describe(began time.Time, answers []answer) string {
 	if len(answers) == 0 {
 		return "nothing (no request arrived)"
 	}
-	s := ""
+	parts := make([]string, len(answers))
 	for i, a := range answers {
-		if i > 0 {
-			s += ","
+		if i >= 4 && i < len(answers)-1 {
+			if i == 4 {
+				parts[i] = fmt.Sprintf("… %d more", len(answers)-5)
+			}
+			continue
 		}
 		switch a.kind {
 		case answeredOK:
-			s += "200"
+			parts[i] = "200"
 		case answeredStatus:
-			s += fmt.Sprint(a.status)
+			parts[i] = fmt.Sprint(a.status)
 		case answeredReset:
-			s += "reset"
+			parts[i] = "reset"
 		case answeredTimeout:
-			s += "timeout"
+			parts[i] = "timeout"
 		}
+		parts[i] += " at " + a.at.Sub(began).Round(100*time.Millisecond).String()
 	}
-	return s
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), ", ")
 }

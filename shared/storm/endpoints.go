@@ -44,6 +44,8 @@ type endpoint struct {
 	// received counts, over every endpoint, the pairs with a first accepted POST.
 	received *atomic.Int64
 	trap     *trap
+	// published counts the events published so far that this endpoint's webhook subscribes to.
+	published atomic.Int64
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -53,6 +55,10 @@ type endpoint struct {
 	badSigs  int
 	first410 time.Time
 	outages  []outage
+
+	// change is what happens to the webhook mid-storm, nil if nothing (incarnation.go); both
+	// incarnations of a re-created webhook share it.
+	change *change
 }
 
 type outage struct{ from, to time.Time }
@@ -68,6 +74,39 @@ func newEndpoint(p endpointPlan, seed uint64, attemptTimeout time.Duration, rece
 	}
 	e.serve(ln)
 	return e, nil
+}
+
+// startEndpoints listens for every endpoint of the plan, and for the new incarnation of each
+// webhook that is re-created mid-storm: a port of its own, answers drawn from a seed of its own.
+func startEndpoints(p plan, opts Options, received *atomic.Int64, tr *trap) ([]*endpoint, func(), error) {
+	var all []*endpoint
+	stop := func() {
+		for _, e := range all {
+			e.stop()
+		}
+	}
+	eps := make([]*endpoint, len(p.endpoints))
+	for i, ep := range p.endpoints {
+		e, err := newEndpoint(ep, opts.Seed, opts.AttemptTimeout, received, tr)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		eps[i], all = e, append(all, e)
+		if ep.Change == "" {
+			continue
+		}
+		e.change = &change{kind: ep.Change}
+		if ep.Change == Recreated {
+			next, err := newEndpoint(ep, opts.Seed^0x9e3779b97f4a7c15, opts.AttemptTimeout, received, tr)
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			next.change, e.change.next, all = e.change, next, append(all, next)
+		}
+	}
+	return eps, stop, nil
 }
 
 // URL is where the webhook points.
@@ -120,6 +159,10 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("webhook-id")
 	e.mu.Lock()
 	a, retryAfter := e.decide(id)
+	var reply hostileBody
+	if e.plan.Profile == Garbled || e.plan.Profile == GarbledGone {
+		reply = hostile(e.rng)
+	}
 	a.at = time.Now()
 	a.verified = err == nil && e.verifier != nil && e.verifier.Verify(body, r.Header) == nil
 	if !a.verified {
@@ -140,12 +183,12 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch a.kind {
 	case answeredOK:
 		e.trap.hold()
-		w.WriteHeader(http.StatusOK)
+		writeReply(w, http.StatusOK, reply)
 	case answeredStatus:
 		if retryAfter != "" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
-		w.WriteHeader(a.status)
+		writeReply(w, a.status, reply)
 	case answeredTimeout:
 		select {
 		case <-r.Context().Done():
@@ -155,6 +198,15 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case answeredReset:
 		drop(w, true)
 	}
+}
+
+// writeReply answers status, with the endpoint's hostile body if it sends one.
+func writeReply(w http.ResponseWriter, status int, reply hostileBody) {
+	if reply.data != nil {
+		w.Header().Set("Content-Type", reply.contentType)
+	}
+	w.WriteHeader(status)
+	w.Write(reply.data)
 }
 
 // drop closes the connection without an answer; reset sends a TCP RST instead of a FIN.
@@ -173,7 +225,7 @@ func drop(w http.ResponseWriter, reset bool) {
 func (e *endpoint) decide(id string) (answer, string) {
 	status := func(code int) answer { return answer{kind: answeredStatus, status: code} }
 	switch e.plan.Profile {
-	case Gone:
+	case Gone, GarbledGone:
 		return status(http.StatusGone), ""
 	case Unavailable:
 		return status(http.StatusServiceUnavailable), ""
@@ -184,6 +236,10 @@ func (e *endpoint) decide(id string) (answer, string) {
 	case Throttled:
 		if len(e.answers[id]) == 0 {
 			return status(http.StatusTooManyRequests), e.retryAfter()
+		}
+	case Garbled:
+		if len(e.answers[id]) == 0 && e.rng.IntN(2) == 0 {
+			return status([]int{500, 502, 503}[e.rng.IntN(3)]), ""
 		}
 	case Flaky:
 		switch n := e.rng.IntN(100); {

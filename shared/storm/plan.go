@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Profile is how one endpoint of the storm behaves, and so which outcome its deliveries may end in.
@@ -29,6 +30,27 @@ const (
 	Rejecting Profile = "rejecting"
 	// Hanging never answers within the attempt timeout: deliveries are exhausted.
 	Hanging Profile = "hanging"
+	// Garbled answers a delivery's first request 500/502/503 half of the time, then 200, every
+	// answer with a hostile body (bodies.go): binary, Latin-1, or cut mid-character at 4 KiB.
+	// Each delivery must end delivered, its 5xx attempt recorded.
+	Garbled Profile = "garbled"
+	// GarbledGone answers 410 with a hostile body: it must disable the webhook as Gone does.
+	GarbledGone Profile = "garbled-gone"
+)
+
+// profiles is every profile, in the order the report lists them.
+var profiles = []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging, Garbled, GarbledGone}
+
+// Change is what happens to an endpoint's webhook mid-storm through the management API
+// (incarnation.go).
+type Change string
+
+const (
+	// Recreated: the webhook is deleted and created again under the same id, pointing at a new
+	// listener, with a new secret.
+	Recreated Change = "re-created"
+	// Reenabled: the webhook is disabled and enabled again a moment later.
+	Reenabled Change = "re-enabled"
 )
 
 // eventTypes are the types the storm publishes, with their weights (per mille). The endpoints whose every
@@ -52,6 +74,8 @@ var special = []endpointPlan{
 	{Profile: Unavailable, Events: []string{"batch.expired"}},
 	{Profile: Rejecting, Events: []string{"interaction.completed"}},
 	{Profile: Hanging, Events: []string{"batch.cancelled"}},
+	{Profile: GarbledGone, Events: []string{"batch.failed"}},
+	{Profile: Garbled}, // a common type, drawn like a regular endpoint's
 }
 
 // regular is the cycle of profiles of the other endpoints.
@@ -62,10 +86,25 @@ type endpointPlan struct {
 	Index   int
 	Profile Profile
 	Events  []string
+	// Change, if set, happens to the webhook at ChangeAt (a share of the publishing time) and
+	// lasts the cache TTL and Pause: deleted until re-created, or disabled until enabled again.
+	Change   Change
+	ChangeAt float64
+	Pause    time.Duration
 }
 
 // ID is the webhook id of the endpoint.
 func (p endpointPlan) ID() string { return "storm-" + strconv.Itoa(p.Index) + "-" + string(p.Profile) }
+
+// Kind names the endpoint's row in the report: its profile, and its change if it has one.
+func (p endpointPlan) Kind() Profile { return kind(p.Profile, p.Change) }
+
+func kind(p Profile, c Change) Profile {
+	if c == "" {
+		return p
+	}
+	return p + ", " + Profile(c)
+}
 
 // eventPlan is one job event to publish.
 type eventPlan struct {
@@ -89,7 +128,10 @@ func newPlan(events, endpoints int, seed uint64) plan {
 		if i < len(special) && endpoints >= 2*len(special) {
 			ep = special[i]
 		} else {
-			ep = endpointPlan{Profile: regular[i%len(regular)], Events: []string{common[rng.IntN(len(common))]}}
+			ep = endpointPlan{Profile: regular[i%len(regular)]}
+		}
+		if len(ep.Events) == 0 {
+			ep.Events = []string{common[rng.IntN(len(common))]}
 			if rng.IntN(4) == 0 {
 				if second := common[rng.IntN(len(common))]; second != ep.Events[0] {
 					ep.Events = append(ep.Events, second)
@@ -99,6 +141,7 @@ func newPlan(events, endpoints int, seed uint64) plan {
 		ep.Index = i
 		p.endpoints = append(p.endpoints, ep)
 	}
+	p.pickChanges(rng)
 	total := 0
 	for _, t := range eventTypes {
 		total += t.weight
@@ -123,14 +166,48 @@ func newPlan(events, endpoints int, seed uint64) plan {
 	return p
 }
 
+// pickChanges chooses, by the seed, the endpoints whose webhook is re-created or re-enabled
+// mid-storm: a few among those that answer a delivery's first request with a retryable failure
+// (throttled, flaky), so that each has deliveries pending when its webhook changes — the ones
+// the change must cancel. One of each at least, then one more of each per 30 endpoints.
+func (p *plan) pickChanges(rng *rand.Rand) {
+	var candidates []int
+	for _, ep := range p.endpoints {
+		if ep.Profile == Throttled || ep.Profile == Flaky {
+			candidates = append(candidates, ep.Index)
+		}
+	}
+	rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	each := 1 + len(p.endpoints)/30
+	for n, idx := range candidates {
+		if n >= 2*each {
+			break
+		}
+		ep := &p.endpoints[idx]
+		ep.Change = Recreated
+		if n%2 == 1 {
+			ep.Change = Reenabled
+		}
+		// Early enough that events keep coming after the change. The change lasts longer than
+		// the cache TTL, so that every instance sees the webhook gone or disabled, and, with the
+		// storm's defaults, less than a retry gap, so that a delivery pending before may next be
+		// tried after it.
+		ep.ChangeAt = 0.15 + 0.25*rng.Float64()
+		ep.Pause = time.Second + time.Duration(rng.Int64N(int64(1500*time.Millisecond)))
+	}
+}
+
 // hopeless reports whether no delivery to the endpoint can ever be received.
 func (p endpointPlan) hopeless() bool {
 	switch p.Profile {
-	case Gone, Unavailable, Rejecting, Hanging:
+	case Gone, Unavailable, Rejecting, Hanging, GarbledGone:
 		return true
 	}
 	return false
 }
+
+// isGone reports whether the endpoint answers 410, so disables its webhook.
+func (p endpointPlan) isGone() bool { return p.Profile == Gone || p.Profile == GarbledGone }
 
 // pairs is the number of (event, endpoint) pairs the storm must account for.
 func (p plan) pairs() int {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Result is what a storm found. Lost and Mismatched must be zero.
+// Result is what a storm found. Every count named "must be 0" in the table must be zero.
 type Result struct {
 	Settings  string `json:"settings"`
 	Events    int    `json:"events"`
@@ -31,15 +31,26 @@ type Result struct {
 	Lost      int `json:"lost"`
 	Unsettled int `json:"unsettled"`
 	// LeftPending pairs were received, but their record stayed pending with nothing left to
-	// finish it: a record-keeping bug, not a loss.
-	LeftPending int                     `json:"received_left_pending"`
-	Mismatched  int                     `json:"reason_mismatches"`
-	Problems    []string                `json:"problems,omitempty"`
-	ByProfile   map[Profile]*ProfileRow `json:"by_profile"`
-	DeadLetters int                     `json:"dead_letters"`
-	Timeline    []string                `json:"timeline"`
-	Settled     bool                    `json:"settled"`
-	Duration    time.Duration           `json:"duration_ns"`
+	// finish it: a record-keeping bug, not a loss. Unrecorded pairs were answered by their
+	// endpoint, received or not, but no record was ever written (a reply that cannot be stored).
+	LeftPending int `json:"received_left_pending"`
+	Unrecorded  int `json:"answered_unrecorded"`
+	// PendingRecords are the delivery records still pending when the storm ended; once it has
+	// settled, nothing will finish them.
+	PendingRecords int `json:"pending_records"`
+	// ToNewIncarnation are the POSTs a re-created or re-enabled webhook got of deliveries queued
+	// before it began; ReceivedByNew are the pairs it received that were queued after.
+	ToNewIncarnation int                     `json:"posts_to_new_incarnation"`
+	ReceivedByNew    int                     `json:"received_by_new_incarnation"`
+	Mismatched       int                     `json:"reason_mismatches"`
+	Problems         []string                `json:"problems,omitempty"`
+	ByProfile        map[Profile]*ProfileRow `json:"by_profile"`
+	DeadLetters      int                     `json:"dead_letters"`
+	Timeline         []string                `json:"timeline"`
+	Settled          bool                    `json:"settled"`
+	Duration         time.Duration           `json:"duration_ns"`
+
+	shown map[string]int // problems kept, by webhook and outcome
 }
 
 // ProfileRow sums the pairs of the endpoints of one profile.
@@ -50,11 +61,14 @@ type ProfileRow struct {
 	Final      int `json:"final"`
 	Duplicates int `json:"duplicates"`
 	Lost       int `json:"lost"`
+	// Reasons counts the final pairs by state and reason, as Result.Final does for all.
+	Reasons map[string]int `json:"final_by_reason,omitempty"`
 }
 
 // OK reports whether the storm lost nothing and every final failure matched its endpoint.
 func (r Result) OK() bool {
-	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0
+	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0 &&
+		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0
 }
 
 func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
@@ -79,13 +93,28 @@ func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
 		r.Received++
 		row.Received++
 		r.LeftPending++
+	case outcome == outAnsweredUnrecorded:
+		if accepted > 0 {
+			r.Received++
+			row.Received++
+		} else {
+			row.Lost++
+		}
+		r.Unrecorded++
+	case outcome == outToNewIncarnation:
+		// Counted by its POSTs, in ToNewIncarnation.
+		row.Lost++
 	case ok:
 		r.Final[outcome]++
 		row.Final++
+		if row.Reasons == nil {
+			row.Reasons = map[string]int{}
+		}
+		row.Reasons[outcome]++
 	case outcome == outUnsettled:
 		r.Unsettled++
 		row.Lost++
-	case outcome == outLost || strings.HasPrefix(outcome, "recorded delivered"):
+	case outcome == outLost || outcome == outDeliveredNotAccepted:
 		r.Lost++
 		row.Lost++
 	default:
@@ -94,9 +123,15 @@ func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
 	}
 }
 
-// problem keeps the first few unexplained pairs for the report.
-func (r *Result) problem(s string) {
-	if len(r.Problems) < 20 {
+// problem keeps the first few unexplained pairs for the report: three of each endpoint and
+// outcome, so that one endpoint's failures do not hide another's.
+func (r *Result) problem(webhook, outcome, s string) {
+	key := webhook + "\x00" + outcome
+	if r.shown == nil {
+		r.shown = map[string]int{}
+	}
+	if r.shown[key] < 3 && len(r.Problems) < 30 {
+		r.shown[key]++
 		r.Problems = append(r.Problems, s)
 	}
 }
@@ -120,6 +155,10 @@ func (r Result) Table() string {
 	}
 	row("final failures whose reason does not match (must be 0)", r.Mismatched, "")
 	row("received, but the record left pending for good (must be 0)", r.LeftPending, "")
+	row("answered, but never recorded (must be 0)", r.Unrecorded, "")
+	row("records left pending for good (must be 0)", r.PendingRecords, "")
+	row("POSTs to a new incarnation, queued before it (must be 0)", r.ToNewIncarnation, "")
+	row("received by a new incarnation, queued after it", r.ReceivedByNew, "")
 	row("requests that failed signature verification (must be 0)", r.BadSignatures, "")
 	total := 0
 	for _, n := range r.Final {
@@ -135,20 +174,33 @@ func (r Result) Table() string {
 		row("  "+k, r.Final[k], "")
 	}
 	row("dead letters recorded for deliveries", r.DeadLetters, "")
-	fmt.Fprintf(&b, "\n%-12s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
-	for _, p := range []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging} {
-		if x := r.ByProfile[p]; x != nil && x.Endpoints > 0 {
-			fmt.Fprintf(&b, "%-12s %9d %7d %9d %6d %10d %5d\n", p, x.Endpoints, x.Pairs, x.Received, x.Final, x.Duplicates, x.Lost)
-		}
+	fmt.Fprintf(&b, "\n%-22s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
+	for _, p := range r.kinds() {
+		x := r.ByProfile[p]
+		fmt.Fprintf(&b, "%-22s %9d %7d %9d %6d %10d %5d\n", p, x.Endpoints, x.Pairs, x.Received, x.Final, x.Duplicates, x.Lost)
 	}
 	if !r.Settled {
-		fmt.Fprintf(&b, "\nNOT SETTLED: %d deliveries were still on their way when the storm stopped waiting.\n", r.Unsettled)
+		fmt.Fprintf(&b, "\nNOT SETTLED when the storm stopped waiting: %d deliveries still on their way, %d answered but never recorded.\n",
+			r.Unsettled, r.Unrecorded)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "  problem: %s\n", p)
 	}
 	fmt.Fprintf(&b, "\ntook %s\n", r.Duration.Round(time.Second))
 	return b.String()
+}
+
+// kinds are the report's rows: each profile, then the same profile with a webhook change.
+func (r Result) kinds() []Profile {
+	var out []Profile
+	for _, p := range profiles {
+		for _, k := range []Profile{p, kind(p, Recreated), kind(p, Reenabled)} {
+			if x := r.ByProfile[k]; x != nil && x.Endpoints > 0 {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
 }
 
 // JSON is the one-line machine-readable report.

@@ -26,6 +26,10 @@ type run struct {
 	trap     *trap
 	began    time.Time
 	progress io.Writer
+	// deliverDown is when Deliver was dead: an attempt made just before has no record.
+	deliverDown outage
+	// failed receives an error that ends the storm (a webhook change the API refused).
+	failed   chan error
 	timeline []string
 	sent     int
 	mu       sync.Mutex
@@ -33,7 +37,9 @@ type run struct {
 
 func (r *run) note(format string, args ...any) {
 	line := fmt.Sprintf("%6s  ", since(r.began, time.Now())) + fmt.Sprintf(format, args...)
+	r.mu.Lock()
 	r.timeline = append(r.timeline, line)
+	r.mu.Unlock()
 	fmt.Fprintln(r.progress, line)
 }
 
@@ -65,6 +71,7 @@ func (r *run) publish(ctx context.Context, ps *pubsub.Client) error {
 			if !r.plan.endpoints[to].hopeless() {
 				hopeful++
 			}
+			r.eps[to].published.Add(1)
 		}
 		wg.Add(1)
 		go func() {
@@ -118,6 +125,8 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
+		case err := <-r.failed:
+			return false, err
 		case err := <-published:
 			if err != nil {
 				return false, err
@@ -134,6 +143,7 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 			if err != nil {
 				return false, err
 			}
+			r.deliverDown.from = time.Now()
 			how := ""
 			if held {
 				how = ", while an endpoint was accepting one of its POSTs"
@@ -143,6 +153,7 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 			if err := deliver.restart(ctx, r.opts.Dir); err != nil {
 				return false, err
 			}
+			r.deliverDown.to = time.Now()
 			r.note("Deliver restarted on the same port")
 		}
 		if n%5 != 0 {

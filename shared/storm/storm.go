@@ -3,13 +3,21 @@
 // away and come back, answer 410 or 400; one Deliver process killed with SIGKILL mid-run and
 // restarted; a retry window compressed to a minute or two so that the run ends in minutes.
 //
+// Some endpoints answer with hostile bodies — binary, Latin-1, cut mid-character at 4 KiB — which
+// must be recorded like any other (bodies.go). A few webhooks are deleted and re-created at a new
+// URL, or disabled and enabled again, mid-storm through the management API: the deliveries queued
+// before must never reach the new incarnation (incarnation.go).
+//
 // Afterwards every (event, endpoint) pair must be received at least once with a valid
-// signature, or recorded final (failed, exhausted, cancelled) with a reason that matches what
-// its endpoint did; a 410 endpoint's pairs dispatched after its webhook was disabled are not
-// fanned out at all, and the event record shows it. Duplicates are counted, not forbidden.
+// signature and recorded delivered, or recorded final (failed, exhausted, cancelled) with a
+// reason that matches what its endpoint did; a 410 endpoint's pairs dispatched after its webhook
+// was disabled are not fanned out at all, and the event record shows it, as are a changed
+// webhook's while it was deleted or disabled. No record may be left pending. Duplicates are
+// counted, not forbidden.
 //
 // It starts a fresh local stack of its own under Options.Dir, as scripts/bench does, with the
-// retry window and attempt timeout set in the environment the stack passes to the functions.
+// retry window, attempt timeout and cache TTL set in the environment the stack passes to the
+// functions.
 // Webhooks are created through the management API. Nacked messages are pushed again by the
 // stack's stand-in for the redelivery the emulator stops doing (topics.Redeliver), every Kick.
 package storm
@@ -40,6 +48,12 @@ type Options struct {
 	// (JOBHOOKS_ATTEMPT_TIMEOUT).
 	Window         time.Duration
 	AttemptTimeout time.Duration
+	// CacheTTL is how long an instance caches a webhook (JOBHOOKS_CACHE_TTL), so how soon a
+	// change through the API is seen everywhere. Compressed like the window (default 1 s): a
+	// webhook deleted or disabled mid-storm stays so for the TTL and 1–2.5 s more, and that
+	// should be less than a retry gap (Kick), so that deliveries pending before the change are
+	// next tried after it.
+	CacheTTL time.Duration
 	// Rate is how many events are published per second at most; MaxBacklog holds publishing
 	// back while that many deliveries that can succeed are not received yet: the emulator slows
 	// down as its backlog grows, and a storm is about faults, not about the emulator's queue.
@@ -73,7 +87,8 @@ func (o Options) withDefaults() Options {
 	for _, d := range []struct {
 		v *time.Duration
 		d time.Duration
-	}{{&o.Window, 90 * time.Second}, {&o.AttemptTimeout, 500 * time.Millisecond}, {&o.Down, 3 * time.Second}} {
+	}{{&o.Window, 90 * time.Second}, {&o.AttemptTimeout, 500 * time.Millisecond}, {&o.Down, 3 * time.Second},
+		{&o.CacheTTL, time.Second}} {
 		if *d.v <= 0 {
 			*d.v = d.d
 		}
@@ -100,14 +115,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	p := newPlan(opts.Events, opts.Endpoints, opts.Seed)
 	res := Result{
 		Events: opts.Events, Endpoints: opts.Endpoints, Pairs: p.pairs(), Final: map[string]int{}, ByProfile: map[Profile]*ProfileRow{},
-		Settings: fmt.Sprintf("%d events → %d endpoints (seed %d), %d/s; retry window %s, attempt timeout %s, redelivery kick every %s",
-			opts.Events, opts.Endpoints, opts.Seed, opts.Rate, opts.Window, opts.AttemptTimeout, kickText(opts.Kick)),
+		Settings: fmt.Sprintf("%d events → %d endpoints (seed %d), %d/s; retry window %s, attempt timeout %s, cache TTL %s, redelivery kick every %s",
+			opts.Events, opts.Endpoints, opts.Seed, opts.Rate, opts.Window, opts.AttemptTimeout, opts.CacheTTL, kickText(opts.Kick)),
 	}
 	for _, ep := range p.endpoints {
-		if res.ByProfile[ep.Profile] == nil {
-			res.ByProfile[ep.Profile] = &ProfileRow{}
+		if res.ByProfile[ep.Kind()] == nil {
+			res.ByProfile[ep.Kind()] = &ProfileRow{}
 		}
-		res.ByProfile[ep.Profile].Endpoints++
+		res.ByProfile[ep.Kind()].Endpoints++
 	}
 	if opts.Endpoints > 100 {
 		return res, errors.New("storm: at most 100 endpoints (the API's limit of webhooks per project)")
@@ -116,6 +131,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	// The stack hands this process's environment to the functions it starts.
 	os.Setenv("JOBHOOKS_RETRY_WINDOW", opts.Window.String())
 	os.Setenv("JOBHOOKS_ATTEMPT_TIMEOUT", opts.AttemptTimeout.String())
+	os.Setenv("JOBHOOKS_CACHE_TTL", opts.CacheTTL.String())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	env, stopStack, err := startStack(ctx, opts)
@@ -135,15 +151,14 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer st.Close()
 
-	eps := make([]*endpoint, len(p.endpoints))
 	received, tr := new(atomic.Int64), newTrap()
-	for i, ep := range p.endpoints {
-		if eps[i], err = newEndpoint(ep, opts.Seed, opts.AttemptTimeout, received, tr); err != nil {
-			return res, err
-		}
-		defer eps[i].stop()
+	eps, stopEndpoints, err := startEndpoints(p, opts, received, tr)
+	if err != nil {
+		return res, err
 	}
-	if err := createWebhooks(ctx, env["JOBHOOKS_API_URL"], env["JOBHOOKS_API_KEY"], devstack.Project, eps); err != nil {
+	defer stopEndpoints()
+	api := newAPI(env["JOBHOOKS_API_URL"], env["JOBHOOKS_API_KEY"], devstack.Project)
+	if err := api.createWebhooks(ctx, eps); err != nil {
 		return res, err
 	}
 	deliver, err := findFunction(ctx, opts.Dir, "Deliver", "webhook-deliveries-deliver", ps)
@@ -152,18 +167,28 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	defer deliver.stop()
 
-	r := &run{opts: opts, plan: p, eps: eps, received: received, trap: tr, began: time.Now(), progress: opts.Progress}
+	r := &run{opts: opts, plan: p, eps: eps, received: received, trap: tr, began: time.Now(), progress: opts.Progress,
+		failed: make(chan error, len(eps))}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	span := time.Duration(opts.Events)*time.Second/time.Duration(opts.Rate) + 20*time.Second
+	publishing := time.Duration(opts.Events) * time.Second / time.Duration(opts.Rate)
+	var changing sync.WaitGroup
 	for _, e := range eps {
-		go e.flap(runCtx, span)
+		go e.flap(runCtx, publishing+20*time.Second)
+		if e.change != nil {
+			changing.Go(func() {
+				if err := r.changeWebhook(runCtx, api, e, publishing); err != nil {
+					r.failed <- err
+				}
+			})
+		}
 	}
 	published := make(chan error, 1)
 	go func() { published <- r.publish(runCtx, ps) }()
 
 	res.Settled, err = r.watch(ctx, published, deliver, st)
 	stopRun()
+	changing.Wait()
 	r.note("storm ended; checking every pair")
 	res.Timeline = r.timeline
 	if err != nil {
@@ -179,7 +204,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		e.mu.Unlock()
 	}
 	sort.Strings(res.Timeline) // each line starts with its right-aligned time
-	if err := check(ctx, st, devstack.Project, p, eps, &res); err != nil {
+	if err := r.check(ctx, st, &res); err != nil {
 		return res, err
 	}
 	res.Duration = time.Since(began)

@@ -20,6 +20,7 @@ func main() {
 	flag.Uint64Var(&o.Seed, "seed", 1, "seed of the plan and of every endpoint's choices")
 	flag.DurationVar(&o.Window, "window", 90*time.Second, "retry window (JOBHOOKS_RETRY_WINDOW)")
 	flag.DurationVar(&o.AttemptTimeout, "attempt-timeout", 500*time.Millisecond, "attempt timeout (JOBHOOKS_ATTEMPT_TIMEOUT)")
+	flag.DurationVar(&o.CacheTTL, "cache-ttl", time.Second, "how long an instance caches a webhook (JOBHOOKS_CACHE_TTL); a change mid-storm must be seen before the next retry")
 	flag.IntVar(&o.Rate, "rate", 100, "events published per second, at most")
 	flag.IntVar(&o.MaxBacklog, "max-backlog", 1500, "hold publishing while this many deliveries that can succeed are not received yet")
 	flag.DurationVar(&o.Kick, "kick", 10*time.Second, "redeliver nacked messages this often (0: leave it to the emulator, which stalls)")

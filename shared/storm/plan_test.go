@@ -1,0 +1,53 @@
+package storm
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func TestHostileBodies_AreInvalidUTF8WhereDeliverCutsThem(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, newBody := range []func(*rand.Rand) hostileBody{binaryBody, latin1Body, cutBody} {
+		for range 50 {
+			b := newBody(rng)
+			kept := b.data[:min(len(b.data), excerptLimit)]
+			if utf8.Valid(kept) {
+				t.Fatalf("%s body: its first %d bytes are valid UTF-8: %q", b.contentType, len(kept), kept)
+			}
+		}
+	}
+}
+
+func TestCutBody_IsValidUTF8LongerThan4KiB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		b := cutBody(rng).data
+		if len(b) <= excerptLimit || !utf8.Valid(b) {
+			t.Fatalf("cut body of %d bytes, valid UTF-8 %v: want more than %d bytes of valid UTF-8", len(b), utf8.Valid(b), excerptLimit)
+		}
+	}
+}
+
+// The brief storm of TestFaultStorm must contain every new kind of trouble, whatever the seed.
+func TestPlan_BriefStormHasEveryKindOfTrouble(t *testing.T) {
+	for seed := uint64(1); seed <= 50; seed++ {
+		p := newPlan(300, 12, seed)
+		has := map[Profile]bool{}
+		for _, ep := range p.endpoints {
+			has[ep.Profile] = true
+			if ep.Change != "" {
+				has[Profile(ep.Change)] = true
+				if ep.Pause < time.Second {
+					t.Errorf("seed %d: %s paused %s beyond the cache TTL, want a second at least", seed, ep.ID(), ep.Pause)
+				}
+			}
+		}
+		for _, want := range []Profile{Garbled, GarbledGone, Gone, Profile(Recreated), Profile(Reenabled)} {
+			if !has[want] {
+				t.Errorf("seed %d: no %s endpoint", seed, want)
+			}
+		}
+	}
+}
