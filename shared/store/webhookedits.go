@@ -56,12 +56,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, project, id string, change fu
 	var out webhook.Webhook
 	var changeErr error
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		w, err := txWebhook(tx, ref)
 		if err != nil {
-			return err
-		}
-		var w webhook.Webhook
-		if err := snap.DataTo(&w); err != nil {
 			return err
 		}
 		if changeErr = change(&w); changeErr != nil {

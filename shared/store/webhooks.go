@@ -78,12 +78,8 @@ func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Tim
 	ref := s.webhooks(project).Doc(id)
 	since := at
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		w, err := txWebhook(tx, ref)
 		if err != nil {
-			return err
-		}
-		var w webhook.Webhook
-		if err := snap.DataTo(&w); err != nil {
 			return err
 		}
 		if !w.FailingSince.IsZero() {
@@ -121,12 +117,8 @@ func (s *Store) RestartStreak(ctx context.Context, project, id string, from time
 func (s *Store) setStreak(ctx context.Context, project, id string, change func(since time.Time) (time.Time, bool)) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		w, err := txWebhook(tx, ref)
 		if err != nil {
-			return err
-		}
-		var w webhook.Webhook
-		if err := snap.DataTo(&w); err != nil {
 			return err
 		}
 		next, ok := change(w.FailingSince)
@@ -158,12 +150,8 @@ func (s *Store) DisableAfterStreak(ctx context.Context, project, id, reason stri
 func (s *Store) disable(ctx context.Context, project, id, reason string, at time.Time, streak *time.Time) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		w, err := txWebhook(tx, ref)
 		if err != nil {
-			return err
-		}
-		var w webhook.Webhook
-		if err := snap.DataTo(&w); err != nil {
 			return err
 		}
 		if w.State != webhook.Enabled || streak != nil && !w.FailingSince.Equal(*streak) {
@@ -179,4 +167,14 @@ func (s *Store) disable(ctx context.Context, project, id, reason string, at time
 		return notFound(err, "disable webhook "+webhook.Name(project, id))
 	}
 	return nil
+}
+
+// txWebhook reads a webhook inside a transaction.
+func txWebhook(tx *firestore.Transaction, ref *firestore.DocumentRef) (webhook.Webhook, error) {
+	var w webhook.Webhook
+	snap, err := tx.Get(ref)
+	if err != nil {
+		return w, err
+	}
+	return w, snap.DataTo(&w)
 }
