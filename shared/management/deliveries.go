@@ -61,7 +61,7 @@ func (s *Service) GetDelivery(ctx context.Context, project, webhookID, deliveryI
 	if err != nil {
 		return d, nil, err
 	}
-	attempts, err := s.Store.ListAttempts(ctx, project, deliveryID)
+	attempts, err := s.Store.ListAttempts(ctx, d)
 	if err != nil {
 		return d, nil, err
 	}

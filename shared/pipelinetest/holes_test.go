@@ -57,7 +57,7 @@ func TestDeliver_AnyReplyBodyIsRecordable(t *testing.T) {
 			s.AddWebhook(t, hook(c.project, "wh", rcv.URL))
 			s.Publish(t, jobEvent(c.project, "job-1", "batch.succeeded"), nil)
 			d := waitState(t, s, c.project, "job-1", "wh", c.state)
-			attempts, err := s.Store.ListAttempts(context.Background(), c.project, d.ID)
+			attempts, err := s.Store.ListAttempts(context.Background(), d)
 			if err != nil {
 				t.Fatal(err)
 			}

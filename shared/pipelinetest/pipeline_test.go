@@ -132,7 +132,7 @@ func TestDeliver_RetriesOn503ThenDeliversWithTheSameIDAndFreshTimestamps(t *test
 	if ts(reqs[2]) <= ts(reqs[0]) {
 		t.Errorf("timestamps not fresh: %d then %d", ts(reqs[0]), ts(reqs[2]))
 	}
-	attempts, err := s.Store.ListAttempts(context.Background(), "acme", d.ID)
+	attempts, err := s.Store.ListAttempts(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}

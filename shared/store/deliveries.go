@@ -63,6 +63,10 @@ type Delivery struct {
 	// next redelivery, which sees an exhausted record that is not dead-lettered yet.
 	DeadLettered bool      `firestore:"dead_lettered"`
 	ExpireTime   time.Time `firestore:"expire_time"`
+	// FirstAttempt holds the attempt of a first-try success inside the record itself: one
+	// document write for the delivery instead of two (README, Guarantees: store budget). Every
+	// other attempt is a document of the record's attempts collection.
+	FirstAttempt *Attempt `firestore:"first_attempt,omitempty"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.
 	// Every write of the record is conditional on it (see PutDelivery).
 	Version time.Time `firestore:"-"`
@@ -120,13 +124,20 @@ func (s *Store) PutDelivery(ctx context.Context, d *Delivery) error {
 
 // RecordAttempt writes the delivery record, conditionally as PutDelivery does, and its new
 // attempt in one atomic commit: a reader never sees an attempt count that disagrees with the
-// attempts stored.
+// attempts stored. The attempt of a first-try success is kept inside the record (FirstAttempt),
+// so that delivery costs one document write.
 func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, a Attempt) error {
 	a.ExpireTime = s.expiry(a.Time)
+	inline := a.Number == 1 && d.Attempts == 1 && d.State == Delivered
+	if inline {
+		d.FirstAttempt = &a
+	}
 	// A write batch is one commit RPC; a transaction would add a round trip for no read.
 	b := s.fs.Batch()
 	ref := s.writeDelivery(b, d)
-	b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), a)
+	if !inline {
+		b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), a)
+	}
 	res, err := b.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("store: record attempt %d of %s/%s: %w", a.Number, d.Project, d.ID, conflict(err))
@@ -176,11 +187,16 @@ func conflict(err error) error {
 	return err
 }
 
-// ListAttempts reads the attempts of a delivery, oldest first.
-func (s *Store) ListAttempts(ctx context.Context, project, id string) ([]Attempt, error) {
+// ListAttempts reads the attempts of delivery d, oldest first: the one kept inside the record,
+// if any, then those of its attempts collection.
+func (s *Store) ListAttempts(ctx context.Context, d Delivery) ([]Attempt, error) {
+	project, id := d.Project, d.ID
 	it := s.deliveries(project).Doc(id).Collection("attempts").OrderBy("number", firestore.Asc).Documents(ctx)
 	defer it.Stop()
 	var out []Attempt
+	if d.FirstAttempt != nil {
+		out = append(out, *d.FirstAttempt)
+	}
 	for {
 		snap, err := it.Next()
 		if err == iterator.Done {

@@ -200,7 +200,7 @@ func TestPutDelivery_AWriteFromAStaleReadIsAConflict(t *testing.T) {
 	if err != nil || got.State != Delivered {
 		t.Fatalf("record %s, %v; want delivered", got.State, err)
 	}
-	atts, err := s.ListAttempts(ctx, "p", "dlv_1")
+	atts, err := s.ListAttempts(ctx, got)
 	if err != nil || len(atts) != 1 || atts[0].Outcome != "delivered" {
 		t.Fatalf("attempts %+v, %v; want the delivered one only", atts, err)
 	}
@@ -330,5 +330,31 @@ func TestDeliveries_ANewSeriesRefreshesTheRecordsExpiry(t *testing.T) {
 	}
 	if got, _ := s.GetDelivery(ctx, "a", "dlv_ttl"); !got.ExpireTime.Equal(t0.Add(44 * time.Hour)) {
 		t.Errorf("expire_time after a new series %v, want the series start + TTL (%v)", got.ExpireTime, t0.Add(44*time.Hour))
+	}
+}
+
+// A first-try success is one document: its attempt lives inside the record. Later attempts (a
+// manual retry's series) are documents of the attempts collection, listed after it.
+func TestRecordAttempt_AFirstTrySuccessIsOneDocument(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	d := Delivery{ID: "dlv_one", Project: "p", Webhook: "w", State: Delivered, Attempts: 1, CreateTime: t0}
+	if err := s.RecordAttempt(ctx, &d, Attempt{Number: 1, Time: t0, StatusCode: 200, Outcome: "delivered", ResponseBody: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := s.deliveries("p").Doc("dlv_one").Collection("attempts").Documents(ctx).GetAll()
+	if err != nil || len(docs) != 0 {
+		t.Fatalf("%d attempt documents, %v; want none (the attempt is inside the record)", len(docs), err)
+	}
+	got, _ := s.GetDelivery(ctx, "p", "dlv_one")
+	got.Series, got.State, got.Attempts = 1, Delivered, 2
+	if err := s.RecordAttempt(ctx, &got, Attempt{Number: 2, Series: 1, Time: t0.Add(time.Hour), StatusCode: 200, Outcome: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetDelivery(ctx, "p", "dlv_one")
+	atts, err := s.ListAttempts(ctx, got)
+	if err != nil || len(atts) != 2 || atts[0].Number != 1 || atts[0].ResponseBody != "ok" || atts[1].Number != 2 {
+		t.Errorf("attempts %+v, %v; want 1 (inside the record) then 2", atts, err)
 	}
 }
