@@ -40,8 +40,8 @@ type Deps struct {
 type Service struct {
 	Deps
 	cfg config.Config
-	// webhooks caches each project's webhook list: Dispatch reads it for every event, and a
-	// change through the API must show within the cache TTL (SPEC §4).
+	// webhooks caches, per project and event type, the webhooks subscribed to it: Dispatch
+	// reads them for every event, and a change through the API must show within the cache TTL.
 	webhooks *cache.TTL[string, []webhook.Webhook]
 }
 
@@ -146,7 +146,7 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook st
 		}
 		return out, nil
 	}
-	hooks, err := s.candidates(ctx, ev.Project, targetWebhook)
+	hooks, err := s.candidates(ctx, ev.Project, ev.Type, targetWebhook)
 	if err != nil {
 		return nil, err
 	}
@@ -168,11 +168,14 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook st
 	return out, nil
 }
 
-// candidates are the webhooks an event may go to: the project's list (cached), or the one
+// candidates are the webhooks an event may go to: those of the project subscribed to its type
+// (cached per type: a miss reads only them, not every webhook of the project), or the one
 // targeted webhook read fresh, so a ping right after creating a webhook finds it.
-func (s *Service) candidates(ctx context.Context, project, targetWebhook string) ([]webhook.Webhook, error) {
+func (s *Service) candidates(ctx context.Context, project, eventType, targetWebhook string) ([]webhook.Webhook, error) {
 	if targetWebhook == "" {
-		return s.webhooks.Get(project, func() ([]webhook.Webhook, error) { return s.Store.ListWebhooks(ctx, project) })
+		return s.webhooks.Get(project+"/"+eventType, func() ([]webhook.Webhook, error) {
+			return s.Store.ListSubscribedWebhooks(ctx, project, eventType)
+		})
 	}
 	w, err := s.Store.GetWebhook(ctx, project, targetWebhook)
 	if errors.Is(err, store.ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -356,5 +357,28 @@ func TestRecordAttempt_AFirstTrySuccessIsOneDocument(t *testing.T) {
 	atts, err := s.ListAttempts(ctx, got)
 	if err != nil || len(atts) != 2 || atts[0].Number != 1 || atts[0].ResponseBody != "ok" || atts[1].Number != 2 {
 		t.Errorf("attempts %+v, %v; want 1 (inside the record) then 2", atts, err)
+	}
+}
+
+// Dispatch reads, on a cache miss, only the webhooks subscribed to the event's type.
+func TestListSubscribedWebhooks_ReadsOnlyThoseSubscribedToTheType(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for id, events := range map[string][]string{
+		"a": {"batch.succeeded"}, "b": {"batch.failed", "batch.succeeded"}, "c": {"video.generated"},
+	} {
+		if err := s.CreateWebhook(ctx, webhook.Webhook{Project: "p", ID: id, SubscribedEvents: events}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.CreateWebhook(ctx, webhook.Webhook{Project: "q", ID: "a", SubscribedEvents: []string{"batch.succeeded"}})
+	got, err := s.ListSubscribedWebhooks(ctx, "p", "batch.succeeded")
+	var ids []string
+	for _, w := range got {
+		ids = append(ids, w.Project+"/"+w.ID)
+	}
+	slices.Sort(ids)
+	if err != nil || strings.Join(ids, ",") != "p/a,p/b" {
+		t.Errorf("subscribed to batch.succeeded: %v, %v; want p/a,p/b", ids, err)
 	}
 }

@@ -71,6 +71,24 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]webhook.Web
 	}
 }
 
+// ListSubscribedWebhooks reads the webhooks of a project subscribed to eventType, whatever
+// their state (an array-contains query on the automatic single-field index).
+func (s *Store) ListSubscribedWebhooks(ctx context.Context, project, eventType string) ([]webhook.Webhook, error) {
+	snaps, err := s.webhooks(project).Where("subscribed_events", "array-contains", eventType).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("store: list webhooks of %s subscribed to %s: %w", project, eventType, err)
+	}
+	out := make([]webhook.Webhook, 0, len(snaps))
+	for _, snap := range snaps {
+		var w webhook.Webhook
+		if err := snap.DataTo(&w); err != nil {
+			return nil, fmt.Errorf("store: decode webhook %s: %w", snap.Ref.Path, err)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
 // MarkFailing records the start of a failure streak, unless one is already recorded. It returns
 // the streak's start as stored. Called only when the cached view shows a healthy webhook, so the
 // transaction runs once per streak, not per attempt.
