@@ -53,8 +53,8 @@ func crashThenRedeliver(t *testing.T, s *Stack, point crashPoint, m pushmsg.Mess
 
 var (
 	afterRecordRead  = crashPoint{method: methodBatchGet, match: readOf("/deliveries/"), when: after}
-	beforeRecordSave = crashPoint{method: methodCommit, match: writeOf("/attempts/", ""), when: before}
-	afterRecordSave  = crashPoint{method: methodCommit, match: writeOf("/attempts/", ""), when: after}
+	beforeRecordSave = crashPoint{method: methodCommit, match: writeOf("/deliveries/", ""), when: before}
+	afterRecordSave  = crashPoint{method: methodCommit, match: writeOf("/deliveries/", ""), when: after}
 )
 
 func TestDeliver_CrashAtAnyStepEndsDeliveredWithAtMostOneDuplicatePOST(t *testing.T) {
