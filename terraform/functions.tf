@@ -33,6 +33,7 @@ locals {
     JOBHOOKS_DEAD_LETTER_TOPIC      = google_pubsub_topic.topic[local.topic_ids.dead_letter].name
     JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id
     JOBHOOKS_SIGNING_KEY_SECRET     = google_secret_manager_secret.secret["signing"].secret_id
+    JOBHOOKS_SIGNING_JWKS_SECRET    = google_secret_manager_secret.secret["signing_public"].secret_id
     JOBHOOKS_ALLOW_INSECURE_TARGETS = tostring(var.allow_insecure_targets)
     JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
     JOBHOOKS_RETRY_WINDOW           = var.retry_window

@@ -16,7 +16,7 @@ locals {
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  # Functions that read or write Firestore records. JWKS reads only Secret Manager.
+  # Functions that read or write Firestore records. JWKS reads only the public key set.
   firestore_users = toset(["Dispatch", "Deliver", "DeadLetter", "API"])
 
   # Who publishes where, and why.
@@ -45,10 +45,10 @@ locals {
     # The API seals new signing secrets with the newest enabled KEK version and opens them on rotation.
     "API/kek/accessor" = { function = "API", secret = "kek", role = "roles/secretmanager.secretAccessor" }
     "API/kek/viewer"   = { function = "API", secret = "kek", role = "roles/secretmanager.viewer" }
-    # JWKS publishes the public half of every enabled signing key. Secret Manager has no
-    # public-only view: it reads the key version and serves only the public half.
-    "JWKS/signing/accessor" = { function = "JWKS", secret = "signing", role = "roles/secretmanager.secretAccessor" }
-    "JWKS/signing/viewer"   = { function = "JWKS", secret = "signing", role = "roles/secretmanager.viewer" }
+    # JWKS serves the public key set that scripts/signing-key publishes beside the private keys
+    # at every change; it reads the newest version ("latest") and can never read a private key:
+    # a flaw in this public, unauthenticated function cannot leak one.
+    "JWKS/signing_public/accessor" = { function = "JWKS", secret = "signing_public", role = "roles/secretmanager.secretAccessor" }
   }
 }
 

@@ -8,6 +8,10 @@ locals {
     kek = "jobhooks-kek"
     # The deployment's asymmetric signing key versions (dynamic webhooks, v1a / jwt; SPEC §3).
     signing = "jobhooks-signing-key"
+    # The public half of every enabled signing key, as one JWKS document per version, newest
+    # first. scripts/signing-key publishes it at every init, rotate and retire; the JWKS
+    # function reads only this secret, never the private keys.
+    signing_public = "jobhooks-signing-jwks"
   }
 }
 

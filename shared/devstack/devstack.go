@@ -263,7 +263,7 @@ func setUp(ctx context.Context, children map[string]*child) error {
 	if err := kr.EnsureKEK(ctx); err != nil {
 		return err
 	}
-	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{})
+	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{PublicSecretID: cfg.SigningJWKSSecret})
 	if err != nil {
 		return err
 	}

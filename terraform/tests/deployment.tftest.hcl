@@ -43,6 +43,24 @@ run "grants_are_exactly_what_each_function_needs" {
     error_message = "Publishers: Dispatch and Deliver to deliveries and dead letters, API to job events and deliveries; nothing else."
   }
   assert {
+    condition = toset(keys(google_secret_manager_secret_iam_member.reader)) == toset([
+      "Deliver/kek/accessor", "Deliver/signing/accessor", "Deliver/signing/viewer",
+      "API/kek/accessor", "API/kek/viewer",
+      "JWKS/signing_public/accessor",
+    ])
+    error_message = "Secret access: Deliver reads the KEK and the signing keys, API the KEK, JWKS the public key set only."
+  }
+  assert {
+    condition = alltrue([for g in google_secret_manager_secret_iam_member.reader :
+      g.secret_id != google_secret_manager_secret.secret["signing"].id || !strcontains(g.member, "jh-jwks")
+    ]) && alltrue([for k, g in local.secret_grants : g.secret != "signing" if g.function == "JWKS"])
+    error_message = "The public JWKS function must never be able to read the private signing key."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.fn["JWKS"].service_config[0].environment_variables["JOBHOOKS_SIGNING_JWKS_SECRET"] == "jobhooks-signing-jwks"
+    error_message = "The JWKS function reads the published public key set."
+  }
+  assert {
     condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
     error_message = "The build account's unconditional project roles: log writer and Artifact Registry writer only."
   }
