@@ -144,6 +144,18 @@ run "first_apply_enables_and_waits" {
     error_message = "Cloud Resource Manager must be enabled: the project data source and project IAM use it."
   }
   assert {
+    condition     = length(terraform_data.log_metrics_visible.triggers_replace) == 4
+    error_message = "The alert policies wait for all four log-based metrics to become visible."
+  }
+  assert {
+    condition     = length(terraform_data.build_grants_propagated.triggers_replace) == 3
+    error_message = "The first build waits for all three build grants to propagate."
+  }
+  assert {
+    condition     = length(terraform_data.pubsub_agent.triggers_replace) == 1
+    error_message = "The Pub/Sub service agent is created (and waited for) once Pub/Sub is enabled."
+  }
+  assert {
     condition = toset(keys(google_firestore_field.unindexed_timestamp)) == toset([
       "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before", "attempts/time",
     ])
