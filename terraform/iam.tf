@@ -195,7 +195,7 @@ resource "google_project_iam_member" "build_storage" {
   condition {
     title       = "jobhooks-build-buckets-only"
     description = "The Jobhooks source bucket and the gcf-v2-* buckets of function builds."
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-\")"
+    expression  = "resource.name == \"projects/_/buckets/${google_storage_bucket.source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}/\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-\")"
   }
 }
 

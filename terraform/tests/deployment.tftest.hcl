@@ -67,7 +67,7 @@ run "grants_are_exactly_what_each_function_needs" {
   assert {
     condition = (google_project_iam_member.build_storage.role == "roles/storage.objectAdmin"
       && strcontains(google_project_iam_member.build_storage.condition[0].expression, "projects/_/buckets/gcf-v2-")
-    && strcontains(google_project_iam_member.build_storage.condition[0].expression, "projects/_/buckets/demo-project-jobhooks-source"))
+    && strcontains(google_project_iam_member.build_storage.condition[0].expression, "resource.name == \"projects/_/buckets/demo-project-jobhooks-source\""))
     error_message = "The build account's storage access must be conditioned on the source and gcf-v2-* buckets."
   }
 }
