@@ -2,17 +2,18 @@
 # them, and disabling an API deletes nothing but breaks whoever else relies on it.
 locals {
   services = toset([
-    "artifactregistry.googleapis.com", # images built for the functions
-    "cloudbuild.googleapis.com",       # builds each function from the uploaded source
-    "cloudfunctions.googleapis.com",   # the five gen2 functions
-    "firestore.googleapis.com",        # webhooks, events, deliveries, attempts, API keys
-    "iam.googleapis.com",              # service accounts
-    "logging.googleapis.com",          # log-based metrics
-    "monitoring.googleapis.com",       # alert policies and the dashboard
-    "pubsub.googleapis.com",           # job-events, webhook-deliveries, webhook-dead-letter
-    "run.googleapis.com",              # gen2 functions run as Cloud Run services
-    "secretmanager.googleapis.com",    # the KEK and the signing key
-    "storage.googleapis.com",          # the source bucket
+    "artifactregistry.googleapis.com",     # images built for the functions
+    "cloudbuild.googleapis.com",           # builds each function from the uploaded source
+    "cloudfunctions.googleapis.com",       # the five gen2 functions
+    "cloudresourcemanager.googleapis.com", # project number, project IAM grants
+    "firestore.googleapis.com",            # webhooks, events, deliveries, attempts, API keys
+    "iam.googleapis.com",                  # service accounts
+    "logging.googleapis.com",              # log-based metrics
+    "monitoring.googleapis.com",           # alert policies and the dashboard
+    "pubsub.googleapis.com",               # job-events, webhook-deliveries, webhook-dead-letter
+    "run.googleapis.com",                  # gen2 functions run as Cloud Run services
+    "secretmanager.googleapis.com",        # the KEK and the signing key
+    "storage.googleapis.com",              # the source bucket
   ])
 }
 
@@ -23,6 +24,23 @@ resource "google_project_service" "enabled" {
   disable_on_destroy = false
 }
 
+# Reads the project through Cloud Resource Manager, so only once that API is enabled (a
+# service-account caller in a fresh project is refused until then; see README, Prerequisites).
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.enabled["cloudresourcemanager.googleapis.com"]]
+}
+
+# ---- waits for what Google propagates asynchronously (core language only: terraform_data) ----
+
+# The Pub/Sub service agent (service-NUMBER@gcp-sa-pubsub...) is created lazily, on the API's
+# first use; granting it a role before it exists fails. Create it explicitly (what the
+# google-beta provider's google_project_service_identity does), then let IAM see it.
+resource "terraform_data" "pubsub_agent" {
+  triggers_replace = [google_project_service.enabled["pubsub.googleapis.com"].id]
+
+  provisioner "local-exec" {
+    command = "gcloud beta services identity create --service=pubsub.googleapis.com --project=${var.project_id} && sleep ${var.propagation_wait_seconds}"
+  }
 }

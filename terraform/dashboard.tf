@@ -102,35 +102,39 @@ resource "google_monitoring_dashboard" "jobhooks" {
     displayName = "Jobhooks${var.name_prefix == "" ? "" : " (${trimsuffix(var.name_prefix, "-")})"}"
     mosaicLayout = {
       columns = 48
-      tiles = [for i, chart in local.dashboard_charts : {
-        xPos   = (i % 2) * 24
-        yPos   = floor(i / 2) * 16
-        width  = 24
-        height = 16
-        widget = {
-          title = chart.title
-          xyChart = {
-            chartOptions = { mode = "COLOR" }
-            dataSets = [for set in chart.sets : {
-              plotType           = set.plot
-              legendTemplate     = set.legend
-              minAlignmentPeriod = "60s"
-              timeSeriesQuery = {
-                timeSeriesFilter = {
-                  filter = set.filter
-                  aggregation = {
-                    alignmentPeriod    = "60s"
-                    perSeriesAligner   = set.aligner
-                    crossSeriesReducer = set.reducer
-                    groupByFields      = set.group
+      # The API drops xPos/yPos of 0 and an empty groupByFields, so they are written only when
+      # set; otherwise every plan would show the dashboard as changed.
+      tiles = [for i, chart in local.dashboard_charts : merge(
+        { for k, v in { xPos = (i % 2) * 24, yPos = floor(i / 2) * 16 } : k => v if v != 0 },
+        {
+          width  = 24
+          height = 16
+          widget = {
+            title = chart.title
+            xyChart = {
+              chartOptions = { mode = "COLOR" }
+              dataSets = [for set in chart.sets : {
+                plotType           = set.plot
+                legendTemplate     = set.legend
+                minAlignmentPeriod = "60s"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = set.filter
+                    aggregation = merge(
+                      {
+                        alignmentPeriod    = "60s"
+                        perSeriesAligner   = set.aligner
+                        crossSeriesReducer = set.reducer
+                      },
+                      { for k, v in { groupByFields = set.group } : k => v if length(v) > 0 },
+                    )
                   }
                 }
-              }
-            }]
-            yAxis = { scale = "LINEAR" }
+              }]
+              yAxis = { scale = "LINEAR" }
+            }
           }
-        }
-      }]
+      })]
     }
   })
 

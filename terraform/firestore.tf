@@ -116,3 +116,31 @@ resource "google_firestore_field" "expire_time" {
 
   index_config {}
 }
+
+# ---- timestamps exempt from single-field indexing ----
+# Each is set to "now" (or a little after) on almost every write, so its automatic index is a
+# write hotspot at scale, and no query filters or orders on it alone: last_attempt_time is
+# queried only through the composite index deliveries_last_success, which an exemption from
+# single-field indexing leaves in place.
+locals {
+  unindexed_timestamps = {
+    "deliveries/first_attempt_time" = { collection = "deliveries", field = "first_attempt_time" }
+    "deliveries/last_attempt_time"  = { collection = "deliveries", field = "last_attempt_time" }
+    "deliveries/next_not_before"    = { collection = "deliveries", field = "next_not_before" }
+    "attempts/time"                 = { collection = "attempts", field = "time" }
+  }
+}
+
+resource "google_firestore_field" "unindexed_timestamp" {
+  for_each = local.unindexed_timestamps
+
+  database   = google_firestore_database.main.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  # An empty index_config removes every single-field index of the field.
+  index_config {}
+
+  # Firestore runs one field-configuration operation at a time per database.
+  depends_on = [google_firestore_field.expire_time]
+}

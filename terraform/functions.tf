@@ -13,6 +13,17 @@ locals {
     JWKS       = { name = "jwks", description = "Public keys of the dynamic-webhook signing key (public)." }
   }
 
+  # Pub/Sub pushes count as internal traffic when subscription and service share a project
+  # (Cloud Run's ingress documentation), so the push-fed functions refuse the internet at the
+  # network level as well as by IAM; API and JWKS are public.
+  ingress = {
+    Dispatch   = "ALLOW_INTERNAL_ONLY"
+    Deliver    = "ALLOW_INTERNAL_ONLY"
+    DeadLetter = "ALLOW_INTERNAL_ONLY"
+    API        = "ALLOW_ALL"
+    JWKS       = "ALLOW_ALL"
+  }
+
   # Every function reads the same settings (shared/config); each uses the ones it needs.
   function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
@@ -22,6 +33,7 @@ locals {
     JOBHOOKS_DEAD_LETTER_TOPIC      = google_pubsub_topic.topic[local.topic_ids.dead_letter].name
     JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id
     JOBHOOKS_SIGNING_KEY_SECRET     = google_secret_manager_secret.secret["signing"].secret_id
+    JOBHOOKS_SIGNING_JWKS_SECRET    = google_secret_manager_secret.secret["signing_public"].secret_id
     JOBHOOKS_ALLOW_INSECURE_TARGETS = tostring(var.allow_insecure_targets)
     JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
     JOBHOOKS_RETRY_WINDOW           = var.retry_window
@@ -109,10 +121,9 @@ resource "google_cloudfunctions2_function" "fn" {
     service_account_email            = google_service_account.function[each.key].email
     environment_variables            = local.function_env
     all_traffic_on_latest_revision   = true
-    # Reachable from the internet at the network level; Dispatch, Deliver and DeadLetter still
-    # refuse every request without an OIDC token of the push account (IAM below), and the API
-    # checks an API key on every request.
-    ingress_settings = "ALLOW_ALL"
+    # Dispatch, Deliver and DeadLetter: internal only, and IAM still refuses any request without
+    # an OIDC token of the push account (iam.tf). The API checks an API key on every request.
+    ingress_settings = local.ingress[each.key]
   }
 
   lifecycle {
@@ -121,13 +132,17 @@ resource "google_cloudfunctions2_function" "fn" {
       error_message = "${each.key}: request concurrency above 1 needs at least 1 vCPU (Cloud Run)."
     }
     precondition {
+      condition     = local.sizing[each.key].min_instances <= local.sizing[each.key].max_instances
+      error_message = "${each.key}: min_instances (${local.sizing[each.key].min_instances}) must not exceed max_instances (${local.sizing[each.key].max_instances})."
+    }
+    precondition {
       condition     = var.signing_mode != "jwt" || var.public_base_url != ""
       error_message = "signing_mode = \"jwt\" needs public_base_url: it is the issuer of every JWT."
     }
   }
 
   depends_on = [
-    google_project_iam_member.build,
+    terraform_data.build_grants_propagated,
     google_project_iam_member.firestore_user,
     google_pubsub_topic_iam_member.publisher,
     google_secret_manager_secret_iam_member.reader,

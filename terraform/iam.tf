@@ -1,7 +1,8 @@
 # Identities and least privilege. Each function runs as its own service account with only what
 # its code path needs; nothing is granted to the default compute account. Firestore has no
-# per-collection IAM, so tenancy (SPEC §6) is enforced in code, and the Firestore grant below is
-# the database-wide datastore.user for the functions that touch records.
+# per-collection IAM, so tenancy (README, Security) is enforced in code; the Firestore grant below
+# is datastore.user with an IAM condition naming this module's database, for the functions that
+# touch records. terraform/tests/iam.tftest.hcl asserts every account's exact grants.
 
 locals {
   # Service account ids are limited to 30 characters, hence "jh-".
@@ -15,7 +16,7 @@ locals {
 
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  # Functions that read or write Firestore records. JWKS reads only Secret Manager.
+  # Functions that read or write Firestore records. JWKS reads only the public key set.
   firestore_users = toset(["Dispatch", "Deliver", "DeadLetter", "API"])
 
   # Who publishes where, and why.
@@ -44,10 +45,10 @@ locals {
     # The API seals new signing secrets with the newest enabled KEK version and opens them on rotation.
     "API/kek/accessor" = { function = "API", secret = "kek", role = "roles/secretmanager.secretAccessor" }
     "API/kek/viewer"   = { function = "API", secret = "kek", role = "roles/secretmanager.viewer" }
-    # JWKS publishes the public half of every enabled signing key. Secret Manager has no
-    # public-only view: it reads the key version and serves only the public half.
-    "JWKS/signing/accessor" = { function = "JWKS", secret = "signing", role = "roles/secretmanager.secretAccessor" }
-    "JWKS/signing/viewer"   = { function = "JWKS", secret = "signing", role = "roles/secretmanager.viewer" }
+    # JWKS serves the public key set that scripts/signing-key publishes beside the private keys
+    # at every change; it reads the newest version ("latest") and can never read a private key:
+    # a flaw in this public, unauthenticated function cannot leak one.
+    "JWKS/signing_public/accessor" = { function = "JWKS", secret = "signing_public", role = "roles/secretmanager.secretAccessor" }
   }
 }
 
@@ -85,9 +86,16 @@ resource "google_project_iam_member" "firestore_user" {
   for_each = local.firestore_users
 
   project = var.project_id
-  # Read and write documents (no index or database administration).
+  # Read and write documents (no index or database administration), in this database only:
+  # Firestore evaluates IAM conditions on the database's resource name.
   role   = "roles/datastore.user"
   member = google_service_account.function[each.value].member
+
+  condition {
+    title       = "jobhooks-database-only"
+    description = "Only the Jobhooks Firestore database."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.main.name}\""
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "publisher" {
@@ -138,6 +146,8 @@ resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
   service_account_id = google_service_account.push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
+
+  depends_on = [terraform_data.pubsub_agent]
 }
 
 # Forwards messages that exceed a subscription's max delivery attempts to the dead-letter topic.
@@ -145,6 +155,8 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_publishes_dead_letters" 
   topic  = google_pubsub_topic.topic[local.topic_ids.dead_letter].id
   role   = "roles/pubsub.publisher"
   member = local.pubsub_agent
+
+  depends_on = [terraform_data.pubsub_agent]
 }
 
 # Acknowledges the forwarded messages on each subscription that has a dead-letter policy.
@@ -154,6 +166,8 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_letters
   subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
+
+  depends_on = [terraform_data.pubsub_agent]
 }
 
 # ---- the build identity: the roles Google documents for a custom Cloud Run functions build account ----
@@ -162,10 +176,39 @@ resource "google_project_iam_member" "build" {
   for_each = toset([
     "roles/logging.logWriter",       # build logs
     "roles/artifactregistry.writer", # push the built image to gcf-artifacts
-    "roles/storage.objectAdmin",     # read the staged source and write build artefacts
   ])
 
   project = var.project_id
   role    = each.value
   member  = google_service_account.build.member
+}
+
+# Read the staged source and write build artefacts: in the source bucket and in the buckets Cloud
+# Run functions creates for gen2 builds (gcf-v2-sources-NUMBER-REGION, gcf-v2-uploads-...), not in
+# every bucket of the project. Cloud Storage evaluates the condition on the bucket's or the
+# object's resource name (projects/_/buckets/B[/objects/O]).
+resource "google_project_iam_member" "build_storage" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.build.member
+
+  condition {
+    title       = "jobhooks-build-buckets-only"
+    description = "The Jobhooks source bucket and the gcf-v2-* buckets of function builds."
+    expression  = "resource.name == \"projects/_/buckets/${google_storage_bucket.source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}/\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-\")"
+  }
+}
+
+# IAM grants take minutes to reach Cloud Build; depends_on orders but does not wait, and a
+# build started too early fails on a permission it was just given (Google's own custom build
+# account example sleeps 60 s). Re-runs only when a build grant changes.
+resource "terraform_data" "build_grants_propagated" {
+  triggers_replace = concat(
+    [for m in google_project_iam_member.build : m.id],
+    [google_project_iam_member.build_storage.id],
+  )
+
+  provisioner "local-exec" {
+    command = "sleep ${var.propagation_wait_seconds}"
+  }
 }

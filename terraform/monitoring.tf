@@ -161,6 +161,23 @@ resource "google_logging_metric" "dead_letters" {
   depends_on = [google_project_service.enabled]
 }
 
+# A new log-based metric takes minutes to become visible to Cloud Monitoring, which meanwhile
+# refuses an alert policy on it with 404 "Cannot find metric(s) ... could take up to 10 minutes"
+# (a long-standing google provider issue). depends_on only orders, so wait; the wait re-runs only
+# when a metric is replaced.
+resource "terraform_data" "log_metrics_visible" {
+  triggers_replace = [
+    google_logging_metric.attempts.id,
+    google_logging_metric.attempt_latency.id,
+    google_logging_metric.e2e_latency.id,
+    google_logging_metric.dead_letters.id,
+  ]
+
+  provisioner "local-exec" {
+    command = "sleep ${2 * var.propagation_wait_seconds}"
+  }
+}
+
 # ---- alert policies ----
 
 resource "google_monitoring_alert_policy" "dead_letters" {
@@ -229,6 +246,8 @@ resource "google_monitoring_alert_policy" "dead_letters" {
       re-sent with the API's `:retry` or `:replay` once the endpoint is fixed.
     EOT
   }
+
+  depends_on = [terraform_data.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "failure_ratio" {
@@ -271,6 +290,8 @@ resource "google_monitoring_alert_policy" "failure_ratio" {
       show whether one endpoint or everything is failing.
     EOT
   }
+
+  depends_on = [terraform_data.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "oldest_unacked_delivery" {

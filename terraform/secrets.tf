@@ -6,8 +6,12 @@ locals {
     # AES-256 key-encryption key versions (32 raw bytes each) that seal webhook signing secrets;
     # a ciphertext records the version that sealed it, so old versions stay enabled after rotation.
     kek = "jobhooks-kek"
-    # The deployment's asymmetric signing key versions (dynamic webhooks, v1a / jwt; SPEC §3).
+    # The deployment's asymmetric signing key versions (dynamic webhooks, v1a / jwt; README, Per-request (dynamic) webhooks).
     signing = "jobhooks-signing-key"
+    # The public half of every enabled signing key, as one JWKS document per version, newest
+    # first. scripts/signing-key publishes it at every init, rotate and retire; the JWKS
+    # function reads only this secret, never the private keys.
+    signing_public = "jobhooks-signing-jwks"
   }
 }
 

@@ -99,8 +99,11 @@ variable "retry_window" {
   default     = "24h"
 
   validation {
-    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.retry_window)) && var.retry_window != ""
-    error_message = "retry_window must be a Go duration in h/m/s, e.g. 24h or 36h."
+    # config.Load refuses a zero duration ("0h", "0s"): every function would fail at start.
+    condition = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.retry_window)) && var.retry_window != "" && try(sum([
+      for p in regexall("([0-9]+)([hms])", var.retry_window) : tonumber(p[0]) * lookup({ h = 3600, m = 60, s = 1 }, p[1])
+    ]) > 0, false)
+    error_message = "retry_window must be a positive Go duration in h/m/s, e.g. 24h or 36h."
   }
 }
 
@@ -110,8 +113,8 @@ variable "attempt_timeout" {
   default     = "15s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.attempt_timeout)) && try(tonumber(trimsuffix(var.attempt_timeout, "s")) <= 45, false)
-    error_message = "attempt_timeout must be whole seconds up to 45s, e.g. 15s: the function timeout and the push ack deadline must stay above it."
+    condition     = can(regex("^[0-9]+s$", var.attempt_timeout)) && try(tonumber(trimsuffix(var.attempt_timeout, "s")) >= 1 && tonumber(trimsuffix(var.attempt_timeout, "s")) <= 45, false)
+    error_message = "attempt_timeout must be whole seconds from 1s up to 45s, e.g. 15s: the function timeout and the push ack deadline must stay above it."
   }
 }
 
@@ -121,8 +124,11 @@ variable "auto_disable_after" {
   default     = "72h"
 
   validation {
-    condition     = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.auto_disable_after)) && var.auto_disable_after != ""
-    error_message = "auto_disable_after must be a Go duration in h/m/s, e.g. 72h."
+    # config.Load refuses a zero duration ("0h", "0s"): every function would fail at start.
+    condition = can(regex("^([0-9]+h)?([0-9]+m)?([0-9]+s)?$", var.auto_disable_after)) && var.auto_disable_after != "" && try(sum([
+      for p in regexall("([0-9]+)([hms])", var.auto_disable_after) : tonumber(p[0]) * lookup({ h = 3600, m = 60, s = 1 }, p[1])
+    ]) > 0, false)
+    error_message = "auto_disable_after must be a positive Go duration in h/m/s, e.g. 72h."
   }
 }
 
@@ -132,8 +138,8 @@ variable "cache_ttl" {
   default     = "30s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.cache_ttl)) && try(tonumber(trimsuffix(var.cache_ttl, "s")) <= 30, false)
-    error_message = "cache_ttl must be whole seconds up to 30s."
+    condition     = can(regex("^[0-9]+s$", var.cache_ttl)) && try(tonumber(trimsuffix(var.cache_ttl, "s")) >= 1 && tonumber(trimsuffix(var.cache_ttl, "s")) <= 30, false)
+    error_message = "cache_ttl must be whole seconds from 1s up to 30s."
   }
 }
 
@@ -143,8 +149,8 @@ variable "record_ttl" {
   default     = "720h"
 
   validation {
-    condition     = can(regex("^[0-9]+h$", var.record_ttl))
-    error_message = "record_ttl must be whole hours, e.g. 720h (30 days)."
+    condition     = can(regex("^[0-9]+h$", var.record_ttl)) && try(tonumber(trimsuffix(var.record_ttl, "h")) > 0, false)
+    error_message = "record_ttl must be a positive number of whole hours, e.g. 720h (30 days)."
   }
 }
 
@@ -264,6 +270,28 @@ variable "function_overrides" {
     condition     = alltrue([for k in keys(var.function_overrides) : contains(["Dispatch", "Deliver", "DeadLetter", "API", "JWKS"], k)])
     error_message = "function_overrides keys must be entry points: Dispatch, Deliver, DeadLetter, API, JWKS."
   }
+
+  # The same bounds as the function_* variables; a field left unset uses that variable.
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.memory == null || can(regex("^[0-9]+(Mi|Gi)$", o.memory))])
+    error_message = "function_overrides: memory must look like 256Mi, 512Mi or 1Gi."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.cpu == null || contains(["0.083", "0.167", "0.333", "0.5", "0.583", "1", "2", "4", "6", "8"], coalesce(o.cpu, "1"))])
+    error_message = "function_overrides: cpu must be one of the sizes Cloud Run offers: 0.083 ... 1, 2, 4, 6, 8."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.concurrency == null || try(o.concurrency >= 1 && o.concurrency <= 1000, false)])
+    error_message = "function_overrides: concurrency must be between 1 and 1000."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.max_instances == null || try(o.max_instances >= 1 && o.max_instances <= 1000, false)])
+    error_message = "function_overrides: max_instances must be between 1 and 1000."
+  }
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.min_instances == null || try(o.min_instances >= 0 && o.min_instances <= 10, false)])
+    error_message = "function_overrides: min_instances must be between 0 and 10."
+  }
 }
 
 # ---- monitoring ----
@@ -298,5 +326,18 @@ variable "oldest_unacked_alert_seconds" {
   validation {
     condition     = var.oldest_unacked_alert_seconds >= 60
     error_message = "oldest_unacked_alert_seconds must be at least 60."
+  }
+}
+
+# ---- first apply ----
+
+variable "propagation_wait_seconds" {
+  description = "How long the first apply waits where Google propagates asynchronously: new grants of the build account before the first build, the Pub/Sub service agent before its grants (README, First apply). Log-based metrics wait twice this before the alert policies that use them."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.propagation_wait_seconds >= 0 && var.propagation_wait_seconds <= 600
+    error_message = "propagation_wait_seconds must be between 0 and 600."
   }
 }

@@ -7,7 +7,7 @@ terraform {
     # provider, and nothing here needs random, null or google-beta.
     google = {
       source  = "hashicorp/google"
-      version = ">= 7.0"
+      version = "~> 7.0" # 7.x only: a major version may change resources under us
     }
   }
 }

@@ -1,5 +1,6 @@
 // Package jwks is the JWKS function: the public keys of the dynamic-webhook signing key at
-// GET /.well-known/jwks.json (shared/jwks), public and cacheable.
+// GET /.well-known/jwks.json (shared/jwks), public and cacheable. It reads only the published
+// public key set (JOBHOOKS_SIGNING_JWKS_SECRET), never the private keys.
 package jwks
 
 import (
@@ -32,8 +33,8 @@ func Handler(in func() (*instance.Instance, error)) http.HandlerFunc {
 			return
 		}
 		once.Do(func() {
-			h = jwks.Handler(func(ctx context.Context) (*signingkey.Set, error) {
-				src, err := inst.SigningKeys(ctx)
+			h = jwks.Handler(func(ctx context.Context) (*signingkey.PublicSet, error) {
+				src, err := inst.PublicSigningKeys(ctx)
 				if err != nil {
 					return nil, err
 				}

@@ -30,6 +30,9 @@ type Config struct {
 	// SigningKeySecret is the Secret Manager secret whose versions are the deployment's
 	// asymmetric signing keys (dynamic webhooks).
 	SigningKeySecret string
+	// SigningJWKSSecret is the Secret Manager secret whose newest version is the public key set
+	// of SigningKeySecret, published at every rotation: all the JWKS function may read.
+	SigningJWKSSecret string
 
 	// AllowInsecureTargets turns off the SSRF guard and allows plain http. Only the local stack sets it.
 	AllowInsecureTargets bool
@@ -87,6 +90,7 @@ func Defaults() Config {
 		DeadLetterTopic:   "webhook-dead-letter",
 		KEKSecret:         "jobhooks-kek",
 		SigningKeySecret:  "jobhooks-signing-key",
+		SigningJWKSSecret: "jobhooks-signing-jwks",
 		AttemptTimeout:    15 * time.Second,
 		RetryWindow:       24 * time.Hour,
 		AutoDisableAfter:  72 * time.Hour,
@@ -116,6 +120,7 @@ func Load() (Config, error) {
 	c.DeadLetterTopic = r.str("JOBHOOKS_DEAD_LETTER_TOPIC", c.DeadLetterTopic)
 	c.KEKSecret = r.str("JOBHOOKS_KEK_SECRET", c.KEKSecret)
 	c.SigningKeySecret = r.str("JOBHOOKS_SIGNING_KEY_SECRET", c.SigningKeySecret)
+	c.SigningJWKSSecret = r.str("JOBHOOKS_SIGNING_JWKS_SECRET", c.SigningJWKSSecret)
 	c.AllowInsecureTargets = r.boolean("JOBHOOKS_ALLOW_INSECURE_TARGETS", c.AllowInsecureTargets)
 	c.AttemptTimeout = r.duration("JOBHOOKS_ATTEMPT_TIMEOUT", c.AttemptTimeout)
 	c.RetryWindow = r.duration("JOBHOOKS_RETRY_WINDOW", c.RetryWindow)

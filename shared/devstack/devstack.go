@@ -169,7 +169,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	for _, c := range children {
-		if err := c.waitHTTP(ctx, 30*time.Second); err != nil {
+		if err := c.waitListening(ctx, 30*time.Second); err != nil {
 			return err
 		}
 	}
@@ -263,7 +263,16 @@ func setUp(ctx context.Context, children map[string]*child) error {
 	if err := kr.EnsureKEK(ctx); err != nil {
 		return err
 	}
-	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{})
+	// The functions inherit this process's environment: make the key the configured mode signs
+	// with (JOBHOOKS_SIGNING_MODE=jwt needs an RS256 key by default), as scripts/secrets-init
+	// --signing-alg does in the cloud. A bad value stops the functions at start (config.Load).
+	if m := os.Getenv("JOBHOOKS_SIGNING_MODE"); m != "" {
+		cfg.SigningMode = m
+	}
+	if a := os.Getenv("JOBHOOKS_JWT_ALGORITHM"); a != "" {
+		cfg.JWTAlgorithm = a
+	}
+	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{PublicSecretID: cfg.SigningJWKSSecret})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ type Instance struct {
 	secretManager *secretmanager.Client
 	signingKeys   *signingkey.Source
 	signers       *signingkey.Signers
+	publicKeys    *signingkey.PublicSource
 }
 
 // New returns an instance for cfg; nothing is connected yet.

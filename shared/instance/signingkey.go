@@ -23,6 +23,7 @@ func (in *Instance) signingKeysLocked(ctx context.Context) (*signingkey.Source, 
 		}
 		src, err := signingkey.New(c, in.Config.GoogleProject, in.Config.SigningKeySecret, signingkey.Options{
 			CacheTTL: in.Config.CacheTTL, Now: func() time.Time { return in.Now() },
+			PublicSecretID: in.Config.SigningJWKSSecret,
 		})
 		if err != nil {
 			return nil, err
@@ -48,4 +49,25 @@ func (in *Instance) DynamicSigners(ctx context.Context) (*signingkey.Signers, er
 		in.signers = s
 	}
 	return in.signers, nil
+}
+
+// PublicSigningKeys returns the published public key set of the signing keys (Secret Manager),
+// connecting on first use: all the JWKS function reads. Cached for the configuration's CacheTTL.
+func (in *Instance) PublicSigningKeys(ctx context.Context) (*signingkey.PublicSource, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.publicKeys == nil {
+		c, err := in.secretManagerLocked(ctx)
+		if err != nil {
+			return nil, err
+		}
+		src, err := signingkey.NewPublic(c, in.Config.GoogleProject, in.Config.SigningJWKSSecret, signingkey.Options{
+			CacheTTL: in.Config.CacheTTL, Now: func() time.Time { return in.Now() },
+		})
+		if err != nil {
+			return nil, err
+		}
+		in.publicKeys = src
+	}
+	return in.publicKeys, nil
 }

@@ -2,8 +2,9 @@
 // (RFC 7517): the JWKS function's domain (SPEC §5).
 //
 // The document lists every enabled key — OKP/Ed25519 (crv, x) and RSA (n, e) — each with its
-// kid, alg and use "sig", newest first. It is built from public halves only (the key set read
-// from Secret Manager holds private keys; none of their fields is ever written). Responses may be
+// kid, alg and use "sig", newest first. It is the public key set that scripts/signing-key
+// publishes beside the private keys (signingkey.Publish): the function never holds a private key,
+// and a key set with a private member is refused rather than served. Responses may be
 // cached for five minutes: a rotation (scripts/signing-key) keeps the old key enabled well past
 // that, so a receiver with a stale copy keeps verifying.
 package jwks
@@ -11,6 +12,7 @@ package jwks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -25,8 +27,8 @@ const Path = "/.well-known/jwks.json"
 // CacheControl lets receivers and proxies cache the document for five minutes.
 const CacheControl = "public, max-age=300"
 
-// Keys returns the current key set.
-type Keys func(ctx context.Context) (*signingkey.Set, error)
+// Keys returns the current public key set.
+type Keys func(ctx context.Context) (*signingkey.PublicSet, error)
 
 // Handler serves GET and HEAD of Path; every other request is a 404 with the API's JSON error
 // shape, and a key set that cannot be read a 503 (receivers retry; nothing stale is invented).
@@ -40,7 +42,7 @@ type handler struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	set      *signingkey.Set // the set doc was rendered from
+	set      *signingkey.PublicSet // the set doc was rendered from
 	rendered []byte
 }
 
@@ -76,7 +78,12 @@ func (h *handler) document(ctx context.Context) ([]byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if set != h.set {
-		doc, err := json.Marshal(set.JWKS())
+		for _, k := range set.JWKS.Keys {
+			if !k.IsPublic() {
+				return nil, fmt.Errorf("jwks: key %q of the published set is private", k.KeyID)
+			}
+		}
+		doc, err := json.Marshal(set.JWKS)
 		if err != nil {
 			return nil, err
 		}

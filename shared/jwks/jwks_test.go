@@ -42,7 +42,7 @@ func serve(t *testing.T, keys jwks.Keys) *httptest.Server {
 
 func TestJWKS_PublishesEveryEnabledPublicKeyAndNothingPrivate(t *testing.T) {
 	set := keySet(t, signingkey.RS256, signingkey.EdDSA)
-	srv := serve(t, func(context.Context) (*signingkey.Set, error) { return set, nil })
+	srv := serve(t, func(context.Context) (*signingkey.PublicSet, error) { return set.Public(), nil })
 
 	resp, err := http.Get(srv.URL + jwks.Path)
 	if err != nil {
@@ -97,8 +97,8 @@ func TestJWKS_PublishesEveryEnabledPublicKeyAndNothingPrivate(t *testing.T) {
 }
 
 func TestJWKS_AnythingElseIs404AndUnreadableKeysAre503InTheAPIErrorShape(t *testing.T) {
-	ok := serve(t, func(context.Context) (*signingkey.Set, error) { return keySet(t, signingkey.EdDSA), nil })
-	down := serve(t, func(context.Context) (*signingkey.Set, error) { return nil, errors.New("secret manager down") })
+	ok := serve(t, func(context.Context) (*signingkey.PublicSet, error) { return keySet(t, signingkey.EdDSA).Public(), nil })
+	down := serve(t, func(context.Context) (*signingkey.PublicSet, error) { return nil, errors.New("secret manager down") })
 	for _, tc := range []struct {
 		method, url string
 		code        int
@@ -133,5 +133,26 @@ func TestJWKS_AnythingElseIs404AndUnreadableKeysAre503InTheAPIErrorShape(t *test
 		if strings.Contains(e.Error.Message, "secret manager down") {
 			t.Errorf("the 503 reveals the internal error")
 		}
+	}
+}
+
+// A private key in the published set (put there by mistake) is never served.
+func TestJWKS_APublishedPrivateKeyIsRefusedNotServed(t *testing.T) {
+	set := keySet(t, signingkey.EdDSA)
+	pub := set.Public()
+	priv, err := signingkey.Generate(signingkey.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub.JWKS.Keys[0].Key = priv
+	srv := serve(t, func(context.Context) (*signingkey.PublicSet, error) { return pub, nil })
+	resp, err := http.Get(srv.URL + jwks.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(body), `"d"`) {
+		t.Fatalf("%d %s: want a 503 without key material", resp.StatusCode, body)
 	}
 }

@@ -9,36 +9,18 @@ import (
 	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The operator's operations: Ensure, Rotate and Retire. Production runs them through
 // scripts/signing-key; tests and the local stack call Ensure directly.
 
 // Ensure makes the secret usable for alg: it creates the secret (automatic replication) if it is
-// missing and adds a key for alg if no enabled version holds one. It returns the newest key for
-// alg. Idempotent; two callers racing may each add a key, which is harmless (both are published
+// missing and adds a key for alg if no enabled version holds one, and publishes the public key
+// set (Publish). It returns the newest key for alg. Idempotent; two callers racing may each add a key, which is harmless (both are published
 // and the newest signs).
 func (s *Source) Ensure(ctx context.Context, alg string) (Key, error) {
-	_, err := s.client.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: s.secretName})
-	if status.Code(err) == codes.NotFound {
-		_, err = s.client.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
-			Parent:   "projects/" + s.googleProject,
-			SecretId: s.secretID,
-			Secret: &secretmanagerpb.Secret{
-				Replication: &secretmanagerpb.Replication{
-					Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}},
-				},
-				Labels: map[string]string{"app": "jobhooks", "purpose": "signing-key"},
-			},
-		})
-		if status.Code(err) == codes.AlreadyExists {
-			err = nil
-		}
-	}
-	if err != nil {
-		return Key{}, fmt.Errorf("signingkey: ensure secret %s: %w", s.secretName, err)
+	if err := s.ensureSecret(ctx, s.secretName, s.secretID, "signing-key"); err != nil {
+		return Key{}, err
 	}
 	s.Forget()
 	set, err := s.Keys(ctx)
@@ -47,7 +29,8 @@ func (s *Source) Ensure(ctx context.Context, alg string) (Key, error) {
 	}
 	if set != nil {
 		if k, ok := set.Newest(alg); ok {
-			return k, nil
+			// Publishing again repairs a publication that failed after an earlier rotation.
+			return k, s.Publish(ctx)
 		}
 	}
 	return s.Rotate(ctx, alg)
@@ -81,7 +64,7 @@ func (s *Source) Rotate(ctx context.Context, alg string) (Key, error) {
 	_, k.Version, _ = strings.Cut(v.GetName(), "/versions/")
 	k.Created = v.GetCreateTime().AsTime()
 	s.Forget()
-	return k, nil
+	return k, s.Publish(ctx)
 }
 
 // ErrTooSoon: Retire was asked to disable the older keys while the newest is younger than the
@@ -120,5 +103,5 @@ func (s *Source) Retire(ctx context.Context, opts RetireOptions) ([]Key, error) 
 		retired = append(retired, k)
 	}
 	s.Forget()
-	return retired, nil
+	return retired, s.Publish(ctx)
 }

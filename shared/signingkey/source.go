@@ -45,6 +45,9 @@ type Options struct {
 	FetchTimeout time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// PublicSecretID names the secret that Ensure, Rotate and Retire publish the public key set
+	// to (config.SigningJWKSSecret; see Publish). Empty publishes nothing.
+	PublicSecretID string
 }
 
 // Source reads the signing keys of one Secret Manager secret. Create one per instance and share
@@ -54,6 +57,8 @@ type Source struct {
 	googleProject string
 	secretID      string
 	secretName    string
+	publicID      string
+	publicName    string // "" when nothing is published
 	ttl           time.Duration
 	fetchTimeout  time.Duration
 	now           func() time.Time
@@ -120,11 +125,17 @@ func New(client *secretmanager.Client, googleProject, secretID string, opts Opti
 	if !secretIDPattern.MatchString(secretID) {
 		return nil, fmt.Errorf("signingkey: %q is not a Secret Manager secret id", secretID)
 	}
+	if opts.PublicSecretID != "" && (!secretIDPattern.MatchString(opts.PublicSecretID) || opts.PublicSecretID == secretID) {
+		return nil, fmt.Errorf("signingkey: %q is not a Secret Manager secret id apart from the private keys'", opts.PublicSecretID)
+	}
 	s := &Source{
 		client: client, googleProject: googleProject, secretID: secretID,
 		secretName: "projects/" + googleProject + "/secrets/" + secretID,
 		ttl:        opts.CacheTTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
 		byVersion: map[string]Key{},
+	}
+	if opts.PublicSecretID != "" {
+		s.publicID, s.publicName = opts.PublicSecretID, "projects/"+googleProject+"/secrets/"+opts.PublicSecretID
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultCacheTTL

@@ -41,7 +41,9 @@ func fuzzVerifier(f *testing.F, secret, seed []byte) *verify.Verifier {
 	if err != nil {
 		f.Fatal(err)
 	}
-	set := jwks.Handler(func(context.Context) (*signingkey.Set, error) { return &signingkey.Set{Keys: []signingkey.Key{k}}, nil },
+	set := jwks.Handler(func(context.Context) (*signingkey.PublicSet, error) {
+		return (&signingkey.Set{Keys: []signingkey.Key{k}}).Public(), nil
+	},
 		slog.New(slog.DiscardHandler))
 	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
 		rec := httptest.NewRecorder()

@@ -50,10 +50,10 @@ type publisher struct {
 func newPublisher(t *testing.T, keys ...signingkey.Key) *publisher {
 	p := &publisher{}
 	p.publish(keys...)
-	h := jwks.Handler(func(context.Context) (*signingkey.Set, error) {
+	h := jwks.Handler(func(context.Context) (*signingkey.PublicSet, error) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.set, nil
+		return p.set.Public(), nil
 	}, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.fetches.Add(1)

@@ -7,6 +7,10 @@
 //	signingkey [flags] retire   disable every key but the newest
 //	signingkey [flags] list     print the enabled keys, newest first
 //
+// init, rotate and retire also publish the public key set of the enabled keys as the newest
+// version of a second secret (--public-secret, default jobhooks-signing-jwks), the only one the
+// JWKS function may read; init publishes again if an earlier publication failed.
+//
 // A rotation is `rotate`, then — once every receiver can have refreshed its cached JWKS — `retire`.
 package main
 
@@ -61,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	project := fs.String("project", firstNonEmpty(os.Getenv("GOOGLE_CLOUD_PROJECT"), os.Getenv("GCP_PROJECT")), "Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
 	prefix := fs.String("name-prefix", "", "prefix of the deployment's resource names (Terraform's name_prefix)")
 	secret := fs.String("secret", os.Getenv("JOBHOOKS_SIGNING_KEY_SECRET"), "secret id (default <name-prefix>"+def.SigningKeySecret+")")
+	publicSecret := fs.String("public-secret", os.Getenv("JOBHOOKS_SIGNING_JWKS_SECRET"), "secret id of the published public key set, all the JWKS function reads (default <name-prefix>"+def.SigningJWKSSecret+")")
 	alg := fs.String("alg", defaultAlgorithm(), "key algorithm for init and rotate: EdDSA (v1a, jwt EdDSA) or RS256 (jwt RS256); default from $JOBHOOKS_SIGNING_MODE and $JOBHOOKS_JWT_ALGORITHM")
 	force := fs.Bool("force", false, "retire even if the newest key was added less than "+retireMinAge.String()+" ago")
 	fs.Usage = func() {
@@ -85,6 +90,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *secret == "" {
 		*secret = *prefix + def.SigningKeySecret
 	}
+	if *publicSecret == "" {
+		*publicSecret = *prefix + def.SigningJWKSSecret
+	}
 	if *alg != signingkey.EdDSA && *alg != signingkey.RS256 {
 		return usageError{fmt.Errorf("--alg %q: want EdDSA or RS256", *alg)}
 	}
@@ -94,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("secret manager client: %w", err)
 	}
 	defer client.Close()
-	src, err := signingkey.New(client, *project, *secret, signingkey.Options{})
+	src, err := signingkey.New(client, *project, *secret, signingkey.Options{PublicSecretID: *publicSecret})
 	if err != nil {
 		return err
 	}

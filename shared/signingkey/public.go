@@ -1,0 +1,195 @@
+package signingkey
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The public key set is published beside the private keys: a second secret whose newest version
+// is the JWKS document of every enabled key. The JWKS function, public and unauthenticated, may
+// read only that secret, so a flaw in it cannot leak a private key (terraform/README.md, What
+// was decided). Ensure, Rotate and Retire publish it whenever a Source has a PublicSecretID.
+
+// PublicSet is a published key set: public keys only.
+type PublicSet struct {
+	JWKS jose.JSONWebKeySet
+	// Read is when the set was read from Secret Manager.
+	Read time.Time
+}
+
+// Public returns the set's public half.
+func (s *Set) Public() *PublicSet { return &PublicSet{JWKS: s.JWKS(), Read: s.Read} }
+
+// Publish writes the current key set's public half as the newest version of the public secret,
+// creating the secret if missing; it adds no version when the newest already holds that
+// document. A Source without a PublicSecretID publishes nothing.
+func (s *Source) Publish(ctx context.Context) error {
+	if s.publicName == "" {
+		return nil
+	}
+	s.Forget()
+	set, err := s.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(set.JWKS())
+	if err != nil {
+		return fmt.Errorf("signingkey: render the JWKS: %w", err)
+	}
+	if err := s.ensureSecret(ctx, s.publicName, s.publicID, "signing-jwks"); err != nil {
+		return err
+	}
+	latest, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s.publicName + "/versions/latest"})
+	if err == nil && bytes.Equal(latest.GetPayload().GetData(), doc) {
+		return nil
+	}
+	sum := int64(crc32.Checksum(doc, castagnoli))
+	if _, err := s.client.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
+		Parent:  s.publicName,
+		Payload: &secretmanagerpb.SecretPayload{Data: doc, DataCrc32C: &sum},
+	}); err != nil {
+		return fmt.Errorf("signingkey: publish the public keys to %s (run scripts/signing-key init to retry): %w", s.publicName, err)
+	}
+	return nil
+}
+
+// ensureSecret creates secret id (automatic replication) if it does not exist.
+func (s *Source) ensureSecret(ctx context.Context, name, id, purpose string) error {
+	_, err := s.client.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		_, err = s.client.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
+			Parent:   "projects/" + s.googleProject,
+			SecretId: id,
+			Secret: &secretmanagerpb.Secret{
+				Replication: &secretmanagerpb.Replication{
+					Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}},
+				},
+				Labels: map[string]string{"app": "jobhooks", "purpose": purpose},
+			},
+		})
+		if status.Code(err) == codes.AlreadyExists {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("signingkey: ensure secret %s: %w", name, err)
+	}
+	return nil
+}
+
+// PublicSource reads the published key set (the newest version of the public secret). It needs
+// only roles/secretmanager.secretAccessor on that secret. Safe for concurrent use; one reading
+// per TTL.
+type PublicSource struct {
+	client       *secretmanager.Client
+	name         string
+	ttl          time.Duration
+	fetchTimeout time.Duration
+	now          func() time.Time
+
+	flights singleflight.Group
+	mu      sync.Mutex
+	set     *PublicSet
+}
+
+// NewPublic returns a PublicSource of secret secretID in project googleProject; opts as for New.
+func NewPublic(client *secretmanager.Client, googleProject, secretID string, opts Options) (*PublicSource, error) {
+	if client == nil {
+		return nil, errors.New("signingkey: NewPublic needs a Secret Manager client")
+	}
+	if !projectIDPattern.MatchString(googleProject) {
+		return nil, fmt.Errorf("signingkey: %q is not a Google Cloud project id", googleProject)
+	}
+	if !secretIDPattern.MatchString(secretID) {
+		return nil, fmt.Errorf("signingkey: %q is not a Secret Manager secret id", secretID)
+	}
+	p := &PublicSource{
+		client: client, name: "projects/" + googleProject + "/secrets/" + secretID,
+		ttl: opts.CacheTTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
+	}
+	if p.ttl <= 0 {
+		p.ttl = DefaultCacheTTL
+	}
+	if p.fetchTimeout <= 0 {
+		p.fetchTimeout = DefaultFetchTimeout
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// Keys returns the published set, from the cache when it is younger than the TTL.
+func (p *PublicSource) Keys(ctx context.Context) (*PublicSet, error) {
+	if set := p.cached(); set != nil {
+		return set, nil
+	}
+	ch := p.flights.DoChan("keys", func() (any, error) {
+		if set := p.cached(); set != nil {
+			return set, nil
+		}
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.fetchTimeout)
+		defer cancel()
+		return p.read(readCtx)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*PublicSet), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, p.name, context.Cause(ctx))
+	}
+}
+
+func (p *PublicSource) cached() *PublicSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.set != nil && p.now().Sub(p.set.Read) < p.ttl {
+		return p.set
+	}
+	return nil
+}
+
+func (p *PublicSource) read(ctx context.Context) (*PublicSet, error) {
+	resp, err := p.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: p.name + "/versions/latest"})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound, codes.FailedPrecondition:
+		return nil, fmt.Errorf("%w: %s has no enabled version (run scripts/signing-key init)", ErrNoKey, p.name)
+	default:
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, p.name, err)
+	}
+	data := resp.GetPayload().GetData()
+	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+		return nil, fmt.Errorf("%w: %s arrived corrupted (checksum mismatch)", ErrUnavailable, p.name)
+	}
+	set := &PublicSet{Read: p.now()}
+	if err := json.Unmarshal(data, &set.JWKS); err != nil {
+		return nil, fmt.Errorf("%w: %s is not a JWKS document: %w", ErrBadKey, p.name, err)
+	}
+	for _, k := range set.JWKS.Keys {
+		// Refuse rather than serve: a private key in this secret was put there by mistake.
+		if !k.IsPublic() {
+			return nil, fmt.Errorf("%w: %s holds a private key (kid %q); publish again with scripts/signing-key init", ErrBadKey, p.name, k.KeyID)
+		}
+	}
+	p.mu.Lock()
+	p.set = set
+	p.mu.Unlock()
+	return set, nil
+}

@@ -1,0 +1,237 @@
+# What review checks in a plan (README, What was decided): each account's exact grants, which
+# functions the internet can reach, the subscription settings, the dashboard's stable JSON, and
+# what a first apply needs. Offline, against a mocked google provider.
+mock_provider "google" {
+  mock_data "google_project" {
+    defaults = {
+      number = "123456789012"
+    }
+  }
+  mock_resource "google_service_account" {
+    defaults = {
+      email  = "jobhooks-mock@demo-project.iam.gserviceaccount.com"
+      member = "serviceAccount:jobhooks-mock@demo-project.iam.gserviceaccount.com"
+      name   = "projects/demo-project/serviceAccounts/jobhooks-mock@demo-project.iam.gserviceaccount.com"
+    }
+  }
+}
+
+variables {
+  project_id     = "demo-project"
+  source_archive = "tests/empty-source.zip"
+}
+
+run "grants_are_exactly_what_each_function_needs" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_project_iam_member.firestore_user)) == toset(["Dispatch", "Deliver", "DeadLetter", "API"])
+    error_message = "Firestore access: Dispatch, Deliver, DeadLetter and API only (never JWKS)."
+  }
+  assert {
+    condition = alltrue([for m in google_project_iam_member.firestore_user :
+      m.role == "roles/datastore.user" && m.condition[0].expression == "resource.name == \"projects/demo-project/databases/(default)\""
+    ])
+    error_message = "Firestore access must be datastore.user, conditioned on this module's database."
+  }
+  assert {
+    condition = toset(keys(google_pubsub_topic_iam_member.publisher)) == toset([
+      "Dispatch/deliveries", "Dispatch/dead_letter",
+      "Deliver/deliveries", "Deliver/dead_letter",
+      "API/job_events", "API/deliveries",
+    ])
+    error_message = "Publishers: Dispatch and Deliver to deliveries and dead letters, API to job events and deliveries; nothing else."
+  }
+  assert {
+    condition = toset(keys(google_secret_manager_secret_iam_member.reader)) == toset([
+      "Deliver/kek/accessor", "Deliver/signing/accessor", "Deliver/signing/viewer",
+      "API/kek/accessor", "API/kek/viewer",
+      "JWKS/signing_public/accessor",
+    ])
+    error_message = "Secret access: Deliver reads the KEK and the signing keys, API the KEK, JWKS the public key set only."
+  }
+  assert {
+    condition = alltrue([for g in google_secret_manager_secret_iam_member.reader :
+      g.secret_id != google_secret_manager_secret.secret["signing"].id || !strcontains(g.member, "jh-jwks")
+    ]) && alltrue([for k, g in local.secret_grants : g.secret != "signing" if g.function == "JWKS"])
+    error_message = "The public JWKS function must never be able to read the private signing key."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.fn["JWKS"].service_config[0].environment_variables["JOBHOOKS_SIGNING_JWKS_SECRET"] == "jobhooks-signing-jwks"
+    error_message = "The JWKS function reads the published public key set."
+  }
+  assert {
+    condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+    error_message = "The build account's unconditional project roles: log writer and Artifact Registry writer only."
+  }
+  assert {
+    condition = (google_project_iam_member.build_storage.role == "roles/storage.objectAdmin"
+      && strcontains(google_project_iam_member.build_storage.condition[0].expression, "projects/_/buckets/gcf-v2-")
+    && strcontains(google_project_iam_member.build_storage.condition[0].expression, "resource.name == \"projects/_/buckets/demo-project-jobhooks-source\""))
+    error_message = "The build account's storage access must be conditioned on the source and gcf-v2-* buckets."
+  }
+}
+
+run "only_api_and_jwks_are_public" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_cloud_run_v2_service_iam_member.public_invokes)) == toset(["API", "JWKS"])
+    error_message = "Only API and JWKS may be invoked by allUsers."
+  }
+  assert {
+    condition     = alltrue([for m in google_cloud_run_v2_service_iam_member.public_invokes : m.member == "allUsers" && m.role == "roles/run.invoker"])
+    error_message = "The public grants are run.invoker to allUsers."
+  }
+  assert {
+    condition = (toset(keys(google_cloud_run_v2_service_iam_member.push_invokes)) == toset(["Dispatch", "Deliver", "DeadLetter"])
+    && alltrue([for m in google_cloud_run_v2_service_iam_member.push_invokes : m.member == google_service_account.push.member]))
+    error_message = "Dispatch, Deliver and DeadLetter are invoked by the push account only."
+  }
+  assert {
+    condition = alltrue([for k, f in google_cloudfunctions2_function.fn :
+      f.service_config[0].ingress_settings == (contains(["API", "JWKS"], k) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY")
+    ])
+    error_message = "Push-fed functions take internal traffic only (Pub/Sub push of the same project counts as internal); API and JWKS take all."
+  }
+}
+
+run "subscriptions_retry_dead_letter_and_outlive_the_function" {
+  command = plan
+
+  assert {
+    condition = alltrue([for s in google_pubsub_subscription.push :
+      s.ack_deadline_seconds == 90 && s.retry_policy[0].minimum_backoff == "10s" && s.retry_policy[0].maximum_backoff == "600s"
+      && s.expiration_policy[0].ttl == "" && s.push_config[0].oidc_token[0].service_account_email == google_service_account.push.email
+    ])
+    error_message = "Every push subscription: 90 s ack deadline, backoff 10 s to 600 s, never expires, pushes as the push account."
+  }
+  assert {
+    condition = alltrue([for name in ["job-events-dispatch", "webhook-deliveries-deliver"] :
+      google_pubsub_subscription.push[name].message_retention_duration == "86400s"
+      && google_pubsub_subscription.push[name].dead_letter_policy[0].max_delivery_attempts == 100
+    ])
+    error_message = "Job events and deliveries: 24 h retention, dead-lettered after 100 attempts."
+  }
+  assert {
+    condition     = length(google_pubsub_subscription.push["webhook-dead-letter-record"].dead_letter_policy) == 0
+    error_message = "The dead-letter subscription is the last stop: no dead-letter policy of its own."
+  }
+}
+
+run "dashboard_json_is_what_the_api_returns" {
+  command = plan
+
+  assert {
+    condition = alltrue([for t in jsondecode(google_monitoring_dashboard.jobhooks.dashboard_json).mosaicLayout.tiles :
+      try(t.xPos, 1) != 0 && try(t.yPos, 1) != 0
+    ])
+    error_message = "xPos/yPos of 0 are dropped by the API: writing them makes every plan show a diff."
+  }
+  assert {
+    condition = alltrue(flatten([for t in jsondecode(google_monitoring_dashboard.jobhooks.dashboard_json).mosaicLayout.tiles : [
+      for d in t.widget.xyChart.dataSets : length(try(d.timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields, ["absent"])) > 0
+    ]]))
+    error_message = "An empty groupByFields is dropped by the API: writing it makes every plan show a diff."
+  }
+}
+
+run "first_apply_enables_and_waits" {
+  command = plan
+
+  assert {
+    condition     = contains(keys(google_project_service.enabled), "cloudresourcemanager.googleapis.com")
+    error_message = "Cloud Resource Manager must be enabled: the project data source and project IAM use it."
+  }
+  assert {
+    condition     = length(terraform_data.log_metrics_visible.triggers_replace) == 4
+    error_message = "The alert policies wait for all four log-based metrics to become visible."
+  }
+  assert {
+    condition     = length(terraform_data.build_grants_propagated.triggers_replace) == 3
+    error_message = "The first build waits for all three build grants to propagate."
+  }
+  assert {
+    condition     = length(terraform_data.pubsub_agent.triggers_replace) == 1
+    error_message = "The Pub/Sub service agent is created (and waited for) once Pub/Sub is enabled."
+  }
+  assert {
+    condition = toset(keys(google_firestore_field.unindexed_timestamp)) == toset([
+      "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before", "attempts/time",
+    ])
+    error_message = "Monotonic, never-queried-alone timestamps are exempt from single-field indexing."
+  }
+}
+
+# ---- values config.Load would refuse at every function's start are refused at plan time ----
+
+run "zero_retry_window_is_refused" {
+  command = plan
+  variables {
+    retry_window = "0h"
+  }
+  expect_failures = [var.retry_window]
+}
+
+run "zero_auto_disable_is_refused" {
+  command = plan
+  variables {
+    auto_disable_after = "0s"
+  }
+  expect_failures = [var.auto_disable_after]
+}
+
+run "zero_record_ttl_is_refused" {
+  command = plan
+  variables {
+    record_ttl = "0h"
+  }
+  expect_failures = [var.record_ttl]
+}
+
+run "zero_attempt_timeout_is_refused" {
+  command = plan
+  variables {
+    attempt_timeout = "0s"
+  }
+  expect_failures = [var.attempt_timeout]
+}
+
+run "override_with_an_unknown_cpu_size_is_refused" {
+  command = plan
+  variables {
+    function_overrides = { Deliver = { cpu = "3" } }
+  }
+  expect_failures = [var.function_overrides]
+}
+
+run "override_with_zero_concurrency_is_refused" {
+  command = plan
+  variables {
+    function_overrides = { Dispatch = { concurrency = 0 } }
+  }
+  expect_failures = [var.function_overrides]
+}
+
+run "override_for_an_unknown_function_is_refused" {
+  command = plan
+  variables {
+    function_overrides = { Dispatcher = { memory = "1Gi" } }
+  }
+  expect_failures = [var.function_overrides]
+}
+
+run "override_with_min_above_max_instances_is_refused" {
+  command = plan
+  variables {
+    function_overrides = { Deliver = { min_instances = 5, max_instances = 2 } }
+  }
+  expect_failures = [google_cloudfunctions2_function.fn]
+}
+
+run "valid_overrides_plan" {
+  command = plan
+  variables {
+    function_overrides = { Deliver = { cpu = "2", concurrency = 200, max_instances = 300 }, JWKS = { memory = "256Mi", concurrency = 1, cpu = "0.5" } }
+  }
+}
