@@ -2,7 +2,7 @@
 # its code path needs; nothing is granted to the default compute account. Firestore has no
 # per-collection IAM, so tenancy (README, Security) is enforced in code; the Firestore grant below
 # is datastore.user with an IAM condition naming this module's database, for the functions that
-# touch records. terraform/tests/iam.tftest.hcl asserts every account's exact grants.
+# touch records. terraform/tests/deployment.tftest.hcl asserts every account's exact grants.
 
 locals {
   # Service account ids are limited to 30 characters, hence "jh-".
