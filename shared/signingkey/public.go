@@ -134,26 +134,7 @@ func NewPublic(client *secretmanager.Client, googleProject, secretID string, opt
 
 // Keys returns the published set, from the cache when it is younger than the TTL.
 func (p *PublicSource) Keys(ctx context.Context) (*PublicSet, error) {
-	if set := p.cached(); set != nil {
-		return set, nil
-	}
-	ch := p.flights.DoChan("keys", func() (any, error) {
-		if set := p.cached(); set != nil {
-			return set, nil
-		}
-		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.fetchTimeout)
-		defer cancel()
-		return p.read(readCtx)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*PublicSet), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, p.name, context.Cause(ctx))
-	}
+	return sharedRead(ctx, &p.flights, p.cached, p.read, p.fetchTimeout, p.name)
 }
 
 func (p *PublicSource) cached() *PublicSet {

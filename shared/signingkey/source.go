@@ -156,25 +156,33 @@ func (s *Source) SecretName() string { return s.secretName }
 // callers that miss share one reading, which runs on its own deadline: one impatient caller
 // does not fail the others.
 func (s *Source) Keys(ctx context.Context) (*Set, error) {
-	if set := s.cached(); set != nil {
-		return set, nil
+	return sharedRead(ctx, &s.flights, s.cached, s.read, s.fetchTimeout, s.secretName)
+}
+
+// sharedRead returns cached() while it is fresh (non-nil); otherwise one read shared by every
+// concurrent caller that missed, on a deadline of its own, so that one impatient caller does
+// not fail the others. A caller whose context ends first gets ErrUnavailable.
+func sharedRead[T any](ctx context.Context, flights *singleflight.Group, cached func() *T,
+	read func(context.Context) (*T, error), timeout time.Duration, name string) (*T, error) {
+	if v := cached(); v != nil {
+		return v, nil
 	}
-	ch := s.flights.DoChan("keys", func() (any, error) {
-		if set := s.cached(); set != nil {
-			return set, nil
+	ch := flights.DoChan("keys", func() (any, error) {
+		if v := cached(); v != nil {
+			return v, nil
 		}
-		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.fetchTimeout)
+		readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
-		return s.read(readCtx)
+		return read(readCtx)
 	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.(*Set), nil
+		return r.Val.(*T), nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, s.secretName, context.Cause(ctx))
+		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, name, context.Cause(ctx))
 	}
 }
 
