@@ -1,4 +1,4 @@
-# Firestore (native mode, one database): records of SPEC §4 and the API keys.
+# Firestore (native mode, one database): records of README, Guarantees and the API keys.
 #
 #   projects/{p}/webhooks/{id}
 #   projects/{p}/events/{eventId}

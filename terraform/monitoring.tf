@@ -1,4 +1,4 @@
-# Cloud Console observability (SPEC §7): log-based metrics from the per-attempt log lines,
+# Cloud Console observability (terraform/README.md, Watching it in the Console): log-based metrics from the per-attempt log lines,
 # alert policies, and one dashboard.
 #
 # The functions log one JSON object per line; Cloud Logging files the fields under

@@ -1,5 +1,5 @@
 output "api_url" {
-  description = "Base URL of the management API (SPEC §5): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
+  description = "Base URL of the management API (README, The management API): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
   value       = google_cloudfunctions2_function.fn["API"].service_config[0].uri
 }
 
@@ -9,7 +9,7 @@ output "jwks_url" {
 }
 
 output "job_events_topic" {
-  description = "Topic that job systems publish job-finished events to (SPEC §2)."
+  description = "Topic that job systems publish job-finished events to (README, For job systems)."
   value       = google_pubsub_topic.topic[local.topic_ids.job_events].id
 }
 

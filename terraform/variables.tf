@@ -85,7 +85,7 @@ variable "go_runtime" {
   }
 }
 
-# ---- delivery behaviour (SPEC §4, §6) ----
+# ---- delivery behaviour (README, Guarantees, §6) ----
 
 variable "allow_insecure_targets" {
   description = "Allow plain http and private/loopback targets (turns the SSRF guard off). Only for the local stack: never in a real deployment."
@@ -133,7 +133,7 @@ variable "auto_disable_after" {
 }
 
 variable "cache_ttl" {
-  description = "How long an instance caches webhook configurations and decrypted secrets (Go duration, at most 30s: SPEC §4)."
+  description = "How long an instance caches webhook configurations and decrypted secrets (Go duration, at most 30s: README, Guarantees)."
   type        = string
   default     = "30s"
 

@@ -1,4 +1,4 @@
-// Package api is the API function: the management API of SPEC §5 (shared/restapi over
+// Package api is the API function: the management API of README, The management API (shared/restapi over
 // shared/management), authenticated with API keys (shared/apikeys).
 package api
 

@@ -1,4 +1,4 @@
-// Package bench measures the local stack end to end (SPEC §10): in one run, the emulators' own
+// Package bench measures the local stack end to end (README, Targets the benchmarks report): in one run, the emulators' own
 // push ceiling (a bare push subscription to a no-op endpoint) and Jobhooks from job event
 // published to verified POST received, reported as a ratio of the two.
 //

@@ -57,7 +57,7 @@ type Config struct {
 	// FunctionTimeout is the deployed request timeout of the push functions (Terraform's
 	// function_timeout_seconds): an attempt plus its recording must end well within it.
 	FunctionTimeout time.Duration
-	// MaxWebhooksPerProject caps how many static webhooks one project may register (SPEC §5).
+	// MaxWebhooksPerProject caps how many static webhooks one project may register (README, The management API).
 	MaxWebhooksPerProject int
 	// MaxReplay caps how many deliveries one replay call re-sends: the API function reads and
 	// publishes them all within the request, so a wider range is refused with a clear error.
@@ -72,7 +72,7 @@ type Config struct {
 	Version string
 }
 
-// Signing modes of dynamic webhooks (SPEC §3).
+// Signing modes of dynamic webhooks (README, What a receiver gets).
 const (
 	// SigningModeV1a signs with Ed25519, Standard Webhooks "v1a,<base64>" signatures.
 	SigningModeV1a = "v1a"
@@ -139,7 +139,7 @@ func Load() (Config, error) {
 		r.errs = append(r.errs, "GOOGLE_CLOUD_PROJECT is not set")
 	}
 	if c.CacheTTL > 30*time.Second {
-		// SPEC §4: a change made through the API takes effect everywhere within 30 s.
+		// README, Guarantees: a change made through the API takes effect everywhere within 30 s.
 		r.errs = append(r.errs, "JOBHOOKS_CACHE_TTL must be at most 30s")
 	}
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {

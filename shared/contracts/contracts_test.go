@@ -82,7 +82,7 @@ func TestSchemas_EachNamesItsDraftAndIDAndCompiles(t *testing.T) {
 }
 
 // TestSchemas_FollowTheEventPackage keeps the catalog and the limits of the schemas equal to
-// shared/event, the one implementation of SPEC §2.
+// shared/event, the one implementation of README, For job systems.
 func TestSchemas_FollowTheEventPackage(t *testing.T) {
 	data, _ := fs.Glob(contracts.Files(), "schemas/data/*.json")
 	var types []string

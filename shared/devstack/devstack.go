@@ -1,4 +1,4 @@
-// Package devstack runs Jobhooks on a laptop (SPEC §9): gcloud's Pub/Sub and Firestore
+// Package devstack runs Jobhooks on a laptop (README, The local stack): gcloud's Pub/Sub and Firestore
 // emulators, the local Secret Manager, and every function as its own process on the real
 // handlers, wired with the topics and push subscriptions Terraform deploys.
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Body renders the notification every endpoint of the event receives (SPEC §3). It is rendered
+// Body renders the notification every endpoint of the event receives (README, What a receiver gets). It is rendered
 // once at dispatch and sent byte-for-byte on every attempt, so signatures stay verifiable and
 // receivers can hash it.
 func (e JobEvent) Body() []byte {

@@ -1,5 +1,5 @@
 // Package fanout is Dispatch's domain: one job event in, one delivery task out per target
-// (SPEC §1–3).
+// (README: How the pieces fit, For job systems, What a receiver gets).
 //
 // Guarantees: an invalid event is dead-lettered with its reason and acknowledged, never retried;
 // a valid event is acknowledged only once every task is published; the same event id published

@@ -1,4 +1,4 @@
-// Package jobevents is for job systems written in Go: it builds a job event (SPEC §2), validates
+// Package jobevents is for job systems written in Go: it builds a job event (README, For job systems), validates
 // it with exactly the rules Dispatch applies (event.Parse, the one implementation), and publishes
 // it to the job-events topic with the `type` and `project` attributes set.
 //

@@ -28,7 +28,7 @@ const (
 // Settable lists every field a caller may set, in display order.
 var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn}
 
-// Limits of SPEC §5 and of this API where SPEC is silent.
+// Limits of the management API: those README, The management API names, and ours where it is silent.
 const (
 	MaxRequestHeaders   = 20
 	MaxHeaderValueBytes = 4096
@@ -66,7 +66,7 @@ func forbiddenHeader(name string) bool {
 	return slices.Contains(forbiddenHeaders, n) || strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "proxy-")
 }
 
-// check validates the fields of s that fields names. The URL check may resolve the host (SPEC §5:
+// check validates the fields of s that fields names. The URL check may resolve the host (README, The management API:
 // a name resolving only to blocked addresses is refused), so it runs outside any transaction.
 func (s *Service) check(ctx context.Context, set Settings, fields []Field) error {
 	for _, f := range fields {

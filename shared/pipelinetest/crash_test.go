@@ -19,7 +19,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// Crash points (SPEC §4): whichever step of Deliver or Dispatch a process dies at, Pub/Sub's
+// Crash points (README, Guarantees): whichever step of Deliver or Dispatch a process dies at, Pub/Sub's
 // redelivery of the same message ends in the right final state; no event is lost and an
 // endpoint gets at most one duplicate POST. See crashpoint_test.go for how a crash is made.
 

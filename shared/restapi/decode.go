@@ -16,7 +16,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/management"
 )
 
-// MaxBody is the largest request body accepted (SPEC §5).
+// MaxBody is the largest request body accepted (README, The management API).
 const MaxBody = 1 << 20
 
 func badRequest(format string, args ...any) error {

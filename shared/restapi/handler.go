@@ -1,4 +1,4 @@
-// Package restapi is the management API over HTTP (SPEC §5): one router, API-key
+// Package restapi is the management API over HTTP (README, The management API): one router, API-key
 // authentication, and two thin JSON codecs over the management service — Surface A,
 // resource-style, under /v1/projects/{project}/webhooks, and Surface B, the Gemini
 // WebhookService wire format, under /v1beta/webhooks and /v1/webhooks.

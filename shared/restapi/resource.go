@@ -10,7 +10,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// Surface A: /v1/projects/{project}/webhooks[/{webhook}...], the JSON of SPEC §5.
+// Surface A: /v1/projects/{project}/webhooks[/{webhook}...], the JSON of README, The management API.
 
 var resourceFields = fieldNames{
 	settable: map[string]management.Field{

@@ -29,7 +29,7 @@ var internalNames = []string{
 	"home.arpa",
 }
 
-// CheckURL validates a webhook URL as SPEC §5 asks, before the API stores it.
+// CheckURL validates a webhook URL as README, The management API asks, before the API stores it.
 // The URL must be absolute https (http too when insecure targets are
 // allowed), carry no user name or password, be at most 2048 characters, name
 // a host and, if it has a port, one from 1 to 65535. Unless insecure targets

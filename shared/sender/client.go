@@ -44,7 +44,7 @@ const (
 	defaultTimeout         = 15 * time.Second
 	defaultMaxResponseBody = 4096
 	defaultUserAgent       = "Jobhooks"
-	// maxURLLength is SPEC §5's limit.
+	// maxURLLength is README, The management API's limit.
 	maxURLLength = 2048
 	// drainLimit bounds how much unread response body is discarded so the
 	// connection can go back to the pool; beyond it, closing is cheaper.
@@ -159,7 +159,7 @@ func New(opts Options) *Client {
 	}
 	c.http = &http.Client{
 		Transport: transport,
-		// SPEC §4: a redirect is not followed; the 3xx itself is the outcome.
+		// README, Guarantees: a redirect is not followed; the 3xx itself is the outcome.
 		// Following it would also let an endpoint point the next request anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

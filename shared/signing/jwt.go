@@ -12,7 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// JWTLifetime is how long a delivery token is valid after its iat (SPEC §3: exp = iat + 5 min).
+// JWTLifetime is how long a delivery token is valid after its iat (README, What a receiver gets: exp = iat + 5 min).
 const JWTLifetime = 5 * time.Minute
 
 // JWT algorithms of jwt mode.

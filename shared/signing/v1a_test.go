@@ -60,7 +60,7 @@ func TestEd25519_IsDeterministicAndSafeForConcurrentUse(t *testing.T) {
 	}
 }
 
-// BenchmarkEd25519_Sign1KiB measures v1a signing of a 1 KiB body with one key (SPEC §10 target:
+// BenchmarkEd25519_Sign1KiB measures v1a signing of a 1 KiB body with one key (README, Targets the benchmarks report:
 // ≥ 15k/s per core).
 func BenchmarkEd25519_Sign1KiB(b *testing.B) {
 	_, k, _ := ed25519.GenerateKey(rand.Reader)

@@ -1,4 +1,4 @@
-// Package storm is the fault storm of SPEC §10 ("No loss"): thousands of job events to dozens
+// Package storm is the fault storm of README, Targets the benchmarks report ("No loss"): thousands of job events to dozens
 // of endpoints that answer 5xx, time out, reset the connection, answer 429 with Retry-After, go
 // away and come back, answer 410 or 400; one Deliver process killed with SIGKILL mid-run and
 // restarted; a retry window compressed to a minute or two so that the run ends in minutes.

@@ -106,7 +106,7 @@ func (w Webhook) RetriesOn(status int) bool {
 	return slices.Contains(codes, status)
 }
 
-// ActiveSecrets are the secrets that sign at time now, newest first (SPEC §3: during a rotation's
+// ActiveSecrets are the secrets that sign at time now, newest first (README, What a receiver gets: during a rotation's
 // grace period every unexpired secret signs).
 func (w Webhook) ActiveSecrets(now time.Time) []Secret {
 	var out []Secret
