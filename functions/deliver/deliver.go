@@ -7,7 +7,6 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
-	"github.com/jobhooks/jobhooks/shared/delivery"
 	"github.com/jobhooks/jobhooks/shared/instance"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
 )
@@ -18,28 +17,9 @@ func init() {
 
 // Build creates the handler from the instance's clients.
 func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, error) {
-	st, err := in.Store(ctx)
+	d, err := in.Deliverer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := in.Publisher(ctx)
-	if err != nil {
-		return nil, err
-	}
-	kr, err := in.Keyring(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// Dynamic webhooks are signed with the deployment's key (v1a or jwt). The key set is read
-	// lazily on the first dynamic delivery: a deployment without one still delivers static webhooks.
-	signers, err := in.DynamicSigners(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return delivery.New(in.Config, delivery.Deps{
-		Store: st, Publisher: pub, Keyring: kr, Sender: in.Sender(), Log: in.Log, Now: in.Now,
-		DynamicSigner: func(ctx context.Context, targetURL string) (delivery.Signer, error) {
-			return signers.For(ctx, targetURL)
-		},
-	}).Handle, nil
+	return d.Handle, nil
 }

@@ -1,5 +1,6 @@
-// Package dispatch is the Dispatch function: job events pushed from the job-events topic are
-// fanned out to one delivery task per target (shared/fanout).
+// Package dispatch is the Dispatch function: job events pushed from the job-events topic get
+// their first attempt to every target at once, and a delivery task for each target that needs a
+// retry (shared/fanout).
 package dispatch
 
 import (
@@ -26,5 +27,9 @@ func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, err
 	if err != nil {
 		return nil, err
 	}
-	return fanout.New(in.Config, fanout.Deps{Store: st, Publisher: pub, Log: in.Log, Now: in.Now}).Handle, nil
+	d, err := in.Deliverer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return fanout.New(in.Config, fanout.Deps{Store: st, Publisher: pub, Delivery: d, Log: in.Log, Now: in.Now}).Handle, nil
 }

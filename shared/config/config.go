@@ -38,6 +38,13 @@ type Config struct {
 	AllowInsecureTargets bool
 	// AttemptTimeout bounds one POST; it must stay below the deliveries subscription's ack deadline.
 	AttemptTimeout time.Duration
+	// FirstAttemptBudget bounds how long Dispatch waits for the first attempts of one event: an
+	// endpoint still answering when it runs out is cancelled, recorded as a timeout and retried
+	// by Deliver, so a slow endpoint never holds up the first attempts of other events. At most
+	// AttemptTimeout.
+	FirstAttemptBudget time.Duration
+	// FirstAttemptConcurrency bounds how many first attempts of one event Dispatch makes at once.
+	FirstAttemptConcurrency int
 	// RetryWindow is how long after the first attempt a delivery keeps being retried.
 	RetryWindow time.Duration
 	// AutoDisableAfter is how long a static webhook may fail without a success before it is disabled.
@@ -84,24 +91,26 @@ const (
 // Defaults are the production settings.
 func Defaults() Config {
 	return Config{
-		FirestoreDatabase: "(default)",
-		JobEventsTopic:    "job-events",
-		DeliveriesTopic:   "webhook-deliveries",
-		DeadLetterTopic:   "webhook-dead-letter",
-		KEKSecret:         "jobhooks-kek",
-		SigningKeySecret:  "jobhooks-signing-key",
-		SigningJWKSSecret: "jobhooks-signing-jwks",
-		AttemptTimeout:    15 * time.Second,
-		RetryWindow:       24 * time.Hour,
-		AutoDisableAfter:  72 * time.Hour,
-		CacheTTL:          30 * time.Second,
-		RecordTTL:         30 * 24 * time.Hour,
-		RepublishAfter:    90,
-		RepublishAge:      20 * time.Hour,
-		FunctionTimeout:   60 * time.Second,
-		SigningMode:       SigningModeV1a,
-		JWTAlgorithm:      "RS256",
-		Version:           "0.1.0",
+		FirestoreDatabase:       "(default)",
+		JobEventsTopic:          "job-events",
+		DeliveriesTopic:         "webhook-deliveries",
+		DeadLetterTopic:         "webhook-dead-letter",
+		KEKSecret:               "jobhooks-kek",
+		SigningKeySecret:        "jobhooks-signing-key",
+		SigningJWKSSecret:       "jobhooks-signing-jwks",
+		AttemptTimeout:          15 * time.Second,
+		FirstAttemptBudget:      5 * time.Second,
+		FirstAttemptConcurrency: 32,
+		RetryWindow:             24 * time.Hour,
+		AutoDisableAfter:        72 * time.Hour,
+		CacheTTL:                30 * time.Second,
+		RecordTTL:               30 * 24 * time.Hour,
+		RepublishAfter:          90,
+		RepublishAge:            20 * time.Hour,
+		FunctionTimeout:         60 * time.Second,
+		SigningMode:             SigningModeV1a,
+		JWTAlgorithm:            "RS256",
+		Version:                 "0.1.0",
 
 		MaxWebhooksPerProject: 100,
 		MaxReplay:             1000,
@@ -123,6 +132,12 @@ func Load() (Config, error) {
 	c.SigningJWKSSecret = r.str("JOBHOOKS_SIGNING_JWKS_SECRET", c.SigningJWKSSecret)
 	c.AllowInsecureTargets = r.boolean("JOBHOOKS_ALLOW_INSECURE_TARGETS", c.AllowInsecureTargets)
 	c.AttemptTimeout = r.duration("JOBHOOKS_ATTEMPT_TIMEOUT", c.AttemptTimeout)
+	c.FirstAttemptBudget = r.duration("JOBHOOKS_FIRST_ATTEMPT_BUDGET", c.FirstAttemptBudget)
+	if _, set := os.LookupEnv("JOBHOOKS_FIRST_ATTEMPT_BUDGET"); !set {
+		// A shorter attempt timeout shortens the default budget with it.
+		c.FirstAttemptBudget = min(c.FirstAttemptBudget, c.AttemptTimeout)
+	}
+	c.FirstAttemptConcurrency = r.integer("JOBHOOKS_FIRST_ATTEMPT_CONCURRENCY", c.FirstAttemptConcurrency)
 	c.RetryWindow = r.duration("JOBHOOKS_RETRY_WINDOW", c.RetryWindow)
 	c.AutoDisableAfter = r.duration("JOBHOOKS_AUTO_DISABLE_AFTER", c.AutoDisableAfter)
 	c.CacheTTL = r.duration("JOBHOOKS_CACHE_TTL", c.CacheTTL)
@@ -152,6 +167,9 @@ func Load() (Config, error) {
 	if c.MaxWebhooksPerProject < 1 {
 		r.errs = append(r.errs, "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT must be at least 1")
 	}
+	if c.FirstAttemptConcurrency < 1 {
+		r.errs = append(r.errs, "JOBHOOKS_FIRST_ATTEMPT_CONCURRENCY must be at least 1")
+	}
 	if c.MaxReplay < 1 {
 		r.errs = append(r.errs, "JOBHOOKS_MAX_REPLAY must be at least 1")
 	}
@@ -180,6 +198,10 @@ func (c Config) crossChecks() []string {
 	if c.AttemptTimeout+AttemptMargin >= c.FunctionTimeout {
 		errs = append(errs, fmt.Sprintf("JOBHOOKS_ATTEMPT_TIMEOUT (%s) plus %s for recording must stay below JOBHOOKS_FUNCTION_TIMEOUT (%s)",
 			c.AttemptTimeout, AttemptMargin, c.FunctionTimeout))
+	}
+	if c.FirstAttemptBudget <= 0 || c.FirstAttemptBudget > c.AttemptTimeout {
+		errs = append(errs, fmt.Sprintf("JOBHOOKS_FIRST_ATTEMPT_BUDGET (%s) must be above zero and at most JOBHOOKS_ATTEMPT_TIMEOUT (%s)",
+			c.FirstAttemptBudget, c.AttemptTimeout))
 	}
 	if c.RepublishAge+time.Hour > SubscriptionRetention {
 		errs = append(errs, fmt.Sprintf("JOBHOOKS_REPUBLISH_AGE (%s) must be at least an hour below the subscriptions' %s retention",

@@ -15,13 +15,21 @@ import (
 const reasonWindow = "window_exhausted"
 
 // finish records a final state reached without an attempt (cancelled, unusable secret).
-func (s *Service) finish(ctx context.Context, t task.Task, d store.Delivery, st store.DeliveryState, reason, outcome string) error {
+func (s *Service) finish(ctx context.Context, t task.Task, d store.Delivery, st store.DeliveryState, reason string) error {
 	d.State, d.Reason = st, reason
 	if err := s.Store.PutDelivery(ctx, &d); err != nil {
 		return stale(err)
 	}
-	s.logOutcome(ctx, t, d, outcome, 0, 0, reason)
+	s.logOutcome(ctx, t, d, finalWord(st), 0, 0, reason)
 	return nil
+}
+
+// finalWord is the outcome word of a final state reached without an attempt.
+func finalWord(st store.DeliveryState) string {
+	if st == store.Cancelled {
+		return "cancelled"
+	}
+	return "failed"
 }
 
 // exhaust ends a delivery whose retry window has closed: recorded exhausted first, then

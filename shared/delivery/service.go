@@ -78,45 +78,24 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 		return s.later(ctx, m, t, nil, err)
 	}
 
-	if t.Series < d.Series || (t.Series == d.Series && t.Generation < d.Generation) {
-		// A task superseded by a re-publication or a newer attempt series.
+	st, d := receive(t, d, now, m.DeliveryAttempt, s.cfg.RetryWindow)
+	switch st {
+	case superseded:
 		s.logOutcome(ctx, t, d, "skipped", 0, 0, "superseded")
 		return nil
-	}
-	if t.Series > d.Series {
-		d = startSeries(d, t)
-	}
-	if d.State.Final() {
+	case settled:
 		return s.settled(ctx, t, d)
-	}
-	if t.Generation > d.Generation {
-		d.Generation, d.Receipts = t.Generation, 0
-	}
-	d.Receipts++
-	if m.DeliveryAttempt > d.Receipts {
-		d.Receipts = m.DeliveryAttempt
-	}
-	if d.WindowStart.IsZero() {
-		// The window runs from the first handling, attempt or not (README, Guarantees).
-		d.WindowStart = firstNonZero(d.FirstAttemptTime, now)
-	}
-
-	if now.Sub(d.WindowStart) >= s.cfg.RetryWindow {
+	case exhaust:
 		return s.exhaust(ctx, t, d)
-	}
-	if now.Before(d.NextNotBefore) {
+	case wait:
 		return s.receipt(ctx, m, t, d, pushmsg.Retry(errNotYet))
 	}
 
-	tg, err := s.target(ctx, t)
-	var cancel *cancelled
-	switch {
-	case errors.As(err, &cancel):
-		return s.finish(ctx, t, d, store.Cancelled, cancel.reason, "cancelled")
-	case errors.Is(err, secrets.ErrDecrypt) || errors.Is(err, secrets.ErrKEKVersionUnusable):
-		// Fail closed: never send unsigned. Retrying cannot repair a ciphertext.
-		return s.finish(ctx, t, d, store.Failed, "secret_unusable", "failed")
-	case err != nil:
+	tg, err := s.target(ctx, t, nil)
+	if err != nil {
+		if st, reason := beforePost(err); st != "" {
+			return s.finish(ctx, t, d, st, reason)
+		}
 		// A webhook read, Secret Manager or a signer failed before the POST: the receipt counts
 		// toward re-publication and the window as a failed attempt would.
 		return s.receipt(ctx, m, t, d, err)
@@ -133,13 +112,17 @@ func (s *Service) receipt(ctx context.Context, m pushmsg.Message, t task.Task, d
 	return s.later(ctx, m, t, &d, cause)
 }
 
-// later hands the task back to Pub/Sub for another try: a nack, with cause. Before Pub/Sub would
-// end the task on its own — its dead-letter policy after 100 deliveries, or its retention, which
-// deletes a message left unacked for 24 h without a trace — the task is re-published as the next
-// generation and acked instead. d is nil when the record could not be read or written.
+// later hands the task back to Pub/Sub for another try: a nack with cause, or a re-publication
+// (handBackFor). d is nil when the record could not be read or written.
 func (s *Service) later(ctx context.Context, m pushmsg.Message, t task.Task, d *store.Delivery, cause error) error {
-	old := !m.PublishTime.IsZero() && s.Now().Sub(m.PublishTime) >= s.cfg.RepublishAge
-	if !old && (d == nil || d.Receipts < s.cfg.RepublishAfter) {
+	age, receipts := time.Duration(-1), 0
+	if !m.PublishTime.IsZero() {
+		age = s.Now().Sub(m.PublishTime)
+	}
+	if d != nil {
+		receipts = d.Receipts
+	}
+	if handBackFor(age, receipts, s.cfg) == nack {
 		return cause
 	}
 	if err := s.republish(ctx, t, d); err != nil {

@@ -32,7 +32,9 @@ type cancelled struct{ reason string }
 
 func (c *cancelled) Error() string { return "delivery cancelled: " + c.reason }
 
-func (s *Service) target(ctx context.Context, t task.Task) (target, error) {
+// target is where and how task t is sent. known is the webhook as the caller read it (Dispatch
+// has it from its fan-out), used on a cache miss instead of a read; nil makes target read it.
+func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhook) (target, error) {
 	if t.Dynamic() {
 		if s.DynamicSigner == nil {
 			return target{}, errors.New("delivery: no signer for dynamic webhooks is configured")
@@ -45,7 +47,11 @@ func (s *Service) target(ctx context.Context, t task.Task) (target, error) {
 	}
 	key := t.Project + "/" + t.Webhook
 	load := func() (target, error) { return s.loadWebhook(ctx, t) }
-	tg, err := s.webhooks.Get(key, load)
+	first := load
+	if known != nil {
+		first = func() (target, error) { return s.targetOf(ctx, *known) }
+	}
+	tg, err := s.webhooks.Get(key, first)
 	if err == nil && cancels(tg.webhook, t) != "" && t.QueueTime.After(tg.loaded) {
 		// The cached copy would cancel a task queued after it was read: the webhook may have
 		// been re-created or re-enabled since. Cancelling is final, so decide on a fresh read.
@@ -85,6 +91,11 @@ func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) 
 	if err != nil {
 		return target{}, err
 	}
+	return s.targetOf(ctx, w)
+}
+
+// targetOf builds the target of webhook w: its secrets are decrypted here.
+func (s *Service) targetOf(ctx context.Context, w webhook.Webhook) (target, error) {
 	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now()}
 	if w.State != webhook.Enabled {
 		return tg, nil

@@ -1,11 +1,12 @@
-// Package fanout is Dispatch's domain: one job event in, one delivery task out per target
-// (README: How the pieces fit, For job systems, What a receiver gets).
+// Package fanout is Dispatch's domain: one job event in, the first attempt to every target made
+// at once, one delivery task out per target that needs a retry (README: How the pieces fit,
+// For job systems, What a receiver gets).
 //
 // Guarantees: an invalid event is dead-lettered with its reason and acknowledged, never retried;
-// a valid event is acknowledged only once every task is published; the same event id published
-// twice fans out once (the event record is claimed with create-if-absent); a crash mid fan-out
-// leads to a redelivery that publishes the tasks again under the same delivery ids, which
-// Deliver deduplicates by record.
+// a valid event is acknowledged only once every target's record is committed and every retry
+// task published; the same event id published twice fans out once (the event record is claimed
+// with create-if-absent); a crash mid fan-out leads to a take-over that reads the records and
+// skips the targets already finished, so a POST may repeat but no target is left out.
 package fanout
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/shared/cache"
 	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/delivery"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
 	"github.com/jobhooks/jobhooks/shared/store"
@@ -25,12 +27,15 @@ import (
 )
 
 // ClaimLease is how long a Dispatch instance holds an event it is fanning out; past it another
-// instance may take over (the holder crashed). It exceeds the publish timeout.
+// instance may take over (the holder crashed). It exceeds the first-attempt budget plus the
+// commit and the publish timeout.
 const ClaimLease = 2 * time.Minute
 
 // Deps are the per-instance clients the service uses.
 type Deps struct {
-	Store     *store.Store
+	Store *store.Store
+	// Delivery makes the first attempts: the same library Deliver retries with.
+	Delivery  *delivery.Service
 	Publisher *topics.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -94,55 +99,100 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return pushmsg.Retry(errClaimed)
 	}
 
-	tasks, err := s.tasks(ctx, ev, m.Attributes[TargetWebhookAttribute], claim.CreateTime)
+	firsts, err := s.targets(ctx, ev, m.Attributes[TargetWebhookAttribute], claim.CreateTime)
 	if err != nil {
 		return s.release(ctx, ev, claim, err)
 	}
-	msgs := make([]topics.Message, len(tasks))
-	ids := make([]string, len(tasks))
-	for i, t := range tasks {
-		msgs[i] = topics.Message{Data: t.Encode(), Attributes: t.Attributes()}
-		ids[i] = t.DeliveryID
+	round, err := s.attempt(ctx, ev, claim, firsts)
+	if err != nil {
+		return s.release(ctx, ev, claim, err)
+	}
+	delivered, retrying, other := round.Counts()
+	s.Log.InfoContext(ctx, "job event dispatched", "event_id", ev.ID, "project", ev.Project, "type", ev.Type,
+		"targets", len(firsts), "delivered", delivered, "retrying", retrying, "final_otherwise", other,
+		"dynamic", ev.WebhookConfig != nil, "take_over", !claim.Fresh)
+	return nil
+}
+
+// attempt makes the first attempts of a claimed event and records them (README, How the pieces
+// fit: one hop). When no target needs anything more, the records and the closing of the event
+// are one commit; otherwise the records are committed, the retry tasks published, and the event
+// closed after them, so that a crash at any step leaves the event open for a take-over, which
+// reads the records and skips what is finished. A conflict means the claim was taken over
+// meanwhile (this instance outlived its lease): nothing of the commit was written, and the
+// redelivery finds the event closed or claimed.
+func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.EventClaim, firsts []delivery.First) (*delivery.Round, error) {
+	ids := make([]string, len(firsts))
+	for i, f := range firsts {
+		ids[i] = f.Task.DeliveryID
+	}
+	var existing map[string]store.Delivery
+	if !claim.Fresh && len(ids) > 0 {
+		var err error
+		if existing, err = s.Store.GetDeliveries(ctx, ev.Project, ids); err != nil {
+			return nil, err
+		}
+	}
+	round, err := s.Delivery.FirstAttempts(ctx, firsts, existing)
+	if err != nil {
+		return nil, err
+	}
+	closing := &store.Dispatched{Deliveries: ids, Dynamic: ev.WebhookConfig != nil, At: s.Now()}
+	done := closing
+	if !round.Final() {
+		done = nil
+	}
+	if err := s.Store.CommitDispatch(ctx, ev.Project, ev.ID, claim, round.Records(), done); err != nil {
+		return nil, stale(err)
+	}
+	if err := s.Delivery.Settle(ctx, round); err != nil {
+		return nil, err
+	}
+	if done != nil {
+		return round, nil
+	}
+	msgs := make([]topics.Message, 0, len(round.Retries()))
+	for _, t := range round.Retries() {
+		msgs = append(msgs, topics.Message{Data: t.Encode(), Attributes: t.Attributes()})
 	}
 	if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
-		return s.release(ctx, ev, claim, err)
+		return nil, err
 	}
-	err = s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, ids, ev.WebhookConfig != nil, s.Now())
+	if err := s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, closing.Deliveries, closing.Dynamic, closing.At); err != nil {
+		// The tasks are out; a redelivery (or the take-over) publishes them again under the
+		// same ids, which Deliver deduplicates.
+		return nil, stale(err)
+	}
+	return round, nil
+}
+
+// stale nacks a write refused because the claim was taken over: the new holder finishes.
+func stale(err error) error {
 	if errors.Is(err, store.ErrConflict) {
-		// Another instance took the claim over (this one outlived the lease): it publishes the
-		// tasks again under the same ids and closes the record. The redelivery finds it closed.
 		return pushmsg.Retry(err)
 	}
-	if err != nil {
-		// The tasks are out; a redelivery re-publishes them under the same ids, which Deliver
-		// deduplicates. Nack so the record is written.
-		return err
-	}
-	s.Log.InfoContext(ctx, "job event dispatched", "event_id", ev.ID, "project", ev.Project,
-		"type", ev.Type, "targets", len(tasks), "dynamic", ev.WebhookConfig != nil)
-	return nil
+	return err
 }
 
 // TargetWebhookAttribute, set on a job event, sends it to that one webhook of the event's project
 // whatever its subscriptions: the API's ping uses it. A disabled webhook still gets nothing.
 const TargetWebhookAttribute = "target_webhook"
 
-// tasks builds one task per target: the per-request URIs when the event carries a
-// webhook_config, the one webhook named by the target attribute, otherwise every enabled webhook
-// of the project subscribed to the type.
-func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook string, queued time.Time) ([]task.Task, error) {
-	body := ev.Body()
+// targets are the event's targets, each with its task: the per-request URIs when the event
+// carries a webhook_config, the one webhook named by the target attribute, otherwise every
+// enabled webhook of the project subscribed to the type.
+func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook string, queued time.Time) ([]delivery.First, error) {
 	base := task.Task{
 		Project: ev.Project, EventID: ev.ID, EventType: ev.Type, EventTime: ev.Timestamp,
-		MessageID: event.MessageID(ev.Project, ev.ID), Body: body, QueueTime: queued,
+		MessageID: event.MessageID(ev.Project, ev.ID), Body: ev.Body(), QueueTime: queued,
 	}
-	var out []task.Task
+	var out []delivery.First
 	if ev.WebhookConfig != nil {
 		for _, uri := range ev.WebhookConfig.URIs {
 			t := base
 			t.URL = uri
 			t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, "uri:"+uri)
-			out = append(out, t)
+			out = append(out, delivery.First{Task: t})
 		}
 		return out, nil
 	}
@@ -157,13 +207,13 @@ func (s *Service) tasks(ctx context.Context, ev event.JobEvent, targetWebhook st
 		}
 		if w.State != webhook.Enabled || !wanted || !w.Owns(queued) {
 			// A webhook created or re-enabled after the event was first queued (a fan-out
-			// delayed by failures) does not get it: Deliver would only cancel the task.
+			// delayed by failures) does not get it: it belongs to the webhook's earlier life.
 			continue
 		}
 		t := base
 		t.Webhook = w.ID
 		t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, "webhook:"+w.ID)
-		out = append(out, t)
+		out = append(out, delivery.First{Task: t, Webhook: &w})
 	}
 	return out, nil
 }

@@ -146,7 +146,7 @@ func (proc *process) deliver() *deliveryservice.Service {
 
 // dispatch is Dispatch's service on this instance, with the stack's clock.
 func (proc *process) dispatch() *fanout.Service {
-	return fanout.New(proc.stack.Config, fanout.Deps{Store: proc.store, Publisher: proc.publisher, Log: proc.logger(), Now: proc.stack.Clock.Now})
+	return fanout.New(proc.stack.Config, fanout.Deps{Store: proc.store, Publisher: proc.publisher, Delivery: proc.deliver(), Log: proc.logger(), Now: proc.stack.Clock.Now})
 }
 
 // handle runs one push of m through fn, as the function's HTTP entry point would, and returns

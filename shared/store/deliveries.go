@@ -127,23 +127,117 @@ func (s *Store) PutDelivery(ctx context.Context, d *Delivery) error {
 // attempts stored. The attempt of a first-try success is kept inside the record (FirstAttempt),
 // so that delivery costs one document write.
 func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, a Attempt) error {
-	a.ExpireTime = s.expiry(a.Time)
-	inline := a.Number == 1 && d.Attempts == 1 && d.State == Delivered
-	if inline {
-		d.FirstAttempt = &a
-	}
 	// A write batch is one commit RPC; a transaction would add a round trip for no read.
 	b := s.fs.Batch()
-	ref := s.writeDelivery(b, d)
-	if !inline {
-		b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), a)
-	}
+	s.addAttempt(b, d, &a)
 	res, err := b.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("store: record attempt %d of %s/%s: %w", a.Number, d.Project, d.ID, conflict(err))
 	}
 	d.Version = res[0].UpdateTime
 	return nil
+}
+
+// addAttempt adds to b the conditional write of d and, if a is not nil, of its new attempt: the
+// attempt of a first-try success goes inside the record, any other into its own document.
+// It returns how many document writes it added.
+func (s *Store) addAttempt(b *firestore.WriteBatch, d *Delivery, a *Attempt) int {
+	inline := a != nil && a.Number == 1 && d.Attempts == 1 && d.State == Delivered
+	if a != nil {
+		a.ExpireTime = s.expiry(a.Time)
+		if inline {
+			d.FirstAttempt = a
+		}
+	}
+	ref := s.writeDelivery(b, d)
+	if a == nil || inline {
+		return 1
+	}
+	b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), *a)
+	return 2
+}
+
+// Recorded is one delivery record to write and the attempt it gained (nil when no POST was made).
+type Recorded struct {
+	Delivery *Delivery
+	Attempt  *Attempt
+}
+
+// Dispatched is what closes an event record: the deliveries it went to.
+type Dispatched struct {
+	Deliveries []string
+	Dynamic    bool
+	At         time.Time
+}
+
+// maxBatchWrites keeps a commit below Firestore's 500 writes.
+const maxBatchWrites = 400
+
+// CommitDispatch writes the records of an event's first attempts, each conditionally as
+// PutDelivery does, in as few commits as Firestore allows (one for up to 200 targets); with
+// done set, the last commit also closes the event record, conditional on the claim. Nothing of
+// a commit is written if any of its preconditions fails (ErrConflict). On success every
+// record's Version is its new version.
+func (s *Store) CommitDispatch(ctx context.Context, project, eventID string, claim EventClaim, recs []Recorded, done *Dispatched) error {
+	for len(recs) > 0 || done != nil {
+		b, n, k := s.fs.Batch(), 0, 0
+		for ; k < len(recs) && n < maxBatchWrites; k++ {
+			n += s.addAttempt(b, recs[k].Delivery, recs[k].Attempt)
+		}
+		last := k == len(recs)
+		if last && done != nil {
+			s.markDispatched(b, project, eventID, claim, done.Deliveries, done.Dynamic, done.At)
+		}
+		res, err := b.Commit(ctx)
+		if err != nil {
+			return notFound(conflict(err), "commit dispatch of event "+project+"/"+eventID)
+		}
+		s.setVersions(recs[:k], res)
+		recs = recs[k:]
+		if last {
+			return nil
+		}
+	}
+	return nil
+}
+
+// setVersions gives each record the update time of its write in res (the writes of one batch,
+// in order: a record, then its attempt if it has its own document).
+func (s *Store) setVersions(recs []Recorded, res []*firestore.WriteResult) {
+	i := 0
+	for _, r := range recs {
+		r.Delivery.Version = res[i].UpdateTime
+		i++
+		if r.Attempt != nil && r.Delivery.FirstAttempt != r.Attempt {
+			i++
+		}
+	}
+}
+
+// GetDeliveries reads the records of the given deliveries of one project in one call; a
+// delivery without a record is absent from the map.
+func (s *Store) GetDeliveries(ctx context.Context, project string, ids []string) (map[string]Delivery, error) {
+	refs := make([]*firestore.DocumentRef, len(ids))
+	for i, id := range ids {
+		refs[i] = s.deliveries(project).Doc(id)
+	}
+	snaps, err := s.fs.GetAll(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("store: read deliveries of %s: %w", project, err)
+	}
+	out := make(map[string]Delivery, len(snaps))
+	for _, snap := range snaps {
+		if !snap.Exists() {
+			continue
+		}
+		var d Delivery
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("store: decode delivery %s: %w", snap.Ref.Path, err)
+		}
+		d.Version = snap.UpdateTime
+		out[d.ID] = d
+	}
+	return out, nil
 }
 
 // writeDelivery adds the conditional write of d to b: create-if-absent for a new record, else

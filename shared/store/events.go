@@ -58,6 +58,9 @@ type EventClaim struct {
 	// CreateTime is when the event was first claimed: the time its deliveries were queued,
 	// also after a take-over.
 	CreateTime time.Time
+	// Fresh is true when this claim created the event record: no delivery record of the event
+	// can exist yet, so none needs reading. A take-over is not fresh.
+	Fresh bool
 }
 
 func (s *Store) events(project string) *firestore.CollectionRef {
@@ -72,7 +75,7 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	ref := s.events(rec.Project).Doc(rec.ID)
 	res, err := ref.Create(ctx, rec)
 	if err == nil {
-		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now}, nil
+		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now, Fresh: true}, nil
 	}
 	if status.Code(err) != codes.AlreadyExists {
 		return EventClaim{}, fmt.Errorf("store: claim event %s/%s: %w", rec.Project, rec.ID, err)
@@ -114,16 +117,22 @@ func (s *Store) ReleaseEvent(ctx context.Context, project, id string, claim Even
 	return nil
 }
 
-// MarkDispatched records that every task of the event was published. ErrConflict if the claim
-// was taken over meanwhile: the new holder publishes the tasks again and closes the record.
-func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) error {
-	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{
+// markDispatched adds to b the write that closes the event record, conditional on the claim.
+func (s *Store) markDispatched(b *firestore.WriteBatch, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) {
+	b.Update(s.events(project).Doc(id), []firestore.Update{
 		{Path: "state", Value: EventDispatched},
 		{Path: "deliveries", Value: deliveries},
 		{Path: "dynamic", Value: dynamic},
 		{Path: "dispatch_time", Value: at},
 	}, firestore.LastUpdateTime(claim.Version))
-	if err != nil {
+}
+
+// MarkDispatched records that every task of the event was published. ErrConflict if the claim
+// was taken over meanwhile: the new holder publishes the tasks again and closes the record.
+func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) error {
+	b := s.fs.Batch()
+	s.markDispatched(b, project, id, claim, deliveries, dynamic, at)
+	if _, err := b.Commit(ctx); err != nil {
 		return notFound(conflict(err), "mark event dispatched "+project+"/"+id)
 	}
 	return nil

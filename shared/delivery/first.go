@@ -1,0 +1,194 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/jobhooks/jobhooks/shared/retry"
+	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+// First is one target of an event whose first attempt Dispatch makes.
+type First struct {
+	Task task.Task
+	// Webhook is the static target's webhook as Dispatch read it (so the attempt reads it
+	// again only if the cache holds no copy); nil for a dynamic target.
+	Webhook *webhook.Webhook
+}
+
+// Round is the first attempts of one event: the records to commit, then the tasks to publish for
+// the targets that need a retry. Dispatch commits and publishes; Settle finishes the round.
+type Round struct {
+	firsts []firstResult
+}
+
+// firstResult is what the round did for one target.
+type firstResult struct {
+	task   task.Task
+	step   firstStep
+	rec    store.Delivery
+	out    *outcome // the attempt, when a POST was made
+	att    store.Attempt
+	retry  bool   // a delivery task must be published
+	reason string // why no POST was made, when none was
+}
+
+// Records are the delivery records the round wrote to, with their new attempts, in target order.
+func (r *Round) Records() []store.Recorded {
+	var out []store.Recorded
+	for i := range r.firsts {
+		f := &r.firsts[i]
+		if f.step != attemptFirst {
+			continue
+		}
+		rec := store.Recorded{Delivery: &f.rec}
+		if f.out != nil {
+			rec.Attempt = &f.att
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// Retries are the tasks to publish once the records are committed: one per target whose first
+// attempt asks for a retry, or that a previous holder of the event left pending.
+func (r *Round) Retries() []task.Task {
+	var out []task.Task
+	for _, f := range r.firsts {
+		if f.retry {
+			out = append(out, f.task)
+		}
+	}
+	return out
+}
+
+// Final reports whether the round leaves nothing to do after its commit but logging: no retry
+// task to publish and no webhook to disable. Dispatch then closes the event in the same commit.
+func (r *Round) Final() bool {
+	for _, f := range r.firsts {
+		if f.retry || (f.out != nil && f.out.res.Verdict == retry.Gone && f.out.tg.static) {
+			return false
+		}
+	}
+	return true
+}
+
+// Counts says how the round's targets ended: delivered, retrying, failed (final otherwise).
+func (r *Round) Counts() (delivered, retrying, other int) {
+	for _, f := range r.firsts {
+		switch {
+		case f.retry:
+			retrying++
+		case f.rec.State == store.Delivered:
+			delivered++
+		default:
+			other++
+		}
+	}
+	return delivered, retrying, other
+}
+
+// FirstAttempts makes the first attempt of every target of one event, in parallel (at most
+// FirstAttemptConcurrency at once) and within FirstAttemptBudget: an endpoint still answering
+// when the budget runs out is cancelled and its attempt recorded as a timeout, to be retried by
+// Deliver, so a hanging endpoint never holds the event's other targets or the next events.
+// existing holds the targets' records when the event was claimed before (a take-over); on a
+// fresh claim it is nil and nothing is read. Nothing is written here: Dispatch commits
+// Records, publishes Retries, then calls Settle.
+func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing map[string]store.Delivery) (*Round, error) {
+	r := &Round{firsts: make([]firstResult, len(firsts))}
+	budget, cancel := context.WithTimeout(ctx, s.cfg.FirstAttemptBudget)
+	defer cancel()
+	sem := make(chan struct{}, s.cfg.FirstAttemptConcurrency)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for i, f := range firsts {
+		d, found := existing[f.Task.DeliveryID]
+		res := &r.firsts[i]
+		*res = firstResult{task: f.Task, step: firstFor(d, found), rec: d}
+		switch res.step {
+		case leaveFinished:
+			if err := s.settled(ctx, f.Task, d); err != nil {
+				fail(err)
+			}
+			continue
+		case queueRetry:
+			res.retry = true
+			res.task.Generation = d.Generation
+			continue
+		case leaveToItsTask:
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.first(ctx, budget, f, res)
+		}()
+	}
+	wg.Wait()
+	return r, errors.Join(errs...)
+}
+
+// first makes one target's first attempt into res. The POST runs under budget; what comes
+// after it does not.
+func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) {
+	now := s.Now()
+	res.rec = newRecord(f.Task, now)
+	res.rec.WindowStart = now
+	tg, err := s.target(ctx, f.Task, f.Webhook)
+	if err != nil {
+		if st, reason := beforePost(err); st != "" {
+			res.rec.State, res.rec.Reason, res.reason = st, reason, reason
+			return
+		}
+		// Deliver tries again; the window runs from now.
+		res.retry, res.reason = true, "before_post: "+err.Error()
+		return
+	}
+	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
+	resp, postErr := s.Sender.Post(budget, tg.url, headers(f.Task, tg, now.Unix()), f.Task.Body)
+	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
+		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
+	res.rec, res.att = o.fold(res.rec)
+	res.out = &o
+	res.retry = needsTask(o.res.Verdict)
+}
+
+// Settle finishes a round whose records are committed: the attempt log lines, and the health of
+// each static webhook (README, Guarantees: auto-disable). It fails only when a webhook that
+// answered 410 could not be disabled: Dispatch then leaves the event open, and the take-over
+// finds the record final and disables it (settled).
+func (s *Service) Settle(ctx context.Context, r *Round) error {
+	var errs []error
+	for _, f := range r.firsts {
+		if f.step != attemptFirst {
+			continue
+		}
+		if f.out == nil {
+			word := "retry"
+			if f.rec.State.Final() {
+				word = finalWord(f.rec.State)
+			}
+			s.logOutcome(ctx, f.task, f.rec, word, 0, 0, f.reason)
+			continue
+		}
+		o := f.out
+		s.logOutcome(ctx, f.task, f.rec, o.word(), o.resp.StatusCode, o.resp.Latency, o.res.Reason)
+		if o.tg.static {
+			errs = append(errs, s.noteHealth(ctx, f.task, o.tg, o.res, o.at))
+		}
+	}
+	return errors.Join(errs...)
+}
