@@ -36,6 +36,7 @@ locals {
     JOBHOOKS_SIGNING_JWKS_SECRET    = google_secret_manager_secret.secret["signing_public"].secret_id
     JOBHOOKS_ALLOW_INSECURE_TARGETS = tostring(var.allow_insecure_targets)
     JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
+    JOBHOOKS_FIRST_ATTEMPT_BUDGET   = var.first_attempt_budget
     JOBHOOKS_RETRY_WINDOW           = var.retry_window
     JOBHOOKS_AUTO_DISABLE_AFTER     = var.auto_disable_after
     JOBHOOKS_CACHE_TTL              = var.cache_ttl

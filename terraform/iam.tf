@@ -21,7 +21,8 @@ locals {
 
   # Who publishes where, and why.
   publishers = {
-    # Dispatch fans an event out to one delivery task per target, and dead-letters poison events.
+    # Dispatch publishes a delivery task for each target whose first attempt needs a retry, and
+    # dead-letters poison events.
     "Dispatch/deliveries"  = { function = "Dispatch", topic = "webhook-deliveries" }
     "Dispatch/dead_letter" = { function = "Dispatch", topic = "webhook-dead-letter" }
     # Deliver re-publishes a task as its next generation before Pub/Sub's 100-attempt limit, and
@@ -37,6 +38,11 @@ locals {
   # Who reads which secret. accessor = payload of a named version; viewer = list versions (find
   # the newest enabled one, or all enabled ones), never a payload.
   secret_grants = {
+    # Dispatch makes every first attempt (README, How the pieces fit: one hop), so it signs as
+    # Deliver does: webhook secrets opened with the KEK, dynamic webhooks with the signing keys.
+    "Dispatch/kek/accessor"     = { function = "Dispatch", secret = "kek", role = "roles/secretmanager.secretAccessor" }
+    "Dispatch/signing/accessor" = { function = "Dispatch", secret = "signing", role = "roles/secretmanager.secretAccessor" }
+    "Dispatch/signing/viewer"   = { function = "Dispatch", secret = "signing", role = "roles/secretmanager.viewer" }
     # Deliver opens webhook secrets with the KEK version each ciphertext names.
     "Deliver/kek/accessor" = { function = "Deliver", secret = "kek", role = "roles/secretmanager.secretAccessor" }
     # Deliver signs dynamic webhooks with every enabled signing key during a rotation.

@@ -2,7 +2,8 @@
 # shared/config does when a function starts (config.Load's cross-checks, with the same margins):
 #   attempt_timeout + 10 s (recording the attempt) < function_timeout_seconds < 90 s (the push
 #   ack deadline, checked on each subscription in pubsub.tf), and record_ttl >= retry_window + 24 h
-#   (a record outlives the retry window of its latest attempt series by a day).
+#   (a record outlives the retry window of its latest attempt series by a day), and
+#   first_attempt_budget <= attempt_timeout (Dispatch's first attempts are attempts too).
 # A function killed mid-POST by its own timeout records nothing, and Pub/Sub pushes it again.
 
 locals {
@@ -15,6 +16,7 @@ locals {
 resource "terraform_data" "settings" {
   input = {
     attempt_timeout  = var.attempt_timeout
+    first_attempt    = var.first_attempt_budget
     function_timeout = var.function_timeout_seconds
     retry_window     = var.retry_window
     record_ttl       = var.record_ttl
@@ -24,6 +26,10 @@ resource "terraform_data" "settings" {
     precondition {
       condition     = local.attempt_timeout_second + 10 < var.function_timeout_seconds
       error_message = "attempt_timeout (${var.attempt_timeout}) plus 10 s to record the attempt must stay below function_timeout_seconds (${var.function_timeout_seconds}): the platform would kill a request mid-POST, nothing would be recorded and the POST would repeat."
+    }
+    precondition {
+      condition     = tonumber(trimsuffix(var.first_attempt_budget, "s")) <= local.attempt_timeout_second
+      error_message = "first_attempt_budget (${var.first_attempt_budget}) must be at most attempt_timeout (${var.attempt_timeout})."
     }
     precondition {
       condition     = local.record_ttl_seconds >= local.retry_window_seconds + 86400

@@ -118,6 +118,17 @@ variable "attempt_timeout" {
   }
 }
 
+variable "first_attempt_budget" {
+  description = "How long Dispatch waits for the first attempts of one event (Go duration, whole seconds): an endpoint still answering then is cancelled, recorded as a timeout and retried by Deliver. At most attempt_timeout."
+  type        = string
+  default     = "5s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.first_attempt_budget)) && try(tonumber(trimsuffix(var.first_attempt_budget, "s")) >= 1, false)
+    error_message = "first_attempt_budget must be whole seconds, at least 1s, e.g. 5s."
+  }
+}
+
 variable "auto_disable_after" {
   description = "How long a static webhook may fail without a single success before it is disabled (Go duration)."
   type        = string

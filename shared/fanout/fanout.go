@@ -86,9 +86,17 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	if tw, ok := m.Attributes[TargetWebhookAttribute]; ok && !webhook.ValidID(tw) {
 		return s.poison(ctx, m, "attribute "+TargetWebhookAttribute+" is not a webhook id")
 	}
+	// The targets are planned before the claim, so that the claim records them: a fresh claim
+	// queues the deliveries now.
+	now, targetWebhook := s.Now(), m.Attributes[TargetWebhookAttribute]
+	firsts, err := s.targets(ctx, ev, targetWebhook, now)
+	if err != nil {
+		return err
+	}
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
 		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
-	}, ClaimLease, s.Now())
+		Deliveries: deliveryIDs(firsts), Dynamic: ev.WebhookConfig != nil,
+	}, ClaimLease, now)
 	switch {
 	case err != nil:
 		return err
@@ -99,9 +107,11 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return pushmsg.Retry(errClaimed)
 	}
 
-	firsts, err := s.targets(ctx, ev, m.Attributes[TargetWebhookAttribute], claim.CreateTime)
-	if err != nil {
-		return s.release(ctx, ev, claim, err)
+	if !claim.Fresh {
+		// A take-over: the deliveries were queued when the event was first claimed.
+		if firsts, err = s.targets(ctx, ev, targetWebhook, claim.CreateTime); err != nil {
+			return s.release(ctx, ev, claim, err)
+		}
 	}
 	round, err := s.attempt(ctx, ev, claim, firsts)
 	if err != nil {
@@ -115,17 +125,15 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 }
 
 // attempt makes the first attempts of a claimed event and records them (README, How the pieces
-// fit: one hop). When no target needs anything more, the records and the closing of the event
-// are one commit; otherwise the records are committed, the retry tasks published, and the event
-// closed after them, so that a crash at any step leaves the event open for a take-over, which
-// reads the records and skips what is finished. A conflict means the claim was taken over
-// meanwhile (this instance outlived its lease): nothing of the commit was written, and the
-// redelivery finds the event closed or claimed.
+// fit: one hop). When every target ended final, the commit of their records is the last write:
+// the event is done because its planned deliveries are all final (store.ClaimEvent), and a
+// take-over also closes it, since its targets may differ from the plan. Otherwise the records
+// are committed, the retry tasks published, and the event closed after them, so that a crash at
+// any step leaves the event open for a take-over, which reads the records and skips what is
+// finished. A conflict means the claim was taken over meanwhile (this instance outlived its
+// lease): nothing of the commit was written, and the redelivery finds the event done or claimed.
 func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.EventClaim, firsts []delivery.First) (*delivery.Round, error) {
-	ids := make([]string, len(firsts))
-	for i, f := range firsts {
-		ids[i] = f.Task.DeliveryID
-	}
+	ids := deliveryIDs(firsts)
 	var existing map[string]store.Delivery
 	if !claim.Fresh && len(ids) > 0 {
 		var err error
@@ -138,9 +146,9 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 		return nil, err
 	}
 	closing := &store.Dispatched{Deliveries: ids, Dynamic: ev.WebhookConfig != nil, At: s.Now()}
-	done := closing
-	if !round.Final() {
-		done = nil
+	var done *store.Dispatched
+	if round.Final() && !claim.Fresh {
+		done = closing
 	}
 	if err := s.Store.CommitDispatch(ctx, ev.Project, ev.ID, claim, round.Records(), done); err != nil {
 		return nil, stale(err)
@@ -148,7 +156,7 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 	if err := s.Delivery.Settle(ctx, round); err != nil {
 		return nil, err
 	}
-	if done != nil {
+	if round.Final() {
 		return round, nil
 	}
 	msgs := make([]topics.Message, 0, len(round.Retries()))
@@ -164,6 +172,14 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 		return nil, stale(err)
 	}
 	return round, nil
+}
+
+func deliveryIDs(firsts []delivery.First) []string {
+	ids := make([]string, len(firsts))
+	for i, f := range firsts {
+		ids[i] = f.Task.DeliveryID
+	}
+	return ids
 }
 
 // stale nacks a write refused because the claim was taken over: the new holder finishes.

@@ -79,6 +79,9 @@ type process struct {
 	store     *store.Store
 	publisher *topics.Publisher
 
+	// ops counts what the instance asked of Firestore and Pub/Sub (ops_test.go).
+	ops ops
+
 	mu        sync.Mutex
 	crashed   bool
 	cancel    context.CancelFunc
@@ -200,6 +203,7 @@ func (proc *process) unary(ctx context.Context, method string, req, reply any, c
 	if proc.isCrashed() {
 		return errCrashed
 	}
+	proc.ops.request(method, req)
 	if _, ok := proc.take(method, req, before); ok {
 		proc.die()
 		return errCrashed
@@ -239,10 +243,12 @@ type crashStream struct {
 	proc   *process
 	method string
 	req    any
+	docs   int // documents a query returned
 }
 
 func (s *crashStream) SendMsg(m any) error {
 	s.req = m
+	s.proc.ops.request(s.method, m)
 	if _, ok := s.proc.take(s.method, m, before); ok {
 		s.proc.die()
 		return errCrashed
@@ -252,6 +258,12 @@ func (s *crashStream) SendMsg(m any) error {
 
 func (s *crashStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
+	if r, ok := m.(*firestorepb.RunQueryResponse); ok && err == nil && r.Document != nil {
+		s.docs++
+	}
+	if errors.Is(err, io.EOF) && s.method == methodQuery {
+		s.proc.ops.queried(s.docs)
+	}
 	if errors.Is(err, io.EOF) {
 		if _, ok := s.proc.take(s.method, s.req, after); ok {
 			s.proc.die()

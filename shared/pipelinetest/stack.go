@@ -62,6 +62,9 @@ type Options struct {
 	Configure func(*config.Config)
 	// MaxDeliveryAttempts replaces the subscriptions' dead-letter limit of 100.
 	MaxDeliveryAttempts int
+	// NoPush creates the topics without push subscriptions: the test hands every message to
+	// the handlers itself (see process), and nothing is pushed behind its back.
+	NoPush bool
 }
 
 // Stack is one running pipeline.
@@ -107,6 +110,9 @@ func Start(t testing.TB, opts Options) *Stack {
 		servers[name] = srv.URL
 	}
 
+	if opts.NoPush {
+		servers = nil
+	}
 	ps, err := pubsub.NewClient(ctx, cfg.GoogleProject)
 	if err != nil {
 		t.Fatalf("pubsub client: %v", err)

@@ -179,7 +179,10 @@ const maxBatchWrites = 400
 // a commit is written if any of its preconditions fails (ErrConflict). On success every
 // record's Version is its new version.
 func (s *Store) CommitDispatch(ctx context.Context, project, eventID string, claim EventClaim, recs []Recorded, done *Dispatched) error {
-	for len(recs) > 0 || done != nil {
+	if len(recs) == 0 && done == nil {
+		return nil
+	}
+	for {
 		b, n, k := s.fs.Batch(), 0, 0
 		for ; k < len(recs) && n < maxBatchWrites; k++ {
 			n += s.addAttempt(b, recs[k].Delivery, recs[k].Attempt)
@@ -198,7 +201,6 @@ func (s *Store) CommitDispatch(ctx context.Context, project, eventID string, cla
 			return nil
 		}
 	}
-	return nil
 }
 
 // setVersions gives each record the update time of its write in res (the writes of one batch,

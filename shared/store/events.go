@@ -10,7 +10,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Event states: an event is claimed by one Dispatch while it publishes its tasks, then dispatched.
+// Event states. An event is claimed (dispatching) by one Dispatch while it makes the first
+// attempts. When every target's first attempt ended final, the commit of their records is the
+// last write (one hop's store budget: README, Guarantees): the record stays dispatching, with
+// its planned deliveries, and is done because all of them are final. When some target needs a
+// retry, the event is closed (dispatched) after its retry tasks are published.
 const (
 	EventDispatching = "dispatching"
 	EventDispatched  = "dispatched"
@@ -26,7 +30,8 @@ type EventRecord struct {
 	// ClaimTime is when a Dispatch instance took the event; a claim older than the lease is
 	// abandoned (the instance crashed) and may be taken over.
 	ClaimTime time.Time `firestore:"claim_time"`
-	// Deliveries are the delivery ids the event fanned out to; empty when nothing subscribed.
+	// Deliveries are the delivery ids the event fans out to, planned when it is claimed (and
+	// rewritten when it is closed after a take-over); empty when nothing subscribed.
 	Deliveries []string `firestore:"deliveries"`
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
 	Body         []byte    `firestore:"body"`
@@ -67,9 +72,11 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 	return s.project(project).Collection("events")
 }
 
-// ClaimEvent takes the event for fan-out. Firestore's create-if-absent makes exactly one of
-// several concurrent callers win; a claim older than lease is taken over, so a crash mid fan-out
-// delays the event by at most the lease.
+// ClaimEvent takes the event for fan-out; rec carries the planned deliveries. Firestore's
+// create-if-absent makes exactly one of several concurrent callers win. An event already
+// claimed is done (AlreadyDispatched) if it was closed or if every planned delivery has a final
+// record; otherwise a claim older than lease is taken over, so a crash mid fan-out delays the
+// event by at most the lease.
 func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
 	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
 	ref := s.events(rec.Project).Doc(rec.ID)
@@ -91,6 +98,9 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	if old.State == EventDispatched {
 		return EventClaim{Outcome: AlreadyDispatched}, nil
 	}
+	if done, err := s.allFinal(ctx, rec.Project, old.Deliveries); err != nil || done {
+		return EventClaim{Outcome: AlreadyDispatched}, err
+	}
 	if now.Sub(old.ClaimTime) < lease {
 		return EventClaim{Outcome: ClaimedElsewhere}, nil
 	}
@@ -104,6 +114,31 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 		return EventClaim{}, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
 	}
 	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: old.CreateTime}, nil
+}
+
+// allFinal reports whether every one of the deliveries has a final record (true for none).
+func (s *Store) allFinal(ctx context.Context, project string, ids []string) (bool, error) {
+	if len(ids) == 0 {
+		return true, nil
+	}
+	recs, err := s.GetDeliveries(ctx, project, ids)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		if d, ok := recs[id]; !ok || !d.State.Final() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// EventDone reports whether an event's fan-out is over: closed, or every planned delivery final.
+func (s *Store) EventDone(ctx context.Context, rec EventRecord) (bool, error) {
+	if rec.State == EventDispatched {
+		return true, nil
+	}
+	return s.allFinal(ctx, rec.Project, rec.Deliveries)
 }
 
 // ReleaseEvent gives a claim up at once (publishing failed), so the redelivery need not wait out

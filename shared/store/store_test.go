@@ -64,7 +64,8 @@ func TestClaimEvent_DispatchedIsFinalAndAnAbandonedClaimIsTakenOver(t *testing.T
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now()
-	rec := EventRecord{Project: "p", ID: "e2", Type: "a.b"}
+	// One planned delivery without a record: the event is not done until it is closed.
+	rec := EventRecord{Project: "p", ID: "e2", Type: "a.b", Deliveries: []string{"dlv_1"}}
 	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now); c.Outcome != Claimed {
 		t.Fatalf("first claim: %v", c.Outcome)
 	}
@@ -98,7 +99,7 @@ func TestClaimEvent_ATakenOverHolderCannotReleaseOrCloseTheNewClaim(t *testing.T
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now()
-	rec := EventRecord{Project: "p", ID: "e4", Type: "a.b"}
+	rec := EventRecord{Project: "p", ID: "e4", Type: "a.b", Deliveries: []string{"dlv_1"}}
 	old, _ := s.ClaimEvent(ctx, rec, time.Minute, now)
 	taker, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute))
 	if old.Outcome != Claimed || taker.Outcome != Claimed {

@@ -25,6 +25,17 @@ type eventState struct {
 	DispatchTime time.Time `firestore:"dispatch_time"`
 }
 
+// listed reports whether the event's deliveries are listed: planned at its claim, rewritten at
+// its close. listedAt is when the list was made.
+func (e eventState) listed() bool { return !e.CreateTime.IsZero() }
+
+func (e eventState) listedAt() time.Time {
+	if !e.DispatchTime.IsZero() {
+		return e.DispatchTime
+	}
+	return e.CreateTime
+}
+
 // pair is what is known of one (event, endpoint) pair once the storm is over.
 type pair struct {
 	ep       *endpoint
@@ -159,8 +170,8 @@ func judge(p pair) (string, bool) {
 		return outDeliveredNotAccepted, false
 	case p.recorded && rec.State.Final():
 		return string(rec.State) + " " + rec.Reason, agrees(p)
-	case !p.recorded && p.ep.plan.isGone() && p.hook != webhook.Enabled && p.ev.State == store.EventDispatched &&
-		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.DispatchTime):
+	case !p.recorded && p.ep.plan.isGone() && p.hook != webhook.Enabled && p.ev.listed() &&
+		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.listedAt()):
 		return outNotTargeted, true
 	}
 	return outLost, false

@@ -161,8 +161,8 @@ func judgeChange(p pair, seen time.Duration) (string, bool) {
 		return "cancelled " + rec.Reason, !c.to.IsZero() && p.ev.CreateTime.Before(c.to.Add(seen))
 	case p.recorded && rec.State.Final():
 		return string(rec.State) + " " + rec.Reason, agrees(p)
-	case !p.recorded && p.ev.State == store.EventDispatched && !slices.Contains(p.ev.Deliveries, p.id) &&
-		!c.to.IsZero() && !p.ev.CreateTime.Add(-seen).After(c.to) && !p.ev.DispatchTime.Before(c.from):
+	case !p.recorded && p.ev.listed() && !slices.Contains(p.ev.Deliveries, p.id) &&
+		!c.to.IsZero() && !p.ev.CreateTime.Add(-seen).After(c.to) && !p.ev.listedAt().Before(c.from):
 		// Dispatch read the webhook list while the webhook was deleted or disabled.
 		return outNotTargetedChange, true
 	}

@@ -28,7 +28,9 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 	root := fs.Collection("projects").Doc(project)
 	deliveries := root.Collection("deliveries")
 	var err error
-	if pr.dispatched, err = countOf(ctx, root.Collection("events").Where("state", "==", store.EventDispatched)); err != nil {
+	// An event is claimed with its planned deliveries; it is done when all have final records
+	// (checked below through records and pending).
+	if pr.dispatched, err = countOf(ctx, root.Collection("events").Query); err != nil {
 		return pr, err
 	}
 	if pr.records, err = countOf(ctx, deliveries.Query); err != nil {

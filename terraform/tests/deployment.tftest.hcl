@@ -44,11 +44,12 @@ run "grants_are_exactly_what_each_function_needs" {
   }
   assert {
     condition = toset(keys(google_secret_manager_secret_iam_member.reader)) == toset([
+      "Dispatch/kek/accessor", "Dispatch/signing/accessor", "Dispatch/signing/viewer",
       "Deliver/kek/accessor", "Deliver/signing/accessor", "Deliver/signing/viewer",
       "API/kek/accessor", "API/kek/viewer",
       "JWKS/signing_public/accessor",
     ])
-    error_message = "Secret access: Deliver reads the KEK and the signing keys, API the KEK, JWKS the public key set only."
+    error_message = "Secret access: Dispatch and Deliver read the KEK and the signing keys, API the KEK, JWKS the public key set only."
   }
   assert {
     condition = alltrue([for g in google_secret_manager_secret_iam_member.reader :

@@ -41,3 +41,12 @@ run "record_ttl_shorter_than_the_window_plus_a_day" {
   }
   expect_failures = [terraform_data.settings]
 }
+
+run "first_attempt_budget_above_the_attempt_timeout" {
+  command = plan
+  variables {
+    attempt_timeout      = "5s"
+    first_attempt_budget = "10s"
+  }
+  expect_failures = [terraform_data.settings]
+}
