@@ -26,6 +26,9 @@ type Paced struct {
 	BareP99ms       float64 `json:"bare_p99_ms"`
 	// BarePublishLagMaxMs is PublishLagMaxMs of the bare hop.
 	BarePublishLagMaxMs float64 `json:"bare_publish_lag_max_ms"`
+	// BareMachineBusy is Result.MachineBusy while the bare hop ran: the two runs follow each
+	// other, so their ratio means most when the machine was as busy in both.
+	BareMachineBusy float64 `json:"bare_machine_busy"`
 	// P50RatioToBare is Jobhooks' p50 over the bare hop's p50; P99RatioToBare the same at p99.
 	// The target is ≤ 1.5 for both.
 	P50RatioToBare float64 `json:"p50_ratio_to_bare"`
@@ -37,11 +40,15 @@ type Paced struct {
 func runPaced(ctx context.Context, opts Options) (Result, error) {
 	res := Result{Events: opts.Events, Webhooks: opts.Webhooks,
 		Paced: &Paced{RatePerSecond: opts.Rate, DurationSeconds: opts.Duration.Seconds(), BareMessages: opts.Events}}
+	p := res.Paced
+	busyBefore, totalBefore := machineCPU()
 	bare, err := measureBarePaced(ctx, "paced", opts.Events, opts.Rate, opts.Progress)
 	if err != nil {
 		return res, fmt.Errorf("bare hop: %w", err)
 	}
-	p := res.Paced
+	if busy, total := machineCPU(); total > totalBefore {
+		p.BareMachineBusy = (busy - busyBefore) / (total - totalBefore)
+	}
 	p.BareP50ms, p.BareP90ms, p.BareP99ms = percentile(bare.latencies, 50), percentile(bare.latencies, 90), percentile(bare.latencies, 99)
 	p.BarePublishLagMaxMs = ms(bare.publishLag)
 	var e endToEnd
@@ -145,10 +152,10 @@ ratio to the bare hop      p50 %.2f× · p99 %.2f× (target ≤ 1.5×)
 pacing held                latest publish %.1f ms behind its slot (bare hop: %.1f ms)
 CPU of our functions       %.2f s per 1,000 deliveries
 peak memory                %.0f MB (sum of the functions' peak RSS)
-machine busy               %.0f %% of all cores during the Jobhooks run
+machine busy               %.0f %% of all cores during the Jobhooks run (bare hop: %.0f %%)
 CPU per 1,000 deliveries   %s
 `, p.RatePerSecond, p.DurationSeconds, r.Webhooks, r.Deliveries, r.Duplicates,
 		r.P50ms, r.P90ms, r.P99ms, p.BareP50ms, p.BareP90ms, p.BareP99ms, p.BareMessages,
 		p.P50RatioToBare, p.P99RatioToBare, p.PublishLagMaxMs, p.BarePublishLagMaxMs,
-		r.CPUSecondsPer1000, r.PeakRSSMB, r.MachineBusy*100, byProcess(r.CPUByProcessPer1000))
+		r.CPUSecondsPer1000, r.PeakRSSMB, r.MachineBusy*100, p.BareMachineBusy*100, byProcess(r.CPUByProcessPer1000))
 }
