@@ -9,9 +9,18 @@
 #
 # If the project already has a (default) database, import it (see README) or set
 # firestore_database to a new database id.
+#
+# The database sits in the functions' region unless firestore_location says otherwise: every
+# delivery reads and writes it, so a regional database is both the nearest and, per operation,
+# half the price of a multi-region one (terraform/README.md, What was decided).
+locals {
+  # coalesce skips null and "" alike.
+  firestore_location = coalesce(var.firestore_location, var.region)
+}
+
 resource "google_firestore_database" "main" {
   name        = var.firestore_database
-  location_id = var.firestore_location
+  location_id = local.firestore_location
   type        = "FIRESTORE_NATIVE"
 
   # Deleting the module leaves the data in place (the provider's default, said explicitly).

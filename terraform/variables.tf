@@ -22,13 +22,13 @@ variable "region" {
 }
 
 variable "firestore_location" {
-  description = "Location of the Firestore database: a multi-region (nam5, eur3) or a region. Cannot change after creation. Default nam5, which contains us-central1."
+  description = "Location of the Firestore database: null or \"\" (default) for the functions' region, or another region, or a multi-region (nam5, eur3) at about twice the price per operation. Cannot change after creation: a deployment created when the default was nam5 must set firestore_location = \"nam5\"."
   type        = string
-  default     = "nam5"
+  default     = null
 
   validation {
-    condition     = can(regex("^([a-z]+[0-9]|[a-z]+-[a-z]+[0-9]+)$", var.firestore_location))
-    error_message = "firestore_location must be a Firestore location such as nam5, eur3 or europe-west1."
+    condition     = var.firestore_location == null || can(regex("^(|[a-z]+[0-9]|[a-z]+-[a-z]+[0-9]+)$", var.firestore_location))
+    error_message = "firestore_location must be unset (the functions' region) or a Firestore location such as nam5, eur3 or europe-west1."
   }
 }
 

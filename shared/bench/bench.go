@@ -1,6 +1,8 @@
 // Package bench measures the local stack end to end (README, Targets the benchmarks report): in one run, the emulators' own
 // push ceiling (a bare push subscription to a no-op endpoint) and Jobhooks from job event
-// published to verified POST received, reported as a ratio of the two.
+// published to verified POST received, reported as a ratio of the two. Its paced mode (Options.Rate)
+// publishes at a steady rate instead of in a burst and compares latencies with a bare one-hop
+// push subscription paced at the same rate.
 //
 // It starts a fresh local stack of its own (emulators slow down over a long session), so
 // numbers from different runs compare.
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -25,13 +28,20 @@ import (
 
 // Options configure a run.
 type Options struct {
-	Events   int
+	// Events is how many job events the burst mode publishes; the paced mode sets it to
+	// Rate × Duration.
+	Events int
+	// Webhooks is how many webhooks each event fans out to; default 5, in the paced mode 1.
 	Webhooks int
+	// Rate, when positive, selects the paced mode: job events published at Rate per second for
+	// Duration, one at start + i/Rate, and a bare one-hop push subscription at the same rate.
+	Rate     float64
+	Duration time.Duration
 	// Ceiling is how many messages measure the bare push ceiling; default min(Events×Webhooks, 3000).
 	Ceiling int
 	// Warmup is how many events go end to end, unmeasured, before either measurement, so both
 	// are of warm emulators (their JVMs compile the hot paths in the first seconds: a cold
-	// Firestore emulator answers a read in 2 ms, a warm one in 0.5 ms); default Events/5, ≥ 100.
+	// Firestore emulator answers a read in 2 ms, a warm one in 0.5 ms); default Events, ≥ 100.
 	// Negative: none.
 	Warmup int
 	// Dir is the stack's state directory (wiped first).
@@ -66,16 +76,56 @@ type Result struct {
 	// MachineBusy is the share of the machine's CPU time (all cores) in use during the run.
 	MachineBusy float64 `json:"machine_busy"`
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	// Paced is set by the paced mode only. That mode leaves the ceiling and store-bound fields
+	// and their ratios at zero: it compares with a bare hop at the same rate instead.
+	Paced *Paced `json:"paced,omitempty"`
 }
 
-// Run starts a fresh stack, measures, and stops the stack.
+// Run starts a fresh stack, warms it up, measures, and stops the stack.
 func Run(ctx context.Context, opts Options) (Result, error) {
+	opts = opts.withDefaults()
 	res := Result{Events: opts.Events, Webhooks: opts.Webhooks}
-	if opts.Ceiling == 0 {
-		opts.Ceiling = min(opts.Events*opts.Webhooks, 3000)
+	if opts.Rate > 0 && (opts.Duration <= 0 || opts.Events < 1) {
+		return res, fmt.Errorf("rate %g per second for %s publishes no event", opts.Rate, opts.Duration)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stop, err := startStack(ctx, opts)
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	if err := warmUp(ctx, opts); err != nil {
+		return res, fmt.Errorf("warm-up: %w", err)
+	}
+	if opts.Rate > 0 {
+		return runPaced(ctx, opts)
+	}
+	return runBurst(ctx, opts)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Rate > 0 {
+		o.Events = int(math.Round(o.Rate * o.Duration.Seconds()))
+		if o.Webhooks == 0 {
+			o.Webhooks = 1
+		}
+	}
+	if o.Webhooks == 0 {
+		o.Webhooks = 5
+	}
+	if o.Ceiling == 0 {
+		o.Ceiling = min(o.Events*o.Webhooks, 3000)
+	}
+	if o.Warmup == 0 {
+		o.Warmup = max(o.Events, 100)
+	}
+	return o
+}
+
+// startStack starts a fresh local stack under opts.Dir and returns once it answers; stop ends it.
+func startStack(ctx context.Context, opts Options) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
 	ready := make(chan map[string]string, 1)
 	stackErr := make(chan error, 1)
 	go func() {
@@ -88,22 +138,30 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}()
 	select {
 	case <-ready:
+		return func() { cancel(); <-stackErr }, nil
 	case err := <-stackErr:
-		return res, fmt.Errorf("local stack: %w", err)
+		cancel()
+		return nil, fmt.Errorf("local stack: %w", err)
 	}
-	defer func() { cancel(); <-stackErr }()
+}
 
-	if opts.Warmup == 0 {
-		opts.Warmup = max(opts.Events, 100)
+// warmUp sends opts.Warmup events end to end and a fifth of the ceiling's messages through a bare
+// hop, unmeasured, so that every measurement is of warm emulators.
+func warmUp(ctx context.Context, opts Options) error {
+	if opts.Warmup < 0 {
+		return nil
 	}
-	if opts.Warmup > 0 {
-		if _, err := measureEndToEnd(ctx, "warmup", opts.Warmup, opts.Webhooks, opts.Progress); err != nil {
-			return res, fmt.Errorf("warm-up: %w", err)
-		}
-		if _, err := measureCeiling(ctx, "warmup", opts.Ceiling/5+1, nil, opts.Progress); err != nil {
-			return res, fmt.Errorf("warm-up: %w", err)
-		}
+	if _, err := measureEndToEnd(ctx, "warmup", opts.Warmup, opts.Webhooks, opts.Progress); err != nil {
+		return err
 	}
+	_, err := measureCeiling(ctx, "warmup", opts.Ceiling/5+1, nil, opts.Progress)
+	return err
+}
+
+// runBurst measures the bare push ceiling, the store-bound ceiling and Jobhooks, each with all
+// of its messages published at once.
+func runBurst(ctx context.Context, opts Options) (Result, error) {
+	res := Result{Events: opts.Events, Webhooks: opts.Webhooks}
 	c, err := measureCeiling(ctx, "bench", opts.Ceiling, nil, opts.Progress)
 	if err != nil {
 		return res, fmt.Errorf("ceiling: %w", err)
@@ -119,43 +177,64 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, fmt.Errorf("store-bound ceiling: %w", err)
 	}
 	res.StoreBoundDeliveriesPerSecond = b.perSecond
-	before, err := readProcs(opts.Dir)
-	if err != nil {
-		return res, err
-	}
-	busyBefore, totalBefore := machineCPU()
-	e, err := measureEndToEnd(ctx, "bench", opts.Events, opts.Webhooks, opts.Progress)
+	var e endToEnd
+	err = res.measureCost(opts.Dir, func() (int, error) {
+		e, err = measureEndToEnd(ctx, "bench", opts.Events, opts.Webhooks, opts.Progress)
+		return e.deliveries, err
+	})
 	if err != nil {
 		return res, fmt.Errorf("end to end: %w", err)
 	}
-	after, err := readProcs(opts.Dir)
-	if err != nil {
-		return res, err
-	}
-	if busy, total := machineCPU(); total > totalBefore {
-		res.MachineBusy = (busy - busyBefore) / (total - totalBefore)
-	}
-	res.Deliveries, res.Duplicates, res.DeliveriesPerSecond = e.deliveries, e.duplicates, e.perSecond
-	res.P50ms, res.P90ms, res.P99ms = percentile(e.latencies, 50), percentile(e.latencies, 90), percentile(e.latencies, 99)
+	res.setEndToEnd(e)
 	if res.CeilingDeliveriesPerSecond > 0 {
 		res.Ratio = res.DeliveriesPerSecond / res.CeilingDeliveriesPerSecond
 	}
 	if res.StoreBoundDeliveriesPerSecond > 0 {
 		res.RatioToStoreBound = res.DeliveriesPerSecond / res.StoreBoundDeliveriesPerSecond
 	}
-	if res.Deliveries > 0 {
-		res.CPUSecondsPer1000 = (after.functions() - before.functions()) / float64(res.Deliveries) * 1000
-		res.CPUByProcessPer1000 = map[string]float64{}
+	return res, nil
+}
+
+func (r *Result) setEndToEnd(e endToEnd) {
+	r.Deliveries, r.Duplicates, r.DeliveriesPerSecond = e.deliveries, e.duplicates, e.perSecond
+	r.P50ms, r.P90ms, r.P99ms = percentile(e.latencies, 50), percentile(e.latencies, 90), percentile(e.latencies, 99)
+}
+
+// measureCost runs run, which returns how many deliveries it made, and sets the CPU, memory and
+// machine-busy fields from what the stack's processes used meanwhile.
+func (r *Result) measureCost(dir string, run func() (deliveries int, err error)) error {
+	before, err := readProcs(dir)
+	if err != nil {
+		return err
+	}
+	busyBefore, totalBefore := machineCPU()
+	n, err := run()
+	if err != nil {
+		return err
+	}
+	after, err := readProcs(dir)
+	if err != nil {
+		return err
+	}
+	if busy, total := machineCPU(); total > totalBefore {
+		r.MachineBusy = (busy - busyBefore) / (total - totalBefore)
+	}
+	if n > 0 {
+		r.CPUSecondsPer1000 = (after.functions() - before.functions()) / float64(n) * 1000
+		r.CPUByProcessPer1000 = map[string]float64{}
 		for name, c := range after.cpuSeconds {
-			res.CPUByProcessPer1000[name] = (c - before.cpuSeconds[name]) / float64(res.Deliveries) * 1000
+			r.CPUByProcessPer1000[name] = (c - before.cpuSeconds[name]) / float64(n) * 1000
 		}
 	}
-	res.PeakRSSMB = after.peakRSSMB
-	return res, nil
+	r.PeakRSSMB = after.peakRSSMB
+	return nil
 }
 
 // Table is the human-readable report.
 func (r Result) Table() string {
+	if r.Paced != nil {
+		return r.pacedTable()
+	}
 	return fmt.Sprintf(`events × webhooks          %d × %d = %d deliveries (%d duplicates)
 end to end                 %.0f deliveries/s
 latency (published → verified POST)  p50 %.0f ms · p90 %.0f ms · p99 %.0f ms

@@ -30,32 +30,18 @@ type endToEnd struct {
 	deliveries, duplicates int
 	perSecond              float64
 	latencies              []float64
+	// publishLag is how late the latest publish started after its scheduled time (paced only).
+	publishLag time.Duration
 }
 
 // measureEndToEnd registers m webhooks of project pointing at a verifying receiver, publishes n
 // events in a burst and waits for n×m verified POSTs.
 func measureEndToEnd(ctx context.Context, project string, n, m int, progressOut io.Writer) (endToEnd, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := openRig(ctx, project, n, m)
 	if err != nil {
 		return endToEnd{}, err
 	}
-	// The verifiers are set before the first event is published, hence before any request.
-	rcv := &receiver{seen: map[string]bool{}, got: make(chan struct{}, n*m*2)}
-	if rcv.verifiers, err = addWebhooks(ctx, project, "http://"+ln.Addr().String(), m); err != nil {
-		return endToEnd{}, err
-	}
-	srv := &http.Server{Handler: rcv}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	client, err := pubsub.NewClient(ctx, devstack.GoogleProject)
-	if err != nil {
-		return endToEnd{}, err
-	}
-	defer client.Close()
-	pub := jobevents.NewPublisher(client, topics.JobEvents)
-	defer pub.Stop()
-
+	defer r.close()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -63,11 +49,7 @@ func measureEndToEnd(ctx context.Context, project string, n, m int, progressOut 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := pub.Publish(ctx, jobevents.Event{
-				ID: "bench-" + strconv.Itoa(i), Project: project, Type: "batch.succeeded", Timestamp: time.Now(),
-				Data: map[string]any{"id": "batches/" + strconv.Itoa(i), "output_file_uri": "gs://bench/out.jsonl"},
-			})
-			if err != nil {
+			if err := r.publish(ctx, r.event(i)); err != nil {
 				errs <- err
 			}
 		}()
@@ -77,27 +59,82 @@ func measureEndToEnd(ctx context.Context, project string, n, m int, progressOut 
 	if err := <-errs; err != nil {
 		return endToEnd{}, err
 	}
-	total := n * m
-	timeout := time.After(time.Duration(total)*50*time.Millisecond + 2*time.Minute)
+	return r.finish(ctx, project+" end to end", start, n*m, time.Duration(n*m)*50*time.Millisecond+2*time.Minute, progressOut)
+}
+
+// rig is a verifying receiver behind m webhooks of one project, and a publisher of job events.
+type rig struct {
+	project string
+	rcv     *receiver
+	srv     *http.Server
+	client  *pubsub.Client
+	pub     *jobevents.Publisher
+}
+
+func openRig(ctx context.Context, project string, n, m int) (*rig, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	// The verifiers are set before the first event is published, hence before any request.
+	r := &rig{project: project, rcv: &receiver{seen: map[string]bool{}, got: make(chan struct{}, n*m*2)}}
+	if r.rcv.verifiers, err = addWebhooks(ctx, project, "http://"+ln.Addr().String(), m); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	r.srv = &http.Server{Handler: r.rcv}
+	go r.srv.Serve(ln)
+	if r.client, err = pubsub.NewClient(ctx, devstack.GoogleProject); err != nil {
+		r.srv.Close()
+		return nil, err
+	}
+	r.pub = jobevents.NewPublisher(r.client, topics.JobEvents)
+	return r, nil
+}
+
+// event is job event i, stamped now: the receiver measures its latency from this timestamp,
+// which the body repeats exactly as published (README, What a receiver gets).
+func (r *rig) event(i int) jobevents.Event {
+	return jobevents.Event{
+		ID: "bench-" + strconv.Itoa(i), Project: r.project, Type: "batch.succeeded", Timestamp: time.Now(),
+		Data: map[string]any{"id": "batches/" + strconv.Itoa(i), "output_file_uri": "gs://bench/out.jsonl"},
+	}
+}
+
+// publish returns once Pub/Sub has stored the event.
+func (r *rig) publish(ctx context.Context, e jobevents.Event) error {
+	_, err := r.pub.Publish(ctx, e)
+	return err
+}
+
+// finish waits for total verified POSTs and reports the rate from start to the last of them.
+func (r *rig) finish(ctx context.Context, label string, start time.Time, total int, wait time.Duration, progressOut io.Writer) (endToEnd, error) {
+	timeout := time.After(wait)
 	for i := range total {
 		select {
-		case <-rcv.got:
-			progress(progressOut, project+" end to end", i+1, total)
+		case <-r.rcv.got:
+			progress(progressOut, label, i+1, total)
 		case <-timeout:
-			return endToEnd{}, fmt.Errorf("only %d of %d deliveries verified in time (%d rejected)", i, total, rcv.rejected())
+			return endToEnd{}, fmt.Errorf("only %d of %d deliveries verified in time (%d rejected)", i, total, r.rcv.rejected())
 		case <-ctx.Done():
 			return endToEnd{}, ctx.Err()
 		}
 	}
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	if rcv.bad > 0 {
-		return endToEnd{}, fmt.Errorf("%d requests failed verification", rcv.bad)
+	r.rcv.mu.Lock()
+	defer r.rcv.mu.Unlock()
+	if r.rcv.bad > 0 {
+		return endToEnd{}, fmt.Errorf("%d requests failed verification", r.rcv.bad)
 	}
 	return endToEnd{
-		deliveries: total, duplicates: rcv.dups,
-		perSecond: float64(total) / rcv.last.Sub(start).Seconds(), latencies: rcv.latencies,
+		deliveries: total, duplicates: r.rcv.dups,
+		perSecond: float64(total) / r.rcv.last.Sub(start).Seconds(), latencies: r.rcv.latencies,
 	}, nil
+}
+
+func (r *rig) close() {
+	r.pub.Stop()
+	r.client.Close()
+	r.srv.Close()
 }
 
 // receiver verifies every POST with its webhook's secret (path /w/<i>) and measures latency from

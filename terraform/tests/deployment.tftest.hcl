@@ -164,6 +164,62 @@ run "first_apply_enables_and_waits" {
   }
 }
 
+# ---- where the database lives (firestore.tf): the functions' region unless told otherwise ----
+
+run "firestore_defaults_to_the_functions_region" {
+  command = plan
+
+  assert {
+    condition     = google_firestore_database.main.location_id == "us-central1"
+    error_message = "With firestore_location unset, the database is in the functions' region (default us-central1)."
+  }
+}
+
+run "firestore_follows_another_region" {
+  command = plan
+  variables {
+    region = "europe-west1"
+  }
+
+  assert {
+    condition     = google_firestore_database.main.location_id == "europe-west1" && google_cloudfunctions2_function.fn["Deliver"].location == "europe-west1"
+    error_message = "With firestore_location unset, the database follows var.region, wherever the functions go."
+  }
+}
+
+run "firestore_empty_location_means_the_region" {
+  command = plan
+  variables {
+    region             = "europe-west4"
+    firestore_location = ""
+  }
+
+  assert {
+    condition     = google_firestore_database.main.location_id == "europe-west4"
+    error_message = "firestore_location = \"\" means the same as unset: the functions' region."
+  }
+}
+
+run "firestore_multi_region_is_honoured" {
+  command = plan
+  variables {
+    firestore_location = "nam5"
+  }
+
+  assert {
+    condition     = google_firestore_database.main.location_id == "nam5"
+    error_message = "An explicit firestore_location (a multi-region such as nam5) is used as given."
+  }
+}
+
+run "firestore_location_that_is_no_location_is_refused" {
+  command = plan
+  variables {
+    firestore_location = "US"
+  }
+  expect_failures = [var.firestore_location]
+}
+
 # ---- values config.Load would refuse at every function's start are refused at plan time ----
 
 run "zero_retry_window_is_refused" {
