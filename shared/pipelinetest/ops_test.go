@@ -2,6 +2,7 @@ package pipelinetest
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -116,29 +117,89 @@ func firstTry(t *testing.T, n int) count {
 	return c
 }
 
-// The store budget of the happy path (README, Guarantees: one hop): a first-try success costs
-// at most one document write per delivery plus two per event, and no document read per
+// The store budget of the happy path (README, How the pieces fit: one hop): a first-try success
+// costs at most one document write per delivery plus two per event, and no document read per
 // delivery on a fresh event; it publishes no delivery task, so the event costs one function
-// request. Counted through the real clients on the emulators, not timed.
-func TestOps_AFirstTrySuccessCostsOneWritePerDeliveryAndNoRead(t *testing.T) {
+// request. Counted through the real clients on the emulators, not timed. The same counts, with a
+// delivery that needs three attempts, are priced in terraform/README.md's cost table, which
+// must be what they compute to.
+func TestOps_FirstTrySuccessesFitTheStoreBudgetAndPriceTheCostTable(t *testing.T) {
 	t.Parallel()
+	var rows []costRow
 	for _, n := range []int{1, 5} {
-		t.Run(fmt.Sprintf("N=%d", n), func(t *testing.T) {
-			t.Parallel()
-			c := firstTry(t, n)
-			t.Logf("first-try event to %d endpoints: %d reads, %d writes, %d documents to delete, %d messages published, 1 function request",
-				n, c.Reads, c.Writes, c.Deletes, c.Published)
-			if c.Writes > n+2 {
-				t.Errorf("%d document writes, budget %d (one per delivery plus two per event)", c.Writes, n+2)
-			}
-			if c.Reads > 0 {
-				t.Errorf("%d document reads on a fresh event with a warm cache, want 0", c.Reads)
-			}
-			if c.Published != 0 {
-				t.Errorf("%d messages published, want none: no target needs a retry", c.Published)
-			}
-		})
+		c := firstTry(t, n)
+		if c.Writes > n+2 {
+			t.Errorf("N=%d: %d document writes, budget %d (one per delivery plus two per event)", n, c.Writes, n+2)
+		}
+		if c.Reads > 0 {
+			t.Errorf("N=%d: %d document reads on a fresh event with a warm cache, want 0", n, c.Reads)
+		}
+		if c.Published != 0 {
+			t.Errorf("N=%d: %d messages published, want none: no target needs a retry", n, c.Published)
+		}
+		name := "first try, one endpoint per event"
+		if n > 1 {
+			name = fmt.Sprintf("first try, %d endpoints per event", n)
+		}
+		rows = append(rows, costRow{name: name, deliveries: n, count: c, requests: 1})
 	}
+	c, requests := threeAttempts(t)
+	if c.Published != 1 || requests != 3 {
+		t.Errorf("three attempts: %d tasks published, %d function requests; want 1 task and 3 requests (Dispatch, Deliver twice)", c.Published, requests)
+	}
+	rows = append(rows, costRow{name: "three attempts (503, 503, 200), one endpoint", deliveries: 1, count: c, requests: requests})
+
+	table := costTable(rows)
+	t.Logf("cost table:\n%s", table)
+	doc, err := os.ReadFile("../../terraform/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), table) {
+		t.Errorf("terraform/README.md does not hold the cost table these counts compute to; put this in it:\n%s", table)
+	}
+}
+
+// List prices the cost table uses (read on 2026-11-29; check the pricing pages before relying on
+// them). Firestore per 100,000 documents; Pub/Sub per TiB of throughput, each publish and each
+// push counted at its 1,000-byte minimum (a job event or task is about 1 KB); function
+// requests per million.
+var prices = struct {
+	regional, multiRegion                          struct{ read, write, delete float64 }
+	pubsubPerTiB, requestsPerMillion, messageBytes float64
+}{
+	regional:     struct{ read, write, delete float64 }{0.03, 0.09, 0.01},
+	multiRegion:  struct{ read, write, delete float64 }{0.06, 0.18, 0.02},
+	pubsubPerTiB: 40, requestsPerMillion: 0.40, messageBytes: 1000,
+}
+
+type costRow struct {
+	name       string
+	deliveries int
+	count      count
+	requests   int
+}
+
+// costTable renders the rows as terraform/README.md shows them: operations per delivery and
+// the price of a million deliveries.
+func costTable(rows []costRow) string {
+	var b strings.Builder
+	b.WriteString("| delivery | document reads | document writes | TTL deletes | Pub/Sub messages in and out | function requests | per 1M deliveries, regional | per 1M deliveries, `nam5` |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		n := float64(r.deliveries)
+		reads, writes, deletes := float64(r.count.Reads)/n, float64(r.count.Writes)/n, float64(r.count.Deletes)/n
+		// The job event's publish, each task published, and one push per function request.
+		transfers := float64(1+r.count.Published+r.requests) / n
+		requests := float64(r.requests) / n
+		others := transfers*prices.messageBytes*1e6/(1<<40)*prices.pubsubPerTiB + requests*prices.requestsPerMillion
+		price := func(p struct{ read, write, delete float64 }) float64 {
+			return (reads*p.read+writes*p.write+deletes*p.delete)*10 + others // per 100k → per 1M
+		}
+		fmt.Fprintf(&b, "| %s | %g | %g | %g | %g | %g | $%.2f | $%.2f |\n",
+			r.name, reads, writes, deletes, transfers, requests, price(prices.regional), price(prices.multiRegion))
+	}
+	return b.String()
 }
 
 // threeAttempts runs one event to one endpoint that answers 503, 503, then 200: Dispatch's first
@@ -175,14 +236,4 @@ func threeAttempts(t *testing.T) (count, int) {
 		t.Fatalf("delivery %s after %d attempts, %d POSTs; want delivered after 3", d.State, d.Attempts, rcv.Count())
 	}
 	return total, requests
-}
-
-func TestOps_ADeliveryWithThreeAttempts(t *testing.T) {
-	t.Parallel()
-	c, requests := threeAttempts(t)
-	t.Logf("three attempts to one endpoint: %d reads, %d writes, %d documents to delete, %d messages published, %d function requests",
-		c.Reads, c.Writes, c.Deletes, c.Published, requests)
-	if c.Published != 1 || requests != 3 {
-		t.Errorf("%d tasks published, %d function requests; want 1 task and 3 requests (Dispatch, Deliver twice)", c.Published, requests)
-	}
 }
