@@ -84,7 +84,7 @@ function loading(text) { return el("p", { class: "loading" }, text || "Loadingâ€
 // button runs an async action with a busy state and shows its error beside it.
 function actionButton(label, cls, action, opts) {
   const status = el("span", { class: "status" });
-  const b = el("button", { type: "button", class: cls, "data-action": opts && opts.id });
+  const b = el("button", { type: "button", class: cls, id: opts && opts.id });
   b.textContent = label;
   b.addEventListener("click", async () => {
     b.disabled = true;
@@ -190,6 +190,12 @@ const idOf = (name) => name.slice(name.lastIndexOf("/") + 1);
 const canChange = () => !session.get().readOnly;
 const canCreate = () => canChange() && !(session.get().webhooks || []).length;
 
+// go shows a route, also the one already in the address bar (after a page that did not change it).
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
 // ---- router --------------------------------------------------------------------------------
 
 let generation = 0; // a page rendered by an older navigation must not draw over a newer one
@@ -234,9 +240,9 @@ function updateHeader(s) {
 // ---- sign in -------------------------------------------------------------------------------
 
 function signIn() {
-  const projectIn = el("input", { id: "project", name: "project", required: true, autocomplete: "username",
-    pattern: "[a-z][a-z0-9-]{0,62}", placeholder: "acme" });
-  const keyIn = el("input", { id: "api-key", name: "api-key", type: "password", required: true,
+  const projectIn = el("input", { id: "project", required: true, autocomplete: "username",
+    pattern: "[a-z][a-z0-9\\-]{0,62}", placeholder: "acme" });
+  const keyIn = el("input", { id: "api-key", type: "password", required: true,
     autocomplete: "current-password", placeholder: "jh_â€¦" });
   const out = el("div");
   const form = el("form", { class: "card narrow", id: "sign-in" },
@@ -334,7 +340,7 @@ async function editPage(id, live) {
     try {
       if (w) {
         await api("PATCH", hookPath(id) + "?update_mask=display_name,url,subscribed_events", body);
-        location.hash = "#/webhooks/" + encodeURIComponent(id);
+          go("#/webhooks/" + encodeURIComponent(id));
       } else {
         const created = await api("POST", "/v1/projects/" + project() + "/webhooks", body);
         showSecret("Webhook created", created.new_signing_secret,
@@ -361,7 +367,7 @@ function showSecret(title, secret, text, next) {
     el("h1", {}, title), el("p", {}, text),
     el("div", { class: "copy-row" }, field, copy), copied,
     el("p", { class: "hint" }, "Lost it? Rotate the secret from the webhook's page to get a new one."),
-    el("a", { class: "button primary", href: next, id: "secret-done" }, "I have copied it")));
+    el("button", { type: "button", class: "primary", id: "secret-done", onclick: () => go(next) }, "I have copied it")));
 }
 
 async function webhookPage(id, live, opts) {
@@ -490,7 +496,8 @@ function replayForm(id) {
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const now = new Date();
   const start = el("input", { id: "replay-start", type: "datetime-local", required: true, value: local(new Date(now - 86400000)) });
-  const end = el("input", { id: "replay-end", type: "datetime-local", required: true, value: local(now) });
+  // The inputs count in minutes: the end is the next minute, so what failed just now is in range.
+  const end = el("input", { id: "replay-end", type: "datetime-local", required: true, value: local(new Date(now.getTime() + 60000)) });
   const out = el("div", { id: "replay-result" });
   const form = el("form", { class: "card", id: "replay" },
     el("h2", {}, "Replay"),
@@ -523,8 +530,9 @@ async function deliveryPage(id, did, live) {
     await api("POST", hookPath(id) + "/deliveries/" + encodeURIComponent(did) + ":retry");
     status.textContent = "Queued again: it keeps its webhook-id.";
     status.className = "status good";
-    setTimeout(() => { if (live()) route(); }, 2500);
+    setTimeout(() => { if (live()) route(); }, 1500);
   }, { id: "retry" })) : null;
+  if (!final) followDelivery(id, did, d, live);
   const attempts = d.attempts.slice().reverse().map((a) => el("li", { class: "attempt", "data-attempt": a.number },
     el("div", { class: "attempt-head" },
       el("span", { class: "badge d-" + a.outcome.toLowerCase() }, a.outcome.toLowerCase()),
@@ -548,6 +556,19 @@ async function deliveryPage(id, did, live) {
       d.reason ? [el("dt", {}, "Reason"), el("dd", {}, d.reason)] : null)),
     el("section", { class: "card" }, el("h2", {}, "Attempts (" + d.attempts.length + ")"),
       attempts.length ? el("ol", { class: "attempts", id: "attempts" }, attempts) : el("p", { class: "muted" }, "No attempt yet.")));
+}
+
+// followDelivery re-renders a pending delivery's page when its state or attempts change.
+async function followDelivery(id, did, d, live) {
+  while (live()) {
+    await new Promise((r) => setTimeout(r, 1500));
+    if (!live()) return;
+    const n = await api("GET", hookPath(id) + "/deliveries/" + encodeURIComponent(did)).catch(() => d);
+    if (n.state !== d.state || n.attempt_count !== d.attempt_count) {
+      if (live()) route();
+      return;
+    }
+  }
 }
 
 // ---- chart ---------------------------------------------------------------------------------
