@@ -221,7 +221,7 @@ func (tb *tab) shot(name string, widths ...[2]int64) {
 			suffix = "phone"
 		}
 		tb.run("resize", chromedp.EmulateViewport(w[0], w[1]), chromedp.Sleep(150*time.Millisecond)) // layout after the resize
-		png := value(tb, "screenshot "+name, chromedp.FullScreenshot(90))
+		png := value(tb, "screenshot "+name, chromedp.FullScreenshot(100))
 		path := filepath.Join(tb.b.screenshots, name+"-"+suffix+".png")
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			tb.t.Fatal(err)

@@ -66,7 +66,7 @@ function el(tag, attrs, ...children) {
 const main = () => document.getElementById("main");
 
 function render(...nodes) {
-  main().replaceChildren(...nodes);
+  main().replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
   window.scrollTo(0, 0);
 }
 
@@ -450,7 +450,13 @@ async function watchPing(id, deliveryId, out, live) {
       "in " + (d.last_latency_ms || 0) + " ms — see ", link, ".");
     if (d.state !== "PENDING") {
       const list = document.getElementById("deliveries");
+      const chart = document.getElementById("chart");
       if (list && live()) deliveryList(id, list, { state: "", tokens: [""] }, live);
+      if (chart && live()) {
+        chart.lastChild.replaceWith(loading());
+        if (chart.childNodes.length > 2) chart.lastChild.previousSibling.remove();
+        drawChart(id, chart, live);
+      }
       return;
     }
   }
@@ -603,7 +609,7 @@ async function drawChart(id, box, live) {
     box.lastChild.replaceWith(el("p", { class: "muted" }, "No deliveries in the last 24 hours."));
     return;
   }
-  box.lastChild.replaceWith(barChart(hours, since), legend(hours));
+  box.lastChild.replaceWith(barChart(hours, since, Math.max(300, box.clientWidth - 48)), legend(hours));
 }
 
 function svg(tag, attrs, ...children) {
@@ -613,8 +619,10 @@ function svg(tag, attrs, ...children) {
   return e;
 }
 
-function barChart(hours, since) {
-  const W = 720, H = 200, left = 34, bottom = 22, top = 8;
+// barChart draws at the box's own width, so its labels keep their size on a phone.
+function barChart(hours, since, W) {
+  const H = W < 500 ? 160 : 200, left = 34, bottom = 22, top = 8;
+  const every = W < 500 ? 6 : 4;
   const max = Math.max(1, ...hours.map((h) => CHART_STATES.reduce((m, s) => m + h[s], 0)));
   const step = niceStep(max);
   const ymax = Math.ceil(max / step) * step;
@@ -637,7 +645,7 @@ function barChart(hours, since) {
       g.append(rect);
       acc += h[s];
     }
-    if (i % 4 === 0) {
+    if (i % every === 0) {
       g.append(svg("text", { x: x + (bw - 4) / 2, y: H - 6, class: "axis", "text-anchor": "middle" },
         hourStart.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
     }
@@ -680,7 +688,11 @@ async function verifyPage() {
     "\tw.WriteHeader(http.StatusNoContent)",
     "})",
   ].join("\n");
-  const node = "new Webhook(process.env.WEBHOOK_SECRET).verify(rawBody, req.headers) // npm i standardwebhooks; import { Webhook } from \"standardwebhooks\"";
+  const node = [
+    "// npm i standardwebhooks",
+    "import { Webhook } from \"standardwebhooks\";",
+    "const payload = new Webhook(process.env.WEBHOOK_SECRET).verify(rawBody, req.headers); // throws if not signed by us",
+  ].join("\n");
   render(el("h1", {}, "Verify deliveries"),
     el("section", { class: "card" },
       el("h2", {}, "Public keys (JWKS)"),
