@@ -220,7 +220,7 @@ func (tb *tab) shot(name string, widths ...[2]int64) {
 		if w == phone {
 			suffix = "phone"
 		}
-		tb.run("resize", chromedp.EmulateViewport(w[0], w[1]), chromedp.Sleep(150*time.Millisecond)) // layout after the resize
+		tb.run("resize", chromedp.EmulateViewport(w[0], w[1]), chromedp.Sleep(300*time.Millisecond)) // layout (and the chart) after the resize
 		png := value(tb, "screenshot "+name, chromedp.FullScreenshot(100))
 		path := filepath.Join(tb.b.screenshots, name+"-"+suffix+".png")
 		if err := os.WriteFile(path, png, 0o644); err != nil {

@@ -609,8 +609,18 @@ async function drawChart(id, box, live) {
     box.lastChild.replaceWith(el("p", { class: "muted" }, "No deliveries in the last 24 hours."));
     return;
   }
-  box.lastChild.replaceWith(barChart(hours, since, Math.max(300, box.clientWidth - 48)), legend(hours));
+  const draw = () => barChart(hours, since, Math.max(300, box.clientWidth - 48));
+  box.lastChild.replaceWith(draw(), legend(hours));
+  redrawChart = () => { const c = box.querySelector("svg.chart"); if (c && box.isConnected) c.replaceWith(draw()); };
 }
+
+// redrawChart draws the chart on screen again at its box's new width (a phone turned, a window resized).
+let redrawChart = () => {};
+let resizeTimer = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => redrawChart(), 100);
+});
 
 function svg(tag, attrs, ...children) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
