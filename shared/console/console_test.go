@@ -218,6 +218,32 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("EditDisableEnableAndDeleteWithAConfirmation", func(t *testing.T) {
+		api(t, base, key, "POST", "/v1/projects/acme/webhooks?webhook_id=temp",
+			`{"url":"https://temp.example.com/h","subscribed_events":["video.generated"]}`, nil)
+		tb := b.tab(t)
+		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", "")), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		tb.run("edit", tb.hash("#/webhooks/temp/edit"), chromedp.WaitVisible(chromedp.CSS("#webhook-form")))
+		tb.shot("edit", desktop)
+		tb.run("rename", chromedp.SendKeys(chromedp.CSS("#display-name"), "Video pipeline"),
+			chromedp.Click(chromedp.CSS("#webhook-form button[type=submit]")))
+		tb.waitText("#webhook-title", "Video pipeline", 10*time.Second)
+		tb.run("disable", chromedp.Click(chromedp.CSS("#toggle")))
+		tb.waitText("main .page-head", "disabled", 10*time.Second)
+		tb.run("enable", chromedp.Click(chromedp.CSS("#toggle")))
+		tb.waitText("main .page-head", "enabled", 10*time.Second)
+		tb.run("delete", chromedp.Click(chromedp.CSS("#delete")), chromedp.WaitVisible(chromedp.CSS("#modal-ok")))
+		tb.run("cancel", chromedp.Click(chromedp.CSS("#modal-cancel")))
+		if tb.count("#webhook-title") != 1 {
+			t.Fatal("cancelling the confirmation left the page")
+		}
+		tb.run("delete", chromedp.Click(chromedp.CSS("#delete")), chromedp.WaitVisible(chromedp.CSS("#modal-ok")),
+			chromedp.Click(chromedp.CSS("#modal-ok")), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		if n := tb.count(`tr[data-webhook="temp"]`); n != 0 {
+			t.Error("the deleted webhook is still listed")
+		}
+	})
+
 	t.Run("ReadOnlyLink_HasNoButtonsThatChange_AndTheAPIRefusesAnyway", func(t *testing.T) {
 		tb := b.tab(t)
 		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", `{"read_only":true}`)), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
