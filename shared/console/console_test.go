@@ -280,6 +280,12 @@ func TestConsole(t *testing.T) {
 		if n := tb.count("#webhooks"); n != 0 {
 			t.Error("an expired link shows webhooks")
 		}
+		// The page noticed by itself; the API refuses the token anyway.
+		_, token, _ := strings.Cut(u, "#token=")
+		status := eval[int](tb, `fetch("/v1/projects/acme/webhooks", {headers: {Authorization: "Bearer `+token+`"}}).then(r => r.status)`)
+		if status != http.StatusUnauthorized {
+			t.Errorf("the API answered an expired link with %d, want 401", status)
+		}
 		tb.shot("expired", desktop)
 	})
 
