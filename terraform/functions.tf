@@ -34,6 +34,7 @@ locals {
     JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id
     JOBHOOKS_SIGNING_KEY_SECRET     = google_secret_manager_secret.secret["signing"].secret_id
     JOBHOOKS_SIGNING_JWKS_SECRET    = google_secret_manager_secret.secret["signing_public"].secret_id
+    JOBHOOKS_PORTAL_KEY_SECRET      = google_secret_manager_secret.secret["portal"].secret_id
     JOBHOOKS_ALLOW_INSECURE_TARGETS = tostring(var.allow_insecure_targets)
     JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
     JOBHOOKS_FIRST_ATTEMPT_BUDGET   = var.first_attempt_budget
@@ -49,6 +50,8 @@ locals {
     JOBHOOKS_PUBLIC_BASE_URL  = var.public_base_url
     JOBHOOKS_SIGNING_MODE     = var.signing_mode
     JOBHOOKS_JWT_ALGORITHM    = var.jwt_algorithm
+    # Origins that may embed the console in a frame; none by default (frame-ancestors 'none').
+    JOBHOOKS_CONSOLE_FRAME_ANCESTORS = join(" ", var.console_frame_ancestors)
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }

@@ -51,6 +51,10 @@ locals {
     # The API seals new signing secrets with the newest enabled KEK version and opens them on rotation.
     "API/kek/accessor" = { function = "API", secret = "kek", role = "roles/secretmanager.secretAccessor" }
     "API/kek/viewer"   = { function = "API", secret = "kek", role = "roles/secretmanager.viewer" }
+    # The API signs portal links with the newest enabled portal key and checks each with the
+    # version it names.
+    "API/portal/accessor" = { function = "API", secret = "portal", role = "roles/secretmanager.secretAccessor" }
+    "API/portal/viewer"   = { function = "API", secret = "portal", role = "roles/secretmanager.viewer" }
     # JWKS serves the public key set that scripts/signing-key publishes beside the private keys
     # at every change; it reads the newest version ("latest") and can never read a private key:
     # a flaw in this public, unauthenticated function cannot leak one.

@@ -3,6 +3,16 @@ output "api_url" {
   value       = google_cloudfunctions2_function.fn["API"].service_config[0].uri
 }
 
+output "console_url" {
+  description = "The web console (README, Console): sign in with an API key, or hand out portal links from POST /v1/projects/{p}:createPortalLink."
+  value       = "${google_cloudfunctions2_function.fn["API"].service_config[0].uri}/console/"
+}
+
+output "portal_key_secret" {
+  description = "Secret whose versions sign portal links; scripts/secrets-init adds the first, scripts/portal-key rotate the next."
+  value       = google_secret_manager_secret.secret["portal"].secret_id
+}
+
 output "jwks_url" {
   description = "Public keys of the dynamic-webhook signing key; receivers of v1a/jwt deliveries fetch them here."
   value       = "${google_cloudfunctions2_function.fn["JWKS"].service_config[0].uri}/.well-known/jwks.json"

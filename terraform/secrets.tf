@@ -12,6 +12,10 @@ locals {
     # first. scripts/signing-key publishes it at every init, rotate and retire; the JWKS
     # function reads only this secret, never the private keys.
     signing_public = "jobhooks-signing-jwks"
+    # HMAC keys (32 raw bytes per version) that sign the console's portal links (README, Console);
+    # a link names its version, so a new version keeps older links working until they expire,
+    # and disabling a version revokes every link it signed.
+    portal = "jobhooks-portal-key"
   }
 }
 

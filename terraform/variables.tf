@@ -352,3 +352,14 @@ variable "propagation_wait_seconds" {
     error_message = "propagation_wait_seconds must be between 0 and 600."
   }
 }
+
+variable "console_frame_ancestors" {
+  description = "Origins (https://host[:port]) allowed to embed the console in a frame, for platforms that embed the portal for their customers. Empty: no one may frame it."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.console_frame_ancestors : can(regex("^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$", o))])
+    error_message = "console_frame_ancestors must be origins like https://app.example.com, without a path."
+  }
+}

@@ -1,5 +1,6 @@
 // Package api is the API function: the management API of README, The management API (shared/restapi over
-// shared/management), authenticated with API keys (shared/apikeys).
+// shared/management), authenticated with API keys (shared/apikeys) or portal links
+// (shared/portal), and the web console beside it under /console/ (shared/console).
 package api
 
 import (
@@ -10,6 +11,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/jobhooks/jobhooks/shared/apikeys"
+	"github.com/jobhooks/jobhooks/shared/console"
 	"github.com/jobhooks/jobhooks/shared/instance"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/management"
@@ -50,7 +52,7 @@ func Handler(in func() (*instance.Instance, error)) http.HandlerFunc {
 		h, err := get(r.Context(), inst)
 		if err != nil {
 			inst.Log.ErrorContext(r.Context(), "api not ready", "error", err.Error())
-			h = restapi.New(restapi.Options{Log: inst.Log, Now: inst.Now})
+			h = restapi.New(restapi.Options{Log: inst.Log, Now: inst.Now, Console: consoleOf(inst)})
 		}
 		h.ServeHTTP(w, r)
 	}
@@ -73,10 +75,21 @@ func Build(ctx context.Context, in *instance.Instance) (http.Handler, error) {
 	svc := management.New(in.Config, management.Deps{
 		Store: st, Keyring: kr, Publisher: pub, URLs: in.Sender(), Log: in.Log, Now: in.Now,
 	})
+	links, err := in.Portal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return restapi.New(restapi.Options{
 		Service: svc,
 		Auth:    apikeys.NewAuthenticator(st, in.Config.CacheTTL, in.Now),
+		Portal:  links,
+		Console: consoleOf(in),
 		Log:     in.Log,
 		Now:     in.Now,
 	}), nil
+}
+
+// consoleOf is the web console (README, Console) as this deployment serves it.
+func consoleOf(in *instance.Instance) http.Handler {
+	return console.Handler(console.Options{FrameAncestors: in.Config.ConsoleFrameAncestors, JWKSURL: in.Config.JWKSURL})
 }

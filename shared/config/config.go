@@ -8,6 +8,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,13 @@ type Config struct {
 	// SigningJWKSSecret is the Secret Manager secret whose newest version is the public key set
 	// of SigningKeySecret, published at every rotation: all the JWKS function may read.
 	SigningJWKSSecret string
+	// PortalKeySecret is the Secret Manager secret whose versions sign portal links (README, Console).
+	PortalKeySecret string
+	// ConsoleFrameAncestors are the origins allowed to embed the console in a frame (a platform
+	// embedding the portal); empty: no one may (frame-ancestors 'none').
+	ConsoleFrameAncestors []string
+	// JWKSURL is the JWKS function's public address, shown by the console's verify page.
+	JWKSURL string
 
 	// AllowInsecureTargets turns off the SSRF guard and allows plain http. Only the local stack sets it.
 	AllowInsecureTargets bool
@@ -98,6 +106,7 @@ func Defaults() Config {
 		KEKSecret:               "jobhooks-kek",
 		SigningKeySecret:        "jobhooks-signing-key",
 		SigningJWKSSecret:       "jobhooks-signing-jwks",
+		PortalKeySecret:         "jobhooks-portal-key",
 		AttemptTimeout:          15 * time.Second,
 		FirstAttemptBudget:      5 * time.Second,
 		FirstAttemptConcurrency: 32,
@@ -130,6 +139,9 @@ func Load() (Config, error) {
 	c.KEKSecret = r.str("JOBHOOKS_KEK_SECRET", c.KEKSecret)
 	c.SigningKeySecret = r.str("JOBHOOKS_SIGNING_KEY_SECRET", c.SigningKeySecret)
 	c.SigningJWKSSecret = r.str("JOBHOOKS_SIGNING_JWKS_SECRET", c.SigningJWKSSecret)
+	c.PortalKeySecret = r.str("JOBHOOKS_PORTAL_KEY_SECRET", c.PortalKeySecret)
+	c.ConsoleFrameAncestors = r.origins("JOBHOOKS_CONSOLE_FRAME_ANCESTORS")
+	c.JWKSURL = r.str("JOBHOOKS_JWKS_URL", c.JWKSURL)
 	c.AllowInsecureTargets = r.boolean("JOBHOOKS_ALLOW_INSECURE_TARGETS", c.AllowInsecureTargets)
 	c.AttemptTimeout = r.duration("JOBHOOKS_ATTEMPT_TIMEOUT", c.AttemptTimeout)
 	c.FirstAttemptBudget = r.duration("JOBHOOKS_FIRST_ATTEMPT_BUDGET", c.FirstAttemptBudget)
@@ -222,6 +234,22 @@ func (r *reader) str(name, def string) string {
 	}
 	return def
 }
+
+// origins reads a space- or comma-separated list of https origins (scheme://host[:port]), the
+// only form a Content-Security-Policy source may take here: anything else could widen the policy.
+func (r *reader) origins(name string) []string {
+	var out []string
+	for _, o := range strings.FieldsFunc(os.Getenv(name), func(c rune) bool { return c == ' ' || c == ',' }) {
+		if !originPattern.MatchString(o) {
+			r.errs = append(r.errs, fmt.Sprintf("%s: %q is not an origin like https://app.example.com", name, o))
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+var originPattern = regexp.MustCompile(`^https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$`)
 
 func (r *reader) oneOf(name, def string, allowed ...string) string {
 	v := r.str(name, def)

@@ -41,3 +41,19 @@ func TestLoad_RefusesSettingsThatContradictEachOther(t *testing.T) {
 		})
 	}
 }
+
+func TestLoad_ConsoleFrameAncestorsAreHTTPSOriginsOnly(t *testing.T) {
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "demo")
+	t.Setenv("JOBHOOKS_CONSOLE_FRAME_ANCESTORS", "https://app.example.com, https://portal.example.com:8443")
+	c, err := Load()
+	if err != nil || len(c.ConsoleFrameAncestors) != 2 || c.ConsoleFrameAncestors[1] != "https://portal.example.com:8443" {
+		t.Fatalf("Load = %q, %v", c.ConsoleFrameAncestors, err)
+	}
+	// Anything else could widen the console's Content-Security-Policy.
+	for _, bad := range []string{"*", "http://app.example.com", "https://app.example.com/path", "https://a.example.com; script-src *", "'self'"} {
+		t.Setenv("JOBHOOKS_CONSOLE_FRAME_ANCESTORS", bad)
+		if _, err := Load(); err == nil {
+			t.Errorf("JOBHOOKS_CONSOLE_FRAME_ANCESTORS=%q was accepted", bad)
+		}
+	}
+}

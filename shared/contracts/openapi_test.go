@@ -98,7 +98,7 @@ func TestOpenAPI_EveryOperationIsComplete(t *testing.T) {
 
 // errorResponse is the components/responses entry of each error status.
 var errorResponse = map[string]string{
-	"400": "InvalidArgument", "401": "Unauthenticated", "404": "NotFound", "409": "AlreadyExists",
+	"400": "InvalidArgument", "401": "Unauthenticated", "403": "PermissionDenied", "404": "NotFound", "409": "AlreadyExists",
 	"429": "ResourceExhausted", "500": "Internal", "503": "Unavailable",
 }
 

@@ -83,6 +83,7 @@ func demo(ctx context.Context, out io.Writer, env map[string]string) error {
 			return err
 		}
 	}
+	fmt.Fprintf(out, "demo: the deliveries stay in the console, under webhook demo (the portal link above signs you in)\n")
 	return nil
 }
 
@@ -125,4 +126,28 @@ func createDemoWebhook(ctx context.Context, env map[string]string, url string) (
 		return "", fmt.Errorf("create demo webhook: no signing secret in the answer")
 	}
 	return created.Secret, nil
+}
+
+// portalLink asks the API for a 24-hour console link to project demo, as a platform would for
+// its customer (README, Console).
+func portalLink(ctx context.Context, env map[string]string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env["JOBHOOKS_API_URL"]+"/v1/projects/"+Project+":createPortalLink",
+		strings.NewReader(`{"ttl":"86400s"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("x-goog-api-key", env["JOBHOOKS_API_KEY"])
+	req.Header.Set("content-type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		URL string `json:"url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.URL == "" {
+		return "", fmt.Errorf("createPortalLink answered %d", resp.StatusCode)
+	}
+	return out.URL, nil
 }

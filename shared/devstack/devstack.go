@@ -28,6 +28,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/instance"
 	"github.com/jobhooks/jobhooks/shared/jwks"
 	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/portal"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 	"github.com/jobhooks/jobhooks/shared/store"
@@ -152,13 +153,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	say("starting the functions…")
-	children := map[string]*child{}
+	ports := map[string]int{}
 	for _, name := range Functions {
-		port, err := emulator.FreePort()
-		if err != nil {
+		if ports[name], err = emulator.FreePort(); err != nil {
 			return err
 		}
-		c, err := startChild(name, bin, port, childEnv, filepath.Join(opts.Dir, "logs", strings.ToLower(name)+".log"))
+	}
+	// The console's verify page shows the JWKS address (README, Console).
+	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", ports["JWKS"], jwks.Path))
+	children := map[string]*child{}
+	for _, name := range Functions {
+		c, err := startChild(name, bin, ports[name], childEnv, filepath.Join(opts.Dir, "logs", strings.ToLower(name)+".log"))
 		if err != nil {
 			return err
 		}
@@ -187,12 +192,18 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if env["JOBHOOKS_API_KEY"], err = apiKey(ctx, opts.Dir); err != nil {
 		return err
 	}
+	env["JOBHOOKS_CONSOLE_URL"] = env["JOBHOOKS_API_URL"] + "/console/"
 	if err := writeEnv(envPath, env); err != nil {
 		return err
 	}
 	say("ready. State in %s; logs in %s. Ctrl-C stops everything.", opts.Dir, filepath.Join(opts.Dir, "logs"))
 	say("environment written to %s — in another shell: source %s", envPath, envPath)
 	say(tryThis, envPath, Project, envPath)
+	if link, err := portalLink(ctx, env); err != nil {
+		say("console: %s (sign in with project %s and the key in %s; no portal link: %v)", env["JOBHOOKS_CONSOLE_URL"], Project, envPath, err)
+	} else {
+		say("console: %s — or open this portal link for %s (signed in, 24 h):\n  %s", env["JOBHOOKS_CONSOLE_URL"], Project, link)
+	}
 	if opts.Ready != nil {
 		opts.Ready(env)
 	}
@@ -276,8 +287,10 @@ func setUp(ctx context.Context, children map[string]*child) error {
 	if err != nil {
 		return err
 	}
-	_, err = keys.Ensure(ctx, signingkey.Algorithm(cfg))
-	return err
+	if _, err = keys.Ensure(ctx, signingkey.Algorithm(cfg)); err != nil {
+		return err
+	}
+	return portal.NewKeys(sm, GoogleProject, cfg.PortalKeySecret, portal.KeysOptions{}).Ensure(ctx)
 }
 
 // redeliver runs topics.Redeliver until the returned stop is called. It seeks to a time older

@@ -104,6 +104,17 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The console's portal link for demo, printed when ready, opens the API with a bearer token.
+	m := regexp.MustCompile(`(http://\S+)/console/#token=(\S+)`).FindStringSubmatch(log.String())
+	if m == nil || m[1] != env["JOBHOOKS_API_URL"] {
+		t.Fatalf("scripts/dev printed no portal link for %s; output:\n%s", env["JOBHOOKS_API_URL"], log.String())
+	}
+	linkReq, _ := http.NewRequest(http.MethodGet, env["JOBHOOKS_API_URL"]+"/v1/projects/demo/webhooks", nil)
+	linkReq.Header.Set("Authorization", "Bearer "+m[2])
+	if resp, err := http.DefaultClient.Do(linkReq); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("the printed portal link does not open project demo: %v %v", resp, err)
+	}
+
 	pub := exec.Command(filepath.Join(root, "scripts/publish"), "--project", "demo", "--type", "batch.succeeded", "--id", "dev-test-1")
 	pub.Env = append(os.Environ(), "JOBHOOKS_DEV_DIR="+dir, "PUBSUB_EMULATOR_HOST=")
 	if b, err := pub.CombinedOutput(); err != nil {
@@ -148,6 +159,7 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 	}
 	watched := []string{created.Secret, strings.TrimPrefix(created.Secret, "whsec_"), env["JOBHOOKS_API_KEY"]}
 	shaped := regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}`)
+	jwtShaped := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ`)
 	for _, path := range append(logs, "") {
 		text := log.String() // "" stands for the output of scripts/dev itself
 		if path != "" {
@@ -162,6 +174,8 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 			for _, w := range watched {
 				leak = leak || w != "" && strings.Contains(line, w)
 			}
+			// The portal link is printed for the developer; no function logs its token (or any JWT).
+			leak = leak || path != "" && (strings.Contains(line, m[2]) || jwtShaped.MatchString(line))
 			if leak {
 				t.Errorf("%s:%d holds a secret or an API key: %.120s", filepath.Base(path), i+1, line)
 			}

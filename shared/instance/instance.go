@@ -23,6 +23,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/logging"
+	"github.com/jobhooks/jobhooks/shared/portal"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/sender"
 	"github.com/jobhooks/jobhooks/shared/signingkey"
@@ -50,6 +51,7 @@ type Instance struct {
 	signingKeys   *signingkey.Source
 	signers       *signingkey.Signers
 	publicKeys    *signingkey.PublicSource
+	portal        *portal.Issuer
 }
 
 // New returns an instance for cfg; nothing is connected yet.

@@ -15,6 +15,14 @@ import (
 // function instance.
 func (s *Stack) API(t testing.TB) string {
 	t.Helper()
+	// The portal-link key, created as scripts/secrets-init creates it in production.
+	links, err := s.Instance.Portal(context.Background())
+	if err == nil {
+		err = links.Keys().Ensure(context.Background())
+	}
+	if err != nil {
+		t.Fatalf("portal key: %v", err)
+	}
 	srv := httptest.NewServer(api.Handler(func() (*instance.Instance, error) { return s.Instance, nil }))
 	t.Cleanup(srv.Close)
 	return srv.URL

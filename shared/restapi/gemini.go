@@ -107,7 +107,7 @@ func (h *Handler) listGemini(ctx context.Context, r *http.Request, project strin
 	if err != nil {
 		return nil, err
 	}
-	hooks, next, err := h.Service.ListWebhooks(ctx, project, management.PageRequest{Size: size, Token: pageToken(r)})
+	hooks, next, err := h.listWebhooks(ctx, project, management.PageRequest{Size: size, Token: pageToken(r)})
 	if err != nil {
 		return nil, err
 	}

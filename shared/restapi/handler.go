@@ -6,12 +6,15 @@
 // Its promises:
 //   - Every answer is JSON; every error is {"error":{"code","message","status"}} with a google.rpc
 //     status, so Google client libraries raise the matching exception.
-//   - No request reaches the service without a valid API key (401 otherwise), and a key reaches
-//     only its own project: a Surface A path naming another project is answered 404 exactly as a
+//   - No request reaches the service without a valid API key or portal link (401 otherwise), and
+//     a key or link reaches only its own project: a Surface A path naming another project is answered 404 exactly as a
 //     missing resource would be, revealing nothing about that project.
 //   - Request bodies above 1 MiB are refused with 400 before they are parsed.
 //   - API keys, signing secrets and request bodies are never logged; a request's log line holds
-//     its method, path (never the query, which may carry ?key=), status and latency.
+//     its method, path (never the query, which may carry ?key=), status and latency. A portal
+//     link travels in a header or in the console's URL fragment, which browsers never send.
+//   - A portal link reaches only its project and, when it names some, its webhooks (others
+//     answer 404); a read-only link changes nothing (403 before the service is called).
 package restapi
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/shared/apikeys"
 	"github.com/jobhooks/jobhooks/shared/management"
+	"github.com/jobhooks/jobhooks/shared/portal"
 )
 
 // Options are what the handler serves with.
@@ -32,6 +36,11 @@ type Options struct {
 	// clients yet) the router still answers: unknown paths 404, every method 503.
 	Service *management.Service
 	Auth    *apikeys.Authenticator
+	// Portal checks portal-link tokens (Authorization: Bearer) and issues them
+	// (:createPortalLink). Without it only API keys are accepted.
+	Portal *portal.Issuer
+	// Console serves the web console under /console/ (README, Console); nil: no console.
+	Console http.Handler
 	Log     *slog.Logger
 	// Now is the clock (which secrets are still active); time.Now when nil.
 	Now func() time.Time
@@ -54,7 +63,9 @@ func New(o Options) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	if m, ok := route(r); ok {
+	if isConsolePath(r.URL.Path) && h.Console != nil {
+		h.Console.ServeHTTP(rec, r)
+	} else if m, ok := route(r); ok {
 		h.serveRoute(rec, r, m)
 	} else {
 		h.fail(rec, r, noRoute(r))
@@ -84,8 +95,21 @@ func noRoute(r *http.Request) error {
 }
 
 // authenticate returns the project of the request's API key: x-goog-api-key, or ?key= as Google
-// APIs also accept.
-func (h *Handler) authenticate(r *http.Request) (string, error) {
+// APIs also accept; or of its portal link, Authorization: Bearer, with the link's scope.
+func (h *Handler) authenticate(r *http.Request) (string, *portal.Scope, error) {
+	if token, ok := bearer(r); ok {
+		s, err := h.checkLink(r.Context(), token)
+		if err != nil {
+			return "", nil, err
+		}
+		return s.Project, &s, nil
+	}
+	project, err := h.authenticateKey(r)
+	return project, nil, err
+}
+
+// authenticateKey returns the project of the request's API key.
+func (h *Handler) authenticateKey(r *http.Request) (string, error) {
 	key := r.Header.Get("x-goog-api-key")
 	if key == "" {
 		key = r.URL.Query().Get("key")
@@ -110,11 +134,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, fn endpoint) {
 		WriteError(w, management.Errorf(management.Unavailable, "the API is starting; try again"), nil)
 		return
 	}
-	project, err := h.authenticate(r)
+	project, scope, err := h.authenticate(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	r = r.WithContext(withScope(r.Context(), scope))
 	out, err := fn(r.Context(), r, project)
 	if err != nil {
 		h.fail(w, r, err)

@@ -47,9 +47,9 @@ func flagSet(name string) bool {
 	return f != nil && f.Value.String() != "" && f.Value.String() != "false"
 }
 
-// secretShapes match an API key (apikeys.Prefix and 43 base64url characters) and a signing
+// secretShapes match an API key (apikeys.Prefix and 43 base64url characters), a portal link's token (a JWT) and a signing
 // secret (whsec_ and its 44 base64 characters). A truncated_secret (whsec_ and four) is allowed.
-var secretShapes = regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}`)
+var secretShapes = regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}|eyJ[A-Za-z0-9_-]{10,}\.eyJ`)
 
 func secretShaped(lines []string) []string {
 	var out []string

@@ -250,6 +250,8 @@ func TestOpenAPI_EveryRouteAnswersAsDocumented(t *testing.T) {
 		call("POST", version+"/webhooks/{webhook}:rotateSigningSecret", vb, "", `{"revocation_behavior":"revoke_previous_secrets_immediately"}`)
 		call("DELETE", version+"/webhooks/{webhook}", vb, "", "")
 	}
+	call("POST", "/v1/projects/{project}:createPortalLink", v, "", `{"webhooks":["walk"],"read_only":true,"ttl":"600s"}`)
+	call("POST", "/v1/webhooks:createPortalLink", nil, "", "")
 	doc.check(restapi.Route{Method: "POST", Path: A}, "an existing id",
 		c.do("POST", fill(A, v)+"?webhook_id=walk", `{"url":"https://a.example.com/","subscribed_events":["batch.succeeded"]}`))
 	call("DELETE", W, v, "", "")

@@ -21,7 +21,7 @@ var resourceFields = fieldNames{
 		"request_headers":          management.FieldRequestHeaders,
 		"status_codes_to_retry_on": management.FieldStatusCodesToRetryOn,
 	},
-	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time"},
+	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since"},
 }
 
 // webhookStates are the webhook states by their lower-case spelling (both surfaces).
@@ -51,6 +51,7 @@ type resourceWebhookIn struct {
 	NewSigningSecret     json.RawMessage  `json:"new_signing_secret"`
 	CreateTime           json.RawMessage  `json:"create_time"`
 	UpdateTime           json.RawMessage  `json:"update_time"`
+	FailingSince         json.RawMessage  `json:"failing_since"`
 }
 
 func (in resourceWebhookIn) settings() (management.Settings, error) {
@@ -74,6 +75,9 @@ type resourceWebhook struct {
 	NewSigningSecret     string           `json:"new_signing_secret,omitempty"`
 	CreateTime           string           `json:"create_time"`
 	UpdateTime           string           `json:"update_time"`
+	// FailingSince is the first failed attempt after the last success: how long the endpoint
+	// has been failing. Absent while healthy.
+	FailingSince string `json:"failing_since,omitempty"`
 }
 
 // signingSecret is one active secret as both surfaces show it: never more than its first
@@ -104,6 +108,7 @@ func (h *Handler) resourceWebhook(w webhook.Webhook) resourceWebhook {
 		Name: w.Name(), URL: w.URL, DisplayName: w.DisplayName, SubscribedEvents: w.SubscribedEvents,
 		State: w.State, RequestHeaders: headers, StatusCodesToRetryOn: codes,
 		SigningSecrets: h.signingSecrets(w), CreateTime: ts(w.CreateTime), UpdateTime: ts(w.UpdateTime),
+		FailingSince: ts(w.FailingSince),
 	}
 }
 
@@ -164,7 +169,7 @@ func (h *Handler) listResource(ctx context.Context, r *http.Request, project str
 	if err != nil {
 		return nil, err
 	}
-	hooks, next, err := h.Service.ListWebhooks(ctx, project, management.PageRequest{Size: size, Token: pageToken(r)})
+	hooks, next, err := h.listWebhooks(ctx, project, management.PageRequest{Size: size, Token: pageToken(r)})
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,9 @@ var methods = append([]method{
 	{Route{http.MethodGet, resourceWebhookPath + "/deliveries"}, (*Handler).listDeliveries},
 	{Route{http.MethodGet, resourceWebhookPath + "/deliveries/{delivery}"}, (*Handler).getDelivery},
 	{Route{http.MethodPost, resourceWebhookPath + "/deliveries/{delivery}:retry"}, (*Handler).retryDelivery},
-}, append(geminiMethods("/v1beta"), geminiMethods("/v1")...)...)
+	{Route{http.MethodPost, "/v1/projects/{project}:createPortalLink"}, (*Handler).createPortalLink},
+}, append(append(geminiMethods("/v1beta"), geminiMethods("/v1")...),
+	method{Route{http.MethodPost, "/v1/webhooks:createPortalLink"}, (*Handler).createPortalLink})...)
 
 // geminiMethods are Surface B's methods under one version prefix: current Gemini SDKs call
 // /v1beta or /v1 depending on their version.
@@ -143,6 +145,9 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, m method) {
 	h.serve(w, r, func(ctx context.Context, r *http.Request, project string) (any, error) {
 		if p := r.PathValue("project"); strings.Contains(m.Path, "{project}") && p != project {
 			return nil, management.NotFoundError(resourceName(r.URL))
+		}
+		if err := linkAllows(ctx, r, m); err != nil {
+			return nil, err
 		}
 		return m.serve(h, ctx, r, project)
 	})

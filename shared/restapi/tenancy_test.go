@@ -60,6 +60,7 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 		{"GET", item + "/deliveries", "?state=FAILED", ""},
 		{"GET", item + "/deliveries/{delivery}", "", ""},
 		{"POST", item + "/deliveries/{delivery}:retry", "", ""},
+		{"POST", "/v1/projects/{project}:createPortalLink", "", `{"read_only":true}`},
 	}
 	path := func(c tenancyCase, project string) string {
 		return strings.NewReplacer("{project}", project, "{webhook}", "w", "{delivery}", deliveryID).Replace(c.template) + c.query
@@ -111,6 +112,9 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 	beta.do("POST", "/v1beta/webhooks", `{"uri":"https://b.example.com/h","subscribed_events":["batch.succeeded"]}`).ok(t, &created)
 	watch(created.Secret)
 	surfaceB = append(surfaceB, tenancyCase{"POST", "/v1beta/webhooks", "", ""}, tenancyCase{"POST", "/v1/webhooks", "", ""})
+	// A link beta creates is beta's, and names none of alpha's webhooks.
+	beta.do("POST", "/v1/webhooks:createPortalLink", `{"webhooks":["w"]}`).fails(t, 400, "INVALID_ARGUMENT", "webhooks[0]")
+	surfaceB = append(surfaceB, tenancyCase{"POST", "/v1/webhooks:createPortalLink", "", ""})
 	if _, err := s.Store.GetWebhook(ctx, "beta", created.ID); err != nil {
 		t.Errorf("beta's Surface B webhook is not in beta: %v", err)
 	}

@@ -46,10 +46,10 @@ run "grants_are_exactly_what_each_function_needs" {
     condition = toset(keys(google_secret_manager_secret_iam_member.reader)) == toset([
       "Dispatch/kek/accessor", "Dispatch/signing/accessor", "Dispatch/signing/viewer",
       "Deliver/kek/accessor", "Deliver/signing/accessor", "Deliver/signing/viewer",
-      "API/kek/accessor", "API/kek/viewer",
+      "API/kek/accessor", "API/kek/viewer", "API/portal/accessor", "API/portal/viewer",
       "JWKS/signing_public/accessor",
     ])
-    error_message = "Secret access: Dispatch and Deliver read the KEK and the signing keys, API the KEK, JWKS the public key set only."
+    error_message = "Secret access: Dispatch and Deliver read the KEK and the signing keys, API the KEK and the portal key, JWKS the public key set only."
   }
   assert {
     condition = alltrue([for g in google_secret_manager_secret_iam_member.reader :
