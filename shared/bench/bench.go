@@ -64,7 +64,8 @@ type Result struct {
 	CeilingP50ms               float64 `json:"ceiling_p50_ms"`
 	Ratio                      float64 `json:"ratio"`
 	// StoreBoundDeliveriesPerSecond is the same bare push subscription to an endpoint that does
-	// only the store work a first-try delivery needs (read its record, commit record and attempt),
+	// only the store work of an event delivered on its first try to one endpoint (claim the
+	// event, commit the delivery record with its attempt inside),
 	// on the same Firestore emulator: what any delivery service that records before it acks can
 	// reach here. RatioToStoreBound compares Jobhooks with it.
 	StoreBoundDeliveriesPerSecond float64 `json:"store_bound_deliveries_per_second"`
@@ -240,7 +241,7 @@ end to end                 %.0f deliveries/s
 latency (published → verified POST)  p50 %.0f ms · p90 %.0f ms · p99 %.0f ms
 emulator push ceiling      %.0f messages/s (p50 %.0f ms)
 ratio                      %.0f %% of the ceiling
-store-bound ceiling        %.0f messages/s (each push reads and commits a record); Jobhooks at %.0f %% of it
+store-bound ceiling        %.0f messages/s (each push claims an event and commits its record); Jobhooks at %.0f %% of it
 CPU of our functions       %.2f s per 1,000 deliveries
 peak memory                %.0f MB (sum of the functions' peak RSS)
 machine busy               %.0f %% of all cores during the run

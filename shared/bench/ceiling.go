@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -153,20 +152,24 @@ func (h *bareHop) close() {
 	h.srv.Close()
 }
 
-// storeWork is the store work of one first-try delivery, through the store package as Deliver
-// does it: read the record (absent), then create it with its attempt in one commit.
+// storeWork is the store work of one event delivered on its first try to one endpoint, through
+// the store package as Dispatch does it (README, How the pieces fit: one hop): claim the event
+// record, then commit the delivery's record with its attempt inside.
 func storeWork(st *store.Store) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		id := "dlv_bound_" + strconv.Itoa(i)
-		if _, err := st.GetDelivery(ctx, "bound", id); !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("read: %v", err)
-		}
 		now := time.Now()
+		claim, err := st.ClaimEvent(ctx, store.EventRecord{Project: "bound", ID: "e" + strconv.Itoa(i), Type: "batch.succeeded",
+			Deliveries: []string{id}}, time.Minute, now)
+		if err != nil || claim.Outcome != store.Claimed {
+			return fmt.Errorf("claim: %v (%v)", claim.Outcome, err)
+		}
 		d := store.Delivery{
 			ID: id, Project: "bound", EventID: "e" + strconv.Itoa(i), EventType: "batch.succeeded",
 			MessageID: "msg_bound", Webhook: "bound", URL: "http://127.0.0.1/", State: store.Delivered,
-			Attempts: 1, CreateTime: now, FirstAttemptTime: now, LastAttemptTime: now, LastStatusCode: 204,
+			Attempts: 1, CreateTime: now, WindowStart: now, FirstAttemptTime: now, LastAttemptTime: now, LastStatusCode: 204,
 		}
-		return st.RecordAttempt(ctx, &d, store.Attempt{Number: 1, Time: now, URL: d.URL, StatusCode: 204, Outcome: "delivered"})
+		a := store.Attempt{Number: 1, Time: now, URL: d.URL, StatusCode: 204, Outcome: "delivered"}
+		return st.CommitDispatch(ctx, "bound", "e"+strconv.Itoa(i), claim, []store.Recorded{{Delivery: &d, Attempt: &a}}, nil)
 	}
 }
