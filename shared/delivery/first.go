@@ -157,6 +157,11 @@ func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) 
 		res.retry, res.reason = true, "before_post: "+err.Error()
 		return
 	}
+	if budget.Err() != nil {
+		// The budget ran out while this target waited for its turn: no POST, Deliver makes it.
+		res.retry, res.reason = true, "first_attempt_budget_spent"
+		return
+	}
 	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
 	resp, postErr := s.Sender.Post(budget, tg.url, headers(f.Task, tg, now.Unix()), f.Task.Body)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
