@@ -93,3 +93,32 @@ func TestDispatch_AHangingEndpointIsCutOffByTheFirstAttemptBudgetAndRetried(t *t
 		}
 	}
 }
+
+// With one first attempt at a time, a target whose turn comes after the budget ran out is not
+// POSTed by Dispatch at all: its record is left pending without an attempt and its task is
+// published, so Deliver makes its first attempt.
+func TestDispatch_ATargetLeftWaitingPastTheBudgetIsHandedToDeliverWithoutAnAttempt(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{NoPush: true, Configure: func(c *config.Config) {
+		c.AttemptTimeout, c.FunctionTimeout, c.FirstAttemptBudget = 10*time.Minute, 15*time.Minute, time.Second
+		c.FirstAttemptConcurrency = 1
+	}})
+	hangURL, _ := hanging(t)
+	fine := NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "a-hangs", hangURL)) // listed first: webhooks are read in id order
+	s.AddWebhook(t, hook("acme", "b-fine", fine.URL))
+	proc := newProcess(t, s, nil)
+	m := pushmsg.Message{Data: []byte(jobEvent("acme", "job-1", "batch.succeeded")), MessageID: "job-1"}
+	if err := proc.handle(proc.dispatch().Handle, m); err != nil {
+		t.Fatalf("the event was not acknowledged: %v", err)
+	}
+	if fine.Count() != 0 {
+		t.Errorf("the waiting target got %d POSTs from Dispatch, want 0", fine.Count())
+	}
+	if d := delivery(t, s, "acme", "job-1", "b-fine"); d.State != store.Pending || d.Attempts != 0 || d.WindowStart.IsZero() {
+		t.Errorf("the waiting target's record: %s, %d attempts, window from %v; want pending, 0, set", d.State, d.Attempts, d.WindowStart)
+	}
+	if tasks := proc.ops.drain(topics.Deliveries); len(tasks) != 2 {
+		t.Errorf("%d tasks published, want 2 (the cut-off target and the waiting one)", len(tasks))
+	}
+}
