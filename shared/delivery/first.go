@@ -105,14 +105,8 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 	sem := make(chan struct{}, s.cfg.FirstAttemptConcurrency)
 	var (
 		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		errs []error // of the finished targets' repairs; a first attempt has no error to return
 	)
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
 	for i, f := range firsts {
 		d, found := existing[f.Task.DeliveryID]
 		res := &r.firsts[i]
@@ -120,7 +114,7 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 		switch res.step {
 		case leaveFinished:
 			if err := s.settled(ctx, f.Task, d); err != nil {
-				fail(err)
+				errs = append(errs, err)
 			}
 			continue
 		case queueRetry:
