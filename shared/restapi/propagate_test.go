@@ -16,7 +16,9 @@ func TestPropagateTrace_IsOffByDefaultAndSettableOnBothSurfaces(t *testing.T) {
 		ID             string `json:"id"`
 		PropagateTrace *bool  `json:"propagate_trace"`
 	}
-	is := func(f flag, want bool) bool { return f.PropagateTrace != nil && *f.PropagateTrace == want || f.PropagateTrace == nil && !want }
+	is := func(f flag, want bool) bool {
+		return f.PropagateTrace != nil && *f.PropagateTrace == want || f.PropagateTrace == nil && !want
+	}
 
 	var a flag
 	c.createA("traced", "https://a.example.com/h")
