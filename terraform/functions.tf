@@ -49,6 +49,9 @@ locals {
     JOBHOOKS_PUBLIC_BASE_URL  = var.public_base_url
     JOBHOOKS_SIGNING_MODE     = var.signing_mode
     JOBHOOKS_JWT_ALGORITHM    = var.jwt_algorithm
+    # Spans go to Cloud Trace: every job event whose trace arrived sampled, and this share of the rest.
+    JOBHOOKS_TRACE_EXPORTER     = "cloudtrace"
+    JOBHOOKS_TRACE_SAMPLE_RATIO = tostring(var.trace_sample_ratio)
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }
