@@ -22,6 +22,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/tracing"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -34,7 +35,7 @@ import (
 // receiver's traceparent, and the spans handed to an exporter that discards them.
 func BenchmarkDeliver_OwnCPUPerSuccessfulDelivery(b *testing.B) {
 	b.Run("untraced", func(b *testing.B) { benchDeliver(b, nil) })
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(tracing.Sampler(0.1)), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(export.Sampler(0.1)), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
 	b.Run("traced", func(b *testing.B) { benchDeliver(b, tp) })
 }
 

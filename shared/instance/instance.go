@@ -29,7 +29,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
-	"github.com/jobhooks/jobhooks/shared/tracing"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
 // SecretManagerHostEnv points the Secret Manager client at the local stand-in (no TLS, no auth).
@@ -169,7 +169,7 @@ func Default() (*Instance, error) {
 			return
 		}
 		in := New(cfg, logging.DefaultForProject(cfg.GoogleProject))
-		tp, err := tracing.NewProvider(context.Background(), tracing.Options{
+		tp, err := export.NewProvider(context.Background(), export.Options{
 			Exporter: cfg.TraceExporter, SampleRatio: cfg.TraceSampleRatio, GoogleProject: cfg.GoogleProject,
 			Dir: cfg.TraceDir, Service: serviceName(),
 		})

@@ -17,6 +17,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/tracing"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
 // One trace per job event (README, Observability), through the emulators with an in-memory span
@@ -27,7 +28,7 @@ import (
 // traced starts a stack whose functions record every span they end into the returned recorder.
 func traced(t *testing.T, opts Options) (*Stack, *tracetest.SpanRecorder) {
 	rec := tracetest.NewSpanRecorder()
-	opts.Tracer = sdktrace.NewTracerProvider(sdktrace.WithSampler(tracing.Sampler(1)), sdktrace.WithSpanProcessor(rec))
+	opts.Tracer = sdktrace.NewTracerProvider(sdktrace.WithSampler(export.Sampler(1)), sdktrace.WithSpanProcessor(rec))
 	return Start(t, opts), rec
 }
 

@@ -1,4 +1,4 @@
-package tracing
+package export
 
 import (
 	"context"
@@ -37,14 +37,14 @@ var _ sdktrace.SpanExporter = (*FileExporter)(nil)
 // NewFileExporter appends to dir/service.jsonl, creating dir.
 func NewFileExporter(dir, service string) (*FileExporter, error) {
 	if dir == "" || service == "" {
-		return nil, fmt.Errorf("tracing: the file exporter needs a directory and a service name")
+		return nil, fmt.Errorf("export: the file exporter needs a directory and a service name")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("tracing: %w", err)
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, service+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("tracing: %w", err)
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	return &FileExporter{f: f}, nil
 }

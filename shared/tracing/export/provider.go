@@ -1,4 +1,7 @@
-package tracing
+// Package export sends a function instance's spans somewhere: Cloud Trace in production, JSON
+// lines under a directory on the local stack (README, Observability). Only the functions link
+// it; a job system that only propagates a trace needs shared/tracing alone.
+package export
 
 import (
 	"context"
@@ -52,7 +55,7 @@ func NewProvider(ctx context.Context, o Options) (*sdktrace.TracerProvider, erro
 	case ExportCloudTrace:
 		e, err := texporter.New(texporter.WithProjectID(o.GoogleProject), texporter.WithContext(context.WithoutCancel(ctx)))
 		if err != nil {
-			return nil, fmt.Errorf("tracing: cloud trace exporter: %w", err)
+			return nil, fmt.Errorf("export: cloud trace exporter: %w", err)
 		}
 		exp = e
 	case ExportFile:
@@ -63,7 +66,7 @@ func NewProvider(ctx context.Context, o Options) (*sdktrace.TracerProvider, erro
 		// A developer reads the waterfall right after publishing.
 		exp, batch = e, []sdktrace.BatchSpanProcessorOption{sdktrace.WithBatchTimeout(200 * time.Millisecond)}
 	default:
-		return nil, fmt.Errorf("tracing: unknown exporter %q", o.Exporter)
+		return nil, fmt.Errorf("export: unknown exporter %q", o.Exporter)
 	}
 	return sdktrace.NewTracerProvider(sdktrace.WithSampler(Sampler(o.SampleRatio)), sdktrace.WithBatcher(exp, batch...)), nil
 }
