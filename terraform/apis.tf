@@ -6,6 +6,7 @@ locals {
     "cloudbuild.googleapis.com",           # builds each function from the uploaded source
     "cloudfunctions.googleapis.com",       # the five gen2 functions
     "cloudresourcemanager.googleapis.com", # project number, project IAM grants
+    "cloudtrace.googleapis.com",           # one trace per job event (README, Observability)
     "firestore.googleapis.com",            # webhooks, events, deliveries, attempts, API keys
     "iam.googleapis.com",                  # service accounts
     "logging.googleapis.com",              # log-based metrics

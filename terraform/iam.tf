@@ -19,6 +19,9 @@ locals {
   # Functions that read or write Firestore records. JWKS reads only the public key set.
   firestore_users = toset(["Dispatch", "Deliver", "DeadLetter", "API"])
 
+  # Functions that export spans: the two that handle a job event and its attempts.
+  tracing_functions = toset(["Dispatch", "Deliver"])
+
   # Who publishes where, and why.
   publishers = {
     # Dispatch publishes a delivery task for each target whose first attempt needs a retry, and
@@ -106,6 +109,16 @@ resource "google_project_iam_member" "firestore_user" {
     description = "Only the Jobhooks Firestore database."
     expression  = "resource.name == \"projects/${var.project_id}/databases/${google_firestore_database.main.name}\""
   }
+}
+
+# Dispatch and Deliver send the spans of each job event's trace to Cloud Trace (README,
+# Observability): writing spans is all cloudtrace.agent allows, never reading a trace.
+resource "google_project_iam_member" "trace_agent" {
+  for_each = local.tracing_functions
+
+  project = var.project_id
+  role    = "roles/cloudtrace.agent"
+  member  = google_service_account.function[each.value].member
 }
 
 resource "google_pubsub_topic_iam_member" "publisher" {

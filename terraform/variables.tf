@@ -363,3 +363,14 @@ variable "console_frame_ancestors" {
     error_message = "console_frame_ancestors must be origins like https://app.example.com, without a path."
   }
 }
+
+variable "trace_sample_ratio" {
+  description = "Share of job events traced in Cloud Trace among those whose trace did not arrive sampled (a job event published with a sampled traceparent is always traced). 0 traces only those; 1 traces every event (README, Observability)."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.trace_sample_ratio >= 0 && var.trace_sample_ratio <= 1
+    error_message = "trace_sample_ratio must be between 0 and 1."
+  }
+}

@@ -31,5 +31,5 @@ func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, err
 	if err != nil {
 		return nil, err
 	}
-	return fanout.New(in.Config, fanout.Deps{Store: st, Publisher: pub, Delivery: d, Log: in.Log, Now: in.Now}).Handle, nil
+	return fanout.New(in.Config, fanout.Deps{Store: st, Publisher: pub, Delivery: d, Log: in.Log, Now: in.Now, Tracer: in.Tracer}).Handle, nil
 }

@@ -85,6 +85,16 @@ type Config struct {
 	JWTAlgorithm string
 	// Version is reported in the User-Agent of every delivery.
 	Version string
+
+	// TraceExporter is where the push functions send their spans (README, Observability):
+	// "cloudtrace" in production, "file" on the local stack, "none" to export nothing (log lines
+	// and messages still carry the trace context).
+	TraceExporter string
+	// TraceSampleRatio is the share of job events traced among those whose trace did not arrive
+	// sampled; one that did is always traced.
+	TraceSampleRatio float64
+	// TraceDir holds the span files of the "file" exporter.
+	TraceDir string
 }
 
 // Signing modes of dynamic webhooks (README, What a receiver gets).
@@ -120,6 +130,8 @@ func Defaults() Config {
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",
 		Version:                 "0.1.0",
+		TraceExporter:           "cloudtrace",
+		TraceSampleRatio:        0.1,
 
 		MaxWebhooksPerProject: 100,
 		MaxReplay:             1000,
@@ -162,6 +174,12 @@ func Load() (Config, error) {
 	c.MaxReplay = r.integer("JOBHOOKS_MAX_REPLAY", c.MaxReplay)
 	c.SigningMode = r.oneOf("JOBHOOKS_SIGNING_MODE", c.SigningMode, SigningModeV1a, SigningModeJWT)
 	c.JWTAlgorithm = r.oneOf("JOBHOOKS_JWT_ALGORITHM", c.JWTAlgorithm, "RS256", "EdDSA")
+	c.TraceExporter = r.oneOf("JOBHOOKS_TRACE_EXPORTER", c.TraceExporter, "cloudtrace", "file", "none")
+	c.TraceSampleRatio = r.ratio("JOBHOOKS_TRACE_SAMPLE_RATIO", c.TraceSampleRatio)
+	c.TraceDir = r.str("JOBHOOKS_TRACE_DIR", c.TraceDir)
+	if c.TraceExporter == "file" && c.TraceDir == "" {
+		r.errs = append(r.errs, "JOBHOOKS_TRACE_EXPORTER=file needs JOBHOOKS_TRACE_DIR")
+	}
 	if c.GoogleProject == "" {
 		r.errs = append(r.errs, "GOOGLE_CLOUD_PROJECT is not set")
 	}
@@ -286,6 +304,19 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (r *reader) ratio(name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		r.errs = append(r.errs, fmt.Sprintf("%s=%q is not a number from 0 to 1", name, v))
+		return def
+	}
+	return f
 }
 
 func (r *reader) integer(name string, def int) int {

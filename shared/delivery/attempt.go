@@ -19,7 +19,11 @@ import (
 
 // attempt makes one POST, records it and decides what comes next.
 func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, tg target, now time.Time) error {
-	resp, postErr := s.Sender.Post(ctx, tg.url, headers(t, tg, now.Unix()), t.Body)
+	ctx, span := s.startAttempt(ctx, t, tg.url)
+	defer span.End()
+	h := headers(t, tg, now.Unix())
+	propagate(ctx, tg, h)
+	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	d, kept, err := s.record(ctx, d, o)

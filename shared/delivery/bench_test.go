@@ -2,13 +2,16 @@ package delivery
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/logging"
@@ -18,6 +21,8 @@ import (
 	"github.com/jobhooks/jobhooks/shared/signing"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/tracing"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -25,24 +30,37 @@ import (
 // successful delivery of a 1 KiB body, without the network and the store (README, Targets the benchmarks report:
 // ≤ 50 µs): decoding the push envelope and the task, building and signing the request headers,
 // classifying the 200, folding it into the delivery and attempt records, and the attempt log line.
+// "traced" adds what tracing costs (README, Observability): the trace context read from the
+// task's attributes, the handling and attempt spans, sampled, with their attributes, the
+// receiver's traceparent, and the spans handed to an exporter that discards them.
 func BenchmarkDeliver_OwnCPUPerSuccessfulDelivery(b *testing.B) {
+	b.Run("untraced", func(b *testing.B) { benchDeliver(b, nil) })
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(export.Sampler(0.1)), sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	b.Run("traced", func(b *testing.B) { benchDeliver(b, tp) })
+}
+
+func benchDeliver(b *testing.B, tp *sdktrace.TracerProvider) {
 	body := bytes.Repeat([]byte("x"), 1024)
 	tk := task.Task{
 		DeliveryID: "dlv_0123456789abcdefghjkmnpqrs", Project: "acme", EventID: "job-1",
 		EventType: "batch.succeeded", MessageID: "msg_0123456789abcdefghjkmnpqrs",
 		EventTime: time.Now(), Webhook: "wh-1", Body: body,
 	}
+	// A sampled parent: the traced run records every span.
 	env := []byte(`{"message":{"data":"` + base64.StdEncoding.EncodeToString(tk.Encode()) +
-		`","attributes":{"kind":"delivery","project":"acme"},"messageId":"1234567890","publishTime":"2026-11-28T10:00:00Z"},"subscription":"projects/p/subscriptions/webhook-deliveries-deliver"}`)
+		`","attributes":{"kind":"delivery","project":"acme","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},"messageId":"1234567890","publishTime":"2026-11-28T10:00:00Z"},"subscription":"projects/p/subscriptions/webhook-deliveries-deliver"}`)
 	key := bytes.Repeat([]byte{7}, 32)
 	tg := target{
 		static: true, url: "https://receiver.example.com/hooks/jobhooks",
 		headers:   []webhook.Header{{Key: "X-Team", Value: "data"}},
-		retriesOn: webhook.Webhook{}.RetriesOn, signer: signing.NewHMAC(key),
+		retriesOn: webhook.Webhook{}.RetriesOn, signer: signing.NewHMAC(key), propagateTrace: tp != nil,
 	}
-	s := &Service{Deps: Deps{Log: logging.New(io.Discard, nil), Now: time.Now}, cfg: config.Defaults()}
+	var provider trace.TracerProvider
+	if tp != nil {
+		provider = tp
+	}
+	s := New(config.Defaults(), Deps{Log: logging.NewForProject(io.Discard, nil, "p"), Now: time.Now, Tracer: provider})
 	resp := sender.Response{StatusCode: 200, Header: http.Header{}, Body: []byte("ok"), Latency: 3 * time.Millisecond}
-	ctx := context.Background()
 
 	b.ReportAllocs()
 	for b.Loop() {
@@ -51,17 +69,22 @@ func BenchmarkDeliver_OwnCPUPerSuccessfulDelivery(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		ctx, span := s.tracer.Start(tracing.FromAttributes(r.Context(), m.Attributes), "Deliver")
 		t, err := task.Decode(m.Data)
 		if err != nil {
 			b.Fatal(err)
 		}
+		actx, aspan := s.startAttempt(ctx, t, tg.url)
 		now := s.Now()
-		_ = headers(t, tg, now.Unix())
+		h := headers(t, tg, now.Unix())
+		propagate(actx, tg, h)
 		res := retry.Classify(now, resp.StatusCode, resp.Header, nil, tg.retriesOn)
 		d, a := outcome{tg: tg, at: now, resp: resp, res: res}.fold(newRecord(t, now))
 		if d.State != store.Delivered {
 			b.Fatalf("state %s", d.State)
 		}
-		s.logOutcome(ctx, t, d, a.Outcome, resp.StatusCode, resp.Latency, res.Reason)
+		s.logOutcome(actx, t, d, a.Outcome, resp.StatusCode, resp.Latency, res.Reason)
+		aspan.End()
+		tracing.End(span, nil)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jobhooks/jobhooks/shared/retry"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
@@ -34,6 +36,7 @@ type firstResult struct {
 	att    store.Attempt
 	retry  bool   // a delivery task must be published
 	reason string // why no POST was made, when none was
+	span   trace.Span
 }
 
 // Records are the delivery records the round wrote to, with their new attempts, in target order.
@@ -136,33 +139,43 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 }
 
 // first makes one target's first attempt into res. The POST runs under budget; what comes
-// after it does not.
+// after it does not. The attempt's span ends with the attempt; Settle logs under it.
 func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) {
+	ctx, res.span = s.startAttempt(ctx, f.Task, f.Task.URL)
+	defer res.span.End()
 	now := s.Now()
 	res.rec = newRecord(f.Task, now)
 	res.rec.WindowStart = now
 	tg, err := s.target(ctx, f.Task, f.Webhook)
 	if err != nil {
+		word := "retry"
 		if st, reason := beforePost(err); st != "" {
 			res.rec.State, res.rec.Reason, res.reason = st, reason, reason
-			return
+			word = finalWord(st)
+		} else {
+			// Deliver tries again; the window runs from now.
+			res.retry, res.reason = true, "before_post: "+err.Error()
 		}
-		// Deliver tries again; the window runs from now.
-		res.retry, res.reason = true, "before_post: "+err.Error()
+		markOutcome(res.span, res.rec, word, 0, 0, res.reason)
 		return
 	}
 	if budget.Err() != nil {
 		// The budget ran out while this target waited for its turn: no POST, Deliver makes it.
 		res.retry, res.reason = true, "first_attempt_budget_spent"
+		markOutcome(res.span, res.rec, "retry", 0, 0, res.reason)
 		return
 	}
+	res.span.SetName(spanName(tg.url))
+	h := headers(f.Task, tg, now.Unix())
+	propagate(ctx, tg, h)
 	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
-	resp, postErr := s.Sender.Post(budget, tg.url, headers(f.Task, tg, now.Unix()), f.Task.Body)
+	resp, postErr := s.Sender.Post(budget, tg.url, h, f.Task.Body)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	res.rec, res.att = o.fold(res.rec)
 	res.out = &o
 	res.retry = needsTask(o.res.Verdict)
+	markOutcome(res.span, res.rec, o.word(), resp.StatusCode, resp.Latency, o.res.Reason)
 }
 
 // Settle finishes a round whose records are committed: the attempt log lines, and the health of
@@ -175,6 +188,7 @@ func (s *Service) Settle(ctx context.Context, r *Round) error {
 		if f.step != attemptFirst {
 			continue
 		}
+		ctx := trace.ContextWithSpan(ctx, f.span) // the line joins the attempt's span
 		if f.out == nil {
 			word := "retry"
 			if f.rec.State.Final() {

@@ -15,6 +15,9 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jobhooks/jobhooks/shared/cache"
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
@@ -23,6 +26,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
 // Signer produces the webhook-signature header of one attempt.
@@ -42,6 +46,8 @@ type Deps struct {
 	DynamicSigner func(ctx context.Context, targetURL string) (Signer, error)
 	// Now is the clock; time.Now when nil. Tests move it to close the retry window.
 	Now func() time.Time
+	// Tracer receives the handling and attempt spans; nil records none (shared/tracing).
+	Tracer trace.TracerProvider
 }
 
 // Service handles delivery tasks. One per instance; safe for concurrent use.
@@ -49,6 +55,7 @@ type Service struct {
 	Deps
 	cfg      config.Config
 	webhooks *cache.TTL[string, target]
+	tracer   trace.Tracer
 }
 
 // New builds the service.
@@ -56,17 +63,28 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now)}
+	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
 }
 
 // errNotYet nacks a task that arrived before its Retry-After time.
 var errNotYet = errors.New("delivery: before the endpoint's Retry-After time")
 
-// Handle processes one pushed task. Its result is turned into ack/nack by pushmsg.Respond.
-func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
+// Handle processes one pushed task. Its result is turned into ack/nack by pushmsg.Respond. The
+// handling is a span of the event's trace, carried in the task's attributes.
+func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
+	ctx, span := s.tracer.Start(tracing.FromAttributes(ctx, m.Attributes), "Deliver", trace.WithSpanKind(trace.SpanKindConsumer))
+	defer func() { tracing.End(span, err) }()
+	return s.handle(ctx, m, span)
+}
+
+func (s *Service) handle(ctx context.Context, m pushmsg.Message, span trace.Span) error {
 	t, err := task.Decode(m.Data)
 	if err != nil {
 		return s.deadLetter(ctx, m.Data, task.Task{}, "malformed_task: "+err.Error())
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
+			attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyMessageID, m.MessageID))
 	}
 	now := s.Now()
 	d, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)
@@ -194,6 +212,7 @@ func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery,
 		level = slog.LevelWarn
 	}
 	s.Log.Log(ctx, level, "delivery attempt", attrs...)
+	markOutcome(trace.SpanFromContext(ctx), d, outcome, status, latency, reason)
 }
 
 func hostOf(raw string) string {

@@ -22,6 +22,8 @@ type target struct {
 	headers   []webhook.Header
 	retriesOn func(int) bool
 	signer    Signer
+	// propagateTrace sends the attempt's traceparent to the receiver (the webhook opted in).
+	propagateTrace bool
 	// loaded is when the webhook was read: a cancellation is decided on a copy read after the
 	// task was queued (see target).
 	loaded time.Time
@@ -96,7 +98,8 @@ func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) 
 
 // targetOf builds the target of webhook w: its secrets are decrypted here.
 func (s *Service) targetOf(ctx context.Context, w webhook.Webhook) (target, error) {
-	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now()}
+	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now(),
+		propagateTrace: w.PropagateTrace}
 	if w.State != webhook.Enabled {
 		return tg, nil
 	}

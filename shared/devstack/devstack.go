@@ -143,6 +143,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		instance.SecretManagerHostEnv:     sm.Addr(),
 		"JOBHOOKS_JOB_EVENTS_TOPIC":       topics.JobEvents,
 		"JOBHOOKS_ALLOW_INSECURE_TARGETS": fmt.Sprint(!opts.Secure),
+		// Every event is traced, its spans written as JSON lines for scripts/trace (README, Observability).
+		"JOBHOOKS_TRACE_EXPORTER":     "file",
+		"JOBHOOKS_TRACE_DIR":          filepath.Join(absolute(opts.Dir), "traces"),
+		"JOBHOOKS_TRACE_SAMPLE_RATIO": "1",
 	}
 	for k, v := range env {
 		os.Setenv(k, v) // the clients of this process (setup below) use the same stand-ins

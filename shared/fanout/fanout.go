@@ -15,6 +15,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jobhooks/jobhooks/shared/cache"
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/delivery"
@@ -23,6 +26,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -39,12 +43,15 @@ type Deps struct {
 	Publisher *topics.Publisher
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Tracer receives the event's span; nil records none (shared/tracing).
+	Tracer trace.TracerProvider
 }
 
 // Service fans job events out. One per instance; safe for concurrent use.
 type Service struct {
 	Deps
-	cfg config.Config
+	cfg    config.Config
+	tracer trace.Tracer
 	// webhooks caches, per project and event type, the webhooks subscribed to it: Dispatch
 	// reads them for every event, and a change through the API must show within the cache TTL.
 	webhooks *cache.TTL[string, []webhook.Webhook]
@@ -55,7 +62,7 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, []webhook.Webhook](cfg.CacheTTL, d.Now)}
+	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, []webhook.Webhook](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
 }
 
 var errClaimed = errors.New("fanout: event is being dispatched by another instance")
@@ -64,8 +71,15 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // An event that must wait (the store or Pub/Sub failing, another instance holding its claim) is
 // nacked, unless its message is old enough for Pub/Sub's retention to delete it unacked: then it
 // is published again and acked (see republish).
-func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
-	err := s.handle(ctx, m)
+//
+// The handling is the event's span (README, Observability): a child of the job system's
+// traceparent when the message carries one, else the root of a new trace. The first attempts
+// are its children, and the retry tasks carry it to Deliver.
+func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
+	ctx, span := s.tracer.Start(tracing.FromAttributes(ctx, m.Attributes), "Dispatch", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String(tracing.KeyMessageID, m.MessageID)))
+	defer func() { tracing.End(span, err) }()
+	err = s.handle(ctx, m)
 	if !pushmsg.Acked(err) && (s.tooOld(m) || m.DeliveryAttempt >= s.cfg.RepublishAfter) {
 		// Before Pub/Sub's retention deletes the event, or its dead-letter policy (100
 		// deliveries, about 16.5 h at the longest backoff) gives up on a valid one.
@@ -82,6 +96,10 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	if err != nil {
 		return err
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.KeyEventID, ev.ID), attribute.String(tracing.KeyProject, ev.Project),
+			attribute.String(tracing.KeyEventType, ev.Type))
 	}
 	if tw, ok := m.Attributes[TargetWebhookAttribute]; ok && !webhook.ValidID(tw) {
 		return s.poison(ctx, m, "attribute "+TargetWebhookAttribute+" is not a webhook id")
@@ -118,6 +136,10 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return s.release(ctx, ev, claim, err)
 	}
 	delivered, retrying, other := round.Counts()
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.Int("jobhooks.targets", len(firsts)), attribute.Int("jobhooks.delivered", delivered),
+			attribute.Int("jobhooks.retrying", retrying), attribute.Bool("jobhooks.take_over", !claim.Fresh))
+	}
 	s.Log.InfoContext(ctx, "job event dispatched", "event_id", ev.ID, "project", ev.Project, "type", ev.Type,
 		"targets", len(firsts), "delivered", delivered, "retrying", retrying, "final_otherwise", other,
 		"dynamic", ev.WebhookConfig != nil, "take_over", !claim.Fresh)

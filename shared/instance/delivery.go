@@ -28,7 +28,7 @@ func (in *Instance) Deliverer(ctx context.Context) (*delivery.Service, error) {
 		return nil, err
 	}
 	return delivery.New(in.Config, delivery.Deps{
-		Store: st, Publisher: pub, Keyring: kr, Sender: in.Sender(), Log: in.Log, Now: in.Now,
+		Store: st, Publisher: pub, Keyring: kr, Sender: in.Sender(), Log: in.Log, Now: in.Now, Tracer: in.Tracer,
 		DynamicSigner: func(ctx context.Context, targetURL string) (delivery.Signer, error) {
 			return signers.For(ctx, targetURL)
 		},

@@ -17,6 +17,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -29,6 +30,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
 // SecretManagerHostEnv points the Secret Manager client at the local stand-in (no TLS, no auth).
@@ -40,6 +42,9 @@ type Instance struct {
 	Log    *slog.Logger
 	// Now is the clock of the services built on this instance; tests move it forward.
 	Now func() time.Time
+	// Tracer receives the spans of the services built on this instance (shared/tracing); nil
+	// records none, though log lines and messages still carry a job event's trace context.
+	Tracer trace.TracerProvider
 
 	mu        sync.Mutex
 	store     *store.Store
@@ -165,7 +170,29 @@ func Default() (*Instance, error) {
 			log.Error("configuration is invalid", "error", err.Error())
 			return
 		}
-		defaultIn = New(cfg, log)
+		in := New(cfg, logging.DefaultForProject(cfg.GoogleProject))
+		tp, err := export.NewProvider(context.Background(), export.Options{
+			Exporter: cfg.TraceExporter, SampleRatio: cfg.TraceSampleRatio, GoogleProject: cfg.GoogleProject,
+			Dir: cfg.TraceDir, Service: serviceName(),
+		})
+		if err != nil {
+			// Deliveries matter more than their traces: the instance runs untraced.
+			log.Error("tracing is off", "error", err.Error())
+		} else if tp != nil {
+			in.Tracer = tp
+		}
+		defaultIn = in
 	})
 	return defaultIn, defaultErr
+}
+
+// serviceName is the function this process serves: FUNCTION_TARGET (set by the functions
+// framework's buildpack and by scripts/dev), else Cloud Run's K_SERVICE.
+func serviceName() string {
+	for _, v := range []string{"FUNCTION_TARGET", "K_SERVICE"} {
+		if s := os.Getenv(v); s != "" {
+			return s
+		}
+	}
+	return "function"
 }

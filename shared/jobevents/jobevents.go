@@ -27,6 +27,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
 // Topic is the topic id job systems publish to (Terraform's job_events_topic output).
@@ -134,7 +135,10 @@ func (p *Publisher) PublishRaw(ctx context.Context, data []byte, attrs map[strin
 	return p.send(ctx, data, all)
 }
 
+// send publishes with the trace of ctx's span, if any, as the traceparent attribute: Dispatch
+// continues that trace (README, Observability).
 func (p *Publisher) send(ctx context.Context, data []byte, attrs map[string]string) (string, error) {
+	tracing.ToAttributes(ctx, attrs)
 	id, err := p.topic.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
 	if err != nil {
 		return "", fmt.Errorf("jobevents: publish: %w", err)

@@ -1,6 +1,8 @@
 // Package logging writes structured logs as Cloud Logging reads them: one JSON object per line
-// with `severity`, `message`, `time` and, when the request carried a trace header,
-// `logging.googleapis.com/trace`, so that the Console groups a request's lines under its trace.
+// with `severity`, `message`, `time` and the trace it belongs to: `logging.googleapis.com/trace`,
+// `logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled` of the span in the
+// context (the job event's trace, shared/tracing), else the trace header of the request, so that
+// the Console's "show logs for this trace" finds every line of one event.
 //
 // Nothing here redacts: callers never pass secrets, API keys or request bodies to a logger.
 package logging
@@ -12,17 +14,32 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
-// New returns a logger writing Cloud Logging JSON lines to w.
+// New returns a logger writing Cloud Logging JSON lines to w. Its lines name a span's trace
+// only when the context also carries the Google Cloud project (WithTrace); NewForProject's
+// always do.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
+	return NewForProject(w, level, "")
+}
+
+// NewForProject returns a logger whose lines name the trace of the context's span as a trace of
+// googleProject, where Cloud Trace keeps it.
+func NewForProject(w io.Writer, level slog.Leveler, googleProject string) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: cloudNames})
-	return slog.New(traceHandler{h})
+	return slog.New(traceHandler{Handler: h, project: googleProject})
 }
 
 // Default is the logger of a function instance: INFO and above to stdout, where Cloud Run
 // functions pick it up.
 func Default() *slog.Logger { return New(os.Stdout, slog.LevelInfo) }
+
+// DefaultForProject is Default naming traces of googleProject.
+func DefaultForProject(googleProject string) *slog.Logger {
+	return NewForProject(os.Stdout, slog.LevelInfo, googleProject)
+}
 
 func cloudNames(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) > 0 {
@@ -51,16 +68,23 @@ func severity(l slog.Level) string {
 	}
 }
 
-type traceKey struct{}
+type (
+	traceKey   struct{}
+	projectKey struct{}
+)
 
-// WithTrace returns ctx carrying the Cloud Logging trace of r (from X-Cloud-Trace-Context or
-// traceparent), so that every line logged with ctx is grouped under it.
+// WithTrace returns ctx carrying the Google Cloud project and the Cloud Logging trace of r (from
+// X-Cloud-Trace-Context or traceparent): every line logged with ctx is grouped under the trace
+// of its span, or under the request's when it has none.
 func WithTrace(ctx context.Context, r *http.Request, googleProject string) context.Context {
-	id := traceID(r)
-	if id == "" || googleProject == "" {
+	if googleProject == "" {
 		return ctx
 	}
-	return context.WithValue(ctx, traceKey{}, "projects/"+googleProject+"/traces/"+id)
+	ctx = context.WithValue(ctx, projectKey{}, googleProject)
+	if id := traceID(r); id != "" {
+		ctx = context.WithValue(ctx, traceKey{}, "projects/"+googleProject+"/traces/"+id)
+	}
+	return ctx
 }
 
 func traceID(r *http.Request) string {
@@ -92,20 +116,40 @@ func isHex(s string) bool {
 	return true
 }
 
+// Cloud Logging's fields that join a line to a trace.
+const (
+	TraceField   = "logging.googleapis.com/trace"
+	SpanField    = "logging.googleapis.com/spanId"
+	SampledField = "logging.googleapis.com/trace_sampled"
+)
+
 // traceHandler adds the trace of the context to every record.
-type traceHandler struct{ slog.Handler }
+type traceHandler struct {
+	slog.Handler
+	project string
+}
 
 func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if trace, ok := ctx.Value(traceKey{}).(string); ok {
-		r.AddAttrs(slog.String("logging.googleapis.com/trace", trace))
+	project := h.project
+	if project == "" {
+		project, _ = ctx.Value(projectKey{}).(string)
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && project != "" {
+		r.AddAttrs(
+			slog.String(TraceField, "projects/"+project+"/traces/"+sc.TraceID().String()),
+			slog.String(SpanField, sc.SpanID().String()),
+			slog.Bool(SampledField, sc.IsSampled()),
+		)
+	} else if tr, ok := ctx.Value(traceKey{}).(string); ok {
+		r.AddAttrs(slog.String(TraceField, tr))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(attrs)}
+	return traceHandler{h.Handler.WithAttrs(attrs), h.project}
 }
 
 func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
+	return traceHandler{h.Handler.WithGroup(name), h.project}
 }

@@ -23,10 +23,12 @@ const (
 	FieldState                Field = "state"
 	FieldRequestHeaders       Field = "request_headers"
 	FieldStatusCodesToRetryOn Field = "status_codes_to_retry_on"
+	// FieldPropagateTrace opts a webhook in to receiving Jobhooks' traceparent (README, Observability).
+	FieldPropagateTrace Field = "propagate_trace"
 )
 
 // Settable lists every field a caller may set, in display order.
-var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn}
+var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn, FieldPropagateTrace}
 
 // Limits of the management API: those README, The management API names, and ours where it is silent.
 const (
@@ -45,6 +47,7 @@ type Settings struct {
 	State                webhook.State
 	RequestHeaders       []webhook.Header
 	StatusCodesToRetryOn []int
+	PropagateTrace       bool
 }
 
 // ValidWebhookID reports whether id may name a webhook.
@@ -84,6 +87,8 @@ func (s *Service) check(ctx context.Context, set Settings, fields []Field) error
 			err = checkHeaders(set.RequestHeaders)
 		case FieldStatusCodesToRetryOn:
 			err = checkRetryCodes(set.StatusCodesToRetryOn)
+		case FieldPropagateTrace:
+			// Any boolean will do.
 		default:
 			err = invalid(string(f), "is not a field of a webhook that can be set")
 		}
@@ -195,6 +200,8 @@ func apply(w *webhook.Webhook, set Settings, fields []Field) {
 			w.RequestHeaders = slices.Clone(set.RequestHeaders)
 		case FieldStatusCodesToRetryOn:
 			w.StatusCodesToRetryOn = slices.Clone(set.StatusCodesToRetryOn)
+		case FieldPropagateTrace:
+			w.PropagateTrace = set.PropagateTrace
 		}
 	}
 }

@@ -137,7 +137,9 @@ func (emulatorOwner) GetRequestMetadata(context.Context, ...string) (map[string]
 }
 func (emulatorOwner) RequireTransportSecurity() bool { return false }
 
-func (proc *process) logger() *slog.Logger { return logging.New(Logs.Writer(), slog.LevelDebug) }
+func (proc *process) logger() *slog.Logger {
+	return logging.NewForProject(Logs.Writer(), slog.LevelDebug, proc.stack.Config.GoogleProject)
+}
 
 // deliver is Deliver's service on this instance, with the stack's clock.
 func (proc *process) deliver() *deliveryservice.Service {

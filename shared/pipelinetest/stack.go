@@ -20,6 +20,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/functions/deadletter"
 	"github.com/jobhooks/jobhooks/functions/deliver"
@@ -65,6 +66,8 @@ type Options struct {
 	// NoPush creates the topics without push subscriptions: the test hands every message to
 	// the handlers itself (see process), and nothing is pushed behind its back.
 	NoPush bool
+	// Tracer receives the functions' spans (an in-memory recorder in tests); nil records none.
+	Tracer trace.TracerProvider
 }
 
 // Stack is one running pipeline.
@@ -98,8 +101,9 @@ func Start(t testing.TB, opts Options) *Stack {
 		opts.Configure(&cfg)
 	}
 	clock := &Clock{}
-	in := instance.New(cfg, logging.New(Logs.Writer(), slog.LevelDebug))
+	in := instance.New(cfg, logging.NewForProject(Logs.Writer(), slog.LevelDebug, cfg.GoogleProject))
 	in.Now = clock.Now
+	in.Tracer = opts.Tracer
 
 	servers := map[string]string{}
 	for name, build := range map[string]instance.Builder{

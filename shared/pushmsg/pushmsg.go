@@ -118,6 +118,12 @@ func Acked(err error) bool {
 	return err == nil || errors.As(err, &a)
 }
 
+// Expected reports whether a handler's result is an expected nack (Retry).
+func Expected(err error) bool {
+	var r retryError
+	return errors.As(err, &r)
+}
+
 // HandlerFunc handles one decoded message.
 type HandlerFunc func(ctx context.Context, m Message) error
 

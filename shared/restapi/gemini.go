@@ -21,6 +21,7 @@ var geminiFields = fieldNames{
 		"name":              management.FieldDisplayName,
 		"subscribed_events": management.FieldSubscribedEvents,
 		"state":             management.FieldState,
+		"propagate_trace":   management.FieldPropagateTrace,
 	},
 	outputOnly: []string{"id", "signing_secrets", "new_signing_secret", "create_time", "update_time"},
 }
@@ -42,6 +43,7 @@ type geminiWebhookIn struct {
 	URI              string          `json:"uri"`
 	SubscribedEvents []string        `json:"subscribed_events"`
 	State            string          `json:"state"`
+	PropagateTrace   bool            `json:"propagate_trace"`
 	ID               json.RawMessage `json:"id"`
 	SigningSecrets   json.RawMessage `json:"signing_secrets"`
 	NewSigningSecret json.RawMessage `json:"new_signing_secret"`
@@ -51,7 +53,8 @@ type geminiWebhookIn struct {
 
 func (in geminiWebhookIn) settings() (management.Settings, error) {
 	st, err := enum("state", in.State, webhookStates, false)
-	return management.Settings{URL: in.URI, DisplayName: in.Name, SubscribedEvents: in.SubscribedEvents, State: st}, err
+	return management.Settings{URL: in.URI, DisplayName: in.Name, SubscribedEvents: in.SubscribedEvents, State: st,
+		PropagateTrace: in.PropagateTrace}, err
 }
 
 // geminiWebhook is a webhook as Surface B answers it.
@@ -61,6 +64,7 @@ type geminiWebhook struct {
 	URI              string          `json:"uri"`
 	SubscribedEvents []string        `json:"subscribed_events"`
 	State            string          `json:"state"`
+	PropagateTrace   bool            `json:"propagate_trace,omitempty"`
 	SigningSecrets   []signingSecret `json:"signing_secrets"`
 	NewSigningSecret string          `json:"new_signing_secret,omitempty"`
 	CreateTime       string          `json:"create_time"`
@@ -70,7 +74,7 @@ type geminiWebhook struct {
 func (h *Handler) geminiWebhook(w webhook.Webhook) geminiWebhook {
 	return geminiWebhook{
 		ID: w.ID, Name: w.DisplayName, URI: w.URL, SubscribedEvents: w.SubscribedEvents,
-		State: strings.ToLower(string(w.State)), SigningSecrets: h.signingSecrets(w),
+		State: strings.ToLower(string(w.State)), PropagateTrace: w.PropagateTrace, SigningSecrets: h.signingSecrets(w),
 		CreateTime: ts(w.CreateTime), UpdateTime: ts(w.UpdateTime),
 	}
 }

@@ -20,6 +20,7 @@ var resourceFields = fieldNames{
 		"state":                    management.FieldState,
 		"request_headers":          management.FieldRequestHeaders,
 		"status_codes_to_retry_on": management.FieldStatusCodesToRetryOn,
+		"propagate_trace":          management.FieldPropagateTrace,
 	},
 	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since"},
 }
@@ -47,6 +48,7 @@ type resourceWebhookIn struct {
 	State                string           `json:"state"`
 	RequestHeaders       []webhook.Header `json:"request_headers"`
 	StatusCodesToRetryOn []int            `json:"status_codes_to_retry_on"`
+	PropagateTrace       bool             `json:"propagate_trace"`
 	SigningSecrets       json.RawMessage  `json:"signing_secrets"`
 	NewSigningSecret     json.RawMessage  `json:"new_signing_secret"`
 	CreateTime           json.RawMessage  `json:"create_time"`
@@ -58,7 +60,7 @@ func (in resourceWebhookIn) settings() (management.Settings, error) {
 	st, err := enum("state", in.State, webhookStates, true)
 	return management.Settings{
 		URL: in.URL, DisplayName: in.DisplayName, SubscribedEvents: in.SubscribedEvents, State: st,
-		RequestHeaders: in.RequestHeaders, StatusCodesToRetryOn: in.StatusCodesToRetryOn,
+		RequestHeaders: in.RequestHeaders, StatusCodesToRetryOn: in.StatusCodesToRetryOn, PropagateTrace: in.PropagateTrace,
 	}, err
 }
 
@@ -71,6 +73,7 @@ type resourceWebhook struct {
 	State                webhook.State    `json:"state"`
 	RequestHeaders       []webhook.Header `json:"request_headers"`
 	StatusCodesToRetryOn []int            `json:"status_codes_to_retry_on"`
+	PropagateTrace       bool             `json:"propagate_trace"`
 	SigningSecrets       []signingSecret  `json:"signing_secrets"`
 	NewSigningSecret     string           `json:"new_signing_secret,omitempty"`
 	CreateTime           string           `json:"create_time"`
@@ -106,7 +109,7 @@ func (h *Handler) resourceWebhook(w webhook.Webhook) resourceWebhook {
 	}
 	return resourceWebhook{
 		Name: w.Name(), URL: w.URL, DisplayName: w.DisplayName, SubscribedEvents: w.SubscribedEvents,
-		State: w.State, RequestHeaders: headers, StatusCodesToRetryOn: codes,
+		State: w.State, RequestHeaders: headers, StatusCodesToRetryOn: codes, PropagateTrace: w.PropagateTrace,
 		SigningSecrets: h.signingSecrets(w), CreateTime: ts(w.CreateTime), UpdateTime: ts(w.UpdateTime),
 		FailingSince: ts(w.FailingSince),
 	}

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
 // Publisher publishes delivery tasks and dead letters. One per instance; safe for concurrent use.
@@ -43,6 +45,10 @@ type Message struct {
 
 // PublishDeliveries publishes every message and returns only when all are accepted by Pub/Sub,
 // or with the first error: a caller acks its own input only when every task is out.
+//
+// Every message published here carries the trace of ctx's span in its attributes, unless it
+// carries one already (shared/tracing): a delivery task's retries, and a dead letter, join the
+// trace of the event that caused them.
 func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error {
 	return publishAll(ctx, p.deliveries, msgs)
 }
@@ -50,6 +56,7 @@ func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error
 // PublishJobEvent publishes one job event (the API's ping goes through Dispatch like any event)
 // and returns its Pub/Sub message id.
 func (p *Publisher) PublishJobEvent(ctx context.Context, m Message) (string, error) {
+	tracing.ToAttributes(ctx, m.Attributes)
 	id, err := p.jobEvents.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes}).Get(ctx)
 	if err != nil {
 		return "", fmt.Errorf("topics: publish job event: %w", err)
@@ -65,6 +72,7 @@ func (p *Publisher) PublishDeadLetter(ctx context.Context, m Message) error {
 func publishAll(ctx context.Context, topic *pubsub.Publisher, msgs []Message) error {
 	results := make([]*pubsub.PublishResult, len(msgs))
 	for i, m := range msgs {
+		tracing.ToAttributes(ctx, m.Attributes)
 		results[i] = topic.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: clamp(m.Attributes)})
 	}
 	var errs []error

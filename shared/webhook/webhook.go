@@ -62,6 +62,9 @@ type Webhook struct {
 	FailingSince time.Time `firestore:"failing_since"`
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
+	// PropagateTrace sends each attempt's W3C traceparent to the endpoint (README,
+	// Observability). Off by default: a trace id can reveal how the sender is built.
+	PropagateTrace bool `firestore:"propagate_trace"`
 }
 
 // idPattern is AIP-122's resource id: lower-case letters, digits and hyphens, starting with a

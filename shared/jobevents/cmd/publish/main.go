@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/shared/jobevents"
+	"github.com/jobhooks/jobhooks/shared/tracing"
+	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
 type uris []string
@@ -47,6 +50,8 @@ func main() {
 	defer client.Close()
 	p := jobevents.NewPublisher(client, *topic)
 	defer p.Stop()
+	ctx, span := publishSpan(ctx)
+	defer span()
 
 	var msgID string
 	if *file != "" {
@@ -89,4 +94,24 @@ func envOr(k, def string) string {
 func fail(msg string) {
 	fmt.Fprintln(os.Stderr, "publish:", msg)
 	os.Exit(1)
+}
+
+// publishSpan starts the span of this publish when the local stack writes spans
+// (JOBHOOKS_TRACE_DIR, in .dev/env): the event's trace then begins here, and scripts/trace shows
+// the publish as the first step of its waterfall. The returned function ends and writes it.
+func publishSpan(ctx context.Context) (context.Context, func()) {
+	dir := os.Getenv("JOBHOOKS_TRACE_DIR")
+	if dir == "" {
+		return ctx, func() {}
+	}
+	tp, err := export.NewProvider(ctx, export.Options{Exporter: export.ExportFile, SampleRatio: 1, Dir: dir, Service: "publish"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "publish: no span:", err)
+		return ctx, func() {}
+	}
+	ctx, span := tracing.Tracer(tp).Start(ctx, "publish", trace.WithSpanKind(trace.SpanKindProducer))
+	return ctx, func() {
+		span.End()
+		tp.Shutdown(context.Background())
+	}
 }

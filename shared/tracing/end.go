@@ -1,0 +1,32 @@
+package tracing
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/jobhooks/jobhooks/shared/pushmsg"
+)
+
+// KeyResult is the handling span's ack or nack, in pushmsg's words.
+const KeyResult = "jobhooks.result"
+
+// End ends the span of one push handling with the handler's result, as pushmsg.Respond will
+// read it: an ack (with its reason, e.g. a dead letter), an expected nack (a retry), or an
+// unexpected failure, which marks the span as an error.
+func End(span trace.Span, err error) {
+	if span.IsRecording() {
+		switch {
+		case err == nil:
+			span.SetAttributes(attribute.String(KeyResult, "ack"))
+		case pushmsg.Acked(err):
+			span.SetAttributes(attribute.String(KeyResult, "ack: "+err.Error()))
+		case pushmsg.Expected(err):
+			span.SetAttributes(attribute.String(KeyResult, "nack: "+err.Error()))
+		default:
+			span.SetAttributes(attribute.String(KeyResult, "nack"))
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
+}
