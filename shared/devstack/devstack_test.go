@@ -25,12 +25,7 @@ import (
 // scripts/dev, wait for .dev/env, create a webhook with the key from it, publish an event with
 // scripts/publish, see it arrive signed, stop with SIGTERM — and no process it started survives.
 func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal("gcloud is required")
-		}
-		t.Skip("skipping: gcloud is not installed")
-	}
+	emulator.NeedGcloud(t)
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
 	dev := exec.Command(filepath.Join(root, "scripts/dev"), "--dir", dir)

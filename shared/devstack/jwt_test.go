@@ -24,12 +24,7 @@ import (
 // delivery arrives with a JWT that go-jose verifies from the JWKS alone, and starting the
 // stack logs no rejected push request (its readiness probe sends none).
 func TestScriptsDev_JWTModeWorksOutOfTheBox(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal("gcloud is required")
-		}
-		t.Skip("skipping: gcloud is not installed")
-	}
+	emulator.NeedGcloud(t)
 	const issuer = "https://hooks.example.test"
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()

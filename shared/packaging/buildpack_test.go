@@ -72,7 +72,17 @@ func main() {
 }
 `))
 
+// skipShort: packaging and building every function takes minutes, not seconds; these tests run
+// without -short (CI runs everything).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds the upload archive and every function")
+	}
+}
+
 func TestPackage_BuildsAndStartsEveryTargetLikeTheGoBuildpack(t *testing.T) {
+	skipShort(t)
 	work := t.TempDir()
 	archive := runPackage(t, filepath.Join(work, "upload.zip"))
 
@@ -133,6 +143,7 @@ func TestPackage_BuildsAndStartsEveryTargetLikeTheGoBuildpack(t *testing.T) {
 }
 
 func TestPackage_IsReproducible(t *testing.T) {
+	skipShort(t)
 	work := t.TempDir()
 	a, err := os.ReadFile(runPackage(t, filepath.Join(work, "a.zip")))
 	if err != nil {
