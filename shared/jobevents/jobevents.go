@@ -4,7 +4,7 @@
 //
 // Its promises:
 //   - An event Publish or Marshal accepts is never dead-lettered by Dispatch as poison; one they
-//     refuse is never published, and the error wraps an *event.Invalid naming the field.
+//     refuse is never published, and the error wraps an *Invalid naming the field.
 //   - Publish returns once Pub/Sub has stored the message, with the server's message id.
 //   - Publishing waits at most 1 ms to batch (the client's default is 10 ms): a job finishing is
 //     latency-sensitive, and a job system rarely finishes a hundred jobs in the same millisecond.
@@ -31,6 +31,10 @@ import (
 
 // Topic is the topic id job systems publish to (Terraform's job_events_topic output).
 const Topic = "job-events"
+
+// Invalid is the error a refused event wraps (errors.As): Reason names the field and the rule.
+// It is Dispatch's own type (shared/event), so a job system need not import that package.
+type Invalid = event.Invalid
 
 // DelayThreshold is the longest a published event waits for others to share its batch.
 const DelayThreshold = time.Millisecond
@@ -71,7 +75,7 @@ type wireConfig struct {
 }
 
 // Marshal renders the message data and attributes and validates them as Dispatch will. A
-// validation error wraps an *event.Invalid.
+// validation error wraps an *Invalid.
 func (e Event) Marshal() ([]byte, map[string]string, error) {
 	if e.Timestamp.IsZero() {
 		e.Timestamp = time.Now()
