@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/topics"
 )
 
 // Config holds the settings shared by the five functions.
@@ -92,9 +94,9 @@ const (
 func Defaults() Config {
 	return Config{
 		FirestoreDatabase:       "(default)",
-		JobEventsTopic:          "job-events",
-		DeliveriesTopic:         "webhook-deliveries",
-		DeadLetterTopic:         "webhook-dead-letter",
+		JobEventsTopic:          topics.JobEvents,
+		DeliveriesTopic:         topics.Deliveries,
+		DeadLetterTopic:         topics.DeadLetter,
 		KEKSecret:               "jobhooks-kek",
 		SigningKeySecret:        "jobhooks-signing-key",
 		SigningJWKSSecret:       "jobhooks-signing-jwks",

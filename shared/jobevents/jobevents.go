@@ -27,10 +27,11 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/topics"
 )
 
 // Topic is the topic id job systems publish to (Terraform's job_events_topic output).
-const Topic = "job-events"
+const Topic = topics.JobEvents
 
 // Invalid is the error a refused event wraps (errors.As): Reason names the field and the rule.
 // It is Dispatch's own type (shared/event), so a job system need not import that package.
