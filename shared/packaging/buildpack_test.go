@@ -19,6 +19,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/config"
 )
 
 // targets maps each function package (functions/<dir>) to the FUNCTION_TARGET it registers.
@@ -301,7 +303,7 @@ func assertAnswersHTTP(t *testing.T, bin, target string) {
 	cmd.Env = append(os.Environ(),
 		"PORT="+strconv.Itoa(port),
 		"FUNCTION_TARGET="+target,
-		"GOOGLE_CLOUD_PROJECT=test",
+		config.EnvGoogleProject+"=test",
 		"K_SERVICE="+strings.ToLower(target),
 	)
 	var output bytes.Buffer
