@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -83,15 +82,7 @@ func saneOrder(t *testing.T, what string, p50, p90, p99 any) {
 // local stack, so it skips under -short.
 func runScriptsBench(t *testing.T, args ...string) (map[string]any, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a whole local stack")
-	}
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal(emulator.ErrNoGcloud)
-		}
-		t.Skip(emulator.ErrNoGcloud)
-	}
+	emulator.NeedGcloud(t)
 	root, _ := filepath.Abs("../..")
 	cmd := exec.Command(filepath.Join(root, "scripts/bench"), append(args, "--dir", t.TempDir(), "--json")...)
 	cmd.Dir = root

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/topics"
 )
 
 // Config holds the settings shared by the five functions.
@@ -110,9 +112,9 @@ const (
 func Defaults() Config {
 	return Config{
 		FirestoreDatabase:       "(default)",
-		JobEventsTopic:          "job-events",
-		DeliveriesTopic:         "webhook-deliveries",
-		DeadLetterTopic:         "webhook-dead-letter",
+		JobEventsTopic:          topics.JobEvents,
+		DeliveriesTopic:         topics.Deliveries,
+		DeadLetterTopic:         topics.DeadLetter,
 		KEKSecret:               "jobhooks-kek",
 		SigningKeySecret:        "jobhooks-signing-key",
 		SigningJWKSSecret:       "jobhooks-signing-jwks",
@@ -140,68 +142,70 @@ func Defaults() Config {
 
 // Load returns the defaults overridden by the environment. It reports every malformed
 // variable at once rather than starting with a half-understood configuration.
-func Load() (Config, error) {
+func Load() (Config, error) { return load(&reader{}) }
+
+func load(r *reader) (Config, error) {
 	c := Defaults()
-	r := reader{}
-	c.GoogleProject = r.str("GOOGLE_CLOUD_PROJECT", firstNonEmpty(os.Getenv("GCP_PROJECT"), os.Getenv("GCLOUD_PROJECT")))
-	c.FirestoreDatabase = r.str("JOBHOOKS_FIRESTORE_DATABASE", c.FirestoreDatabase)
-	c.JobEventsTopic = r.str("JOBHOOKS_JOB_EVENTS_TOPIC", c.JobEventsTopic)
-	c.DeliveriesTopic = r.str("JOBHOOKS_DELIVERIES_TOPIC", c.DeliveriesTopic)
-	c.DeadLetterTopic = r.str("JOBHOOKS_DEAD_LETTER_TOPIC", c.DeadLetterTopic)
-	c.KEKSecret = r.str("JOBHOOKS_KEK_SECRET", c.KEKSecret)
-	c.SigningKeySecret = r.str("JOBHOOKS_SIGNING_KEY_SECRET", c.SigningKeySecret)
-	c.SigningJWKSSecret = r.str("JOBHOOKS_SIGNING_JWKS_SECRET", c.SigningJWKSSecret)
-	c.PortalKeySecret = r.str("JOBHOOKS_PORTAL_KEY_SECRET", c.PortalKeySecret)
-	c.ConsoleFrameAncestors = r.origins("JOBHOOKS_CONSOLE_FRAME_ANCESTORS")
-	c.JWKSURL = r.str("JOBHOOKS_JWKS_URL", c.JWKSURL)
-	c.AllowInsecureTargets = r.boolean("JOBHOOKS_ALLOW_INSECURE_TARGETS", c.AllowInsecureTargets)
-	c.AttemptTimeout = r.duration("JOBHOOKS_ATTEMPT_TIMEOUT", c.AttemptTimeout)
-	c.FirstAttemptBudget = r.duration("JOBHOOKS_FIRST_ATTEMPT_BUDGET", c.FirstAttemptBudget)
-	if _, set := os.LookupEnv("JOBHOOKS_FIRST_ATTEMPT_BUDGET"); !set {
-		// A shorter attempt timeout shortens the default budget with it.
+	c.GoogleProject = r.str(EnvGoogleProject, firstNonEmpty(os.Getenv(envGCPProject), os.Getenv(envGcloudProject)))
+	c.FirestoreDatabase = r.str(EnvFirestoreDatabase, c.FirestoreDatabase)
+	c.JobEventsTopic = r.str(EnvJobEventsTopic, c.JobEventsTopic)
+	c.DeliveriesTopic = r.str(EnvDeliveriesTopic, c.DeliveriesTopic)
+	c.DeadLetterTopic = r.str(EnvDeadLetterTopic, c.DeadLetterTopic)
+	c.KEKSecret = r.str(EnvKEKSecret, c.KEKSecret)
+	c.SigningKeySecret = r.str(EnvSigningKeySecret, c.SigningKeySecret)
+	c.SigningJWKSSecret = r.str(EnvSigningJWKSSecret, c.SigningJWKSSecret)
+	c.PortalKeySecret = r.str(EnvPortalKeySecret, c.PortalKeySecret)
+	c.ConsoleFrameAncestors = r.origins(EnvConsoleFrameAncestors)
+	c.JWKSURL = r.str(EnvJWKSURL, c.JWKSURL)
+	c.AllowInsecureTargets = r.boolean(EnvAllowInsecureTargets, c.AllowInsecureTargets)
+	c.AttemptTimeout = r.duration(EnvAttemptTimeout, c.AttemptTimeout)
+	c.FirstAttemptBudget = r.duration(EnvFirstAttemptBudget, c.FirstAttemptBudget)
+	if os.Getenv(EnvFirstAttemptBudget) == "" {
+		// A shorter attempt timeout shortens the default budget with it (empty counts as unset,
+		// as for every variable).
 		c.FirstAttemptBudget = min(c.FirstAttemptBudget, c.AttemptTimeout)
 	}
-	c.FirstAttemptConcurrency = r.integer("JOBHOOKS_FIRST_ATTEMPT_CONCURRENCY", c.FirstAttemptConcurrency)
-	c.RetryWindow = r.duration("JOBHOOKS_RETRY_WINDOW", c.RetryWindow)
-	c.AutoDisableAfter = r.duration("JOBHOOKS_AUTO_DISABLE_AFTER", c.AutoDisableAfter)
-	c.CacheTTL = r.duration("JOBHOOKS_CACHE_TTL", c.CacheTTL)
-	c.RecordTTL = r.duration("JOBHOOKS_RECORD_TTL", c.RecordTTL)
-	c.RepublishAfter = r.integer("JOBHOOKS_REPUBLISH_AFTER", c.RepublishAfter)
-	c.RepublishAge = r.duration("JOBHOOKS_REPUBLISH_AGE", c.RepublishAge)
-	c.FunctionTimeout = r.duration("JOBHOOKS_FUNCTION_TIMEOUT", c.FunctionTimeout)
-	c.PublicBaseURL = r.str("JOBHOOKS_PUBLIC_BASE_URL", c.PublicBaseURL)
-	c.MaxWebhooksPerProject = r.integer("JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT", c.MaxWebhooksPerProject)
-	c.MaxReplay = r.integer("JOBHOOKS_MAX_REPLAY", c.MaxReplay)
-	c.SigningMode = r.oneOf("JOBHOOKS_SIGNING_MODE", c.SigningMode, SigningModeV1a, SigningModeJWT)
-	c.JWTAlgorithm = r.oneOf("JOBHOOKS_JWT_ALGORITHM", c.JWTAlgorithm, "RS256", "EdDSA")
-	c.TraceExporter = r.oneOf("JOBHOOKS_TRACE_EXPORTER", c.TraceExporter, "cloudtrace", "file", "none")
-	c.TraceSampleRatio = r.ratio("JOBHOOKS_TRACE_SAMPLE_RATIO", c.TraceSampleRatio)
-	c.TraceDir = r.str("JOBHOOKS_TRACE_DIR", c.TraceDir)
+	c.FirstAttemptConcurrency = r.integer(EnvFirstAttemptConcurrency, c.FirstAttemptConcurrency)
+	c.RetryWindow = r.duration(EnvRetryWindow, c.RetryWindow)
+	c.AutoDisableAfter = r.duration(EnvAutoDisableAfter, c.AutoDisableAfter)
+	c.CacheTTL = r.duration(EnvCacheTTL, c.CacheTTL)
+	c.RecordTTL = r.duration(EnvRecordTTL, c.RecordTTL)
+	c.RepublishAfter = r.integer(EnvRepublishAfter, c.RepublishAfter)
+	c.RepublishAge = r.duration(EnvRepublishAge, c.RepublishAge)
+	c.FunctionTimeout = r.duration(EnvFunctionTimeout, c.FunctionTimeout)
+	c.PublicBaseURL = r.str(EnvPublicBaseURL, c.PublicBaseURL)
+	c.MaxWebhooksPerProject = r.integer(EnvMaxWebhooksPerProject, c.MaxWebhooksPerProject)
+	c.MaxReplay = r.integer(EnvMaxReplay, c.MaxReplay)
+	c.SigningMode = r.oneOf(EnvSigningMode, c.SigningMode, SigningModeV1a, SigningModeJWT)
+	c.JWTAlgorithm = r.oneOf(EnvJWTAlgorithm, c.JWTAlgorithm, "RS256", "EdDSA")
+	c.TraceExporter = r.oneOf(EnvTraceExporter, c.TraceExporter, "cloudtrace", "file", "none")
+	c.TraceSampleRatio = r.ratio(EnvTraceSampleRatio, c.TraceSampleRatio)
+	c.TraceDir = r.str(EnvTraceDir, c.TraceDir)
 	if c.TraceExporter == "file" && c.TraceDir == "" {
-		r.errs = append(r.errs, "JOBHOOKS_TRACE_EXPORTER=file needs JOBHOOKS_TRACE_DIR")
+		r.errs = append(r.errs, EnvTraceExporter+"=file needs "+EnvTraceDir)
 	}
 	if c.GoogleProject == "" {
-		r.errs = append(r.errs, "GOOGLE_CLOUD_PROJECT is not set")
+		r.errs = append(r.errs, EnvGoogleProject+" is not set")
 	}
 	if c.CacheTTL > 30*time.Second {
 		// README, Guarantees: a change made through the API takes effect everywhere within 30 s.
-		r.errs = append(r.errs, "JOBHOOKS_CACHE_TTL must be at most 30s")
+		r.errs = append(r.errs, EnvCacheTTL+" must be at most 30s")
 	}
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {
-		r.errs = append(r.errs, "JOBHOOKS_REPUBLISH_AFTER must be between 1 and 99 (the subscription dead-letters at 100)")
+		r.errs = append(r.errs, EnvRepublishAfter+" must be between 1 and 99 (the subscription dead-letters at 100)")
 	}
 	r.errs = append(r.errs, c.crossChecks()...)
 	if c.SigningMode == SigningModeJWT && c.PublicBaseURL == "" {
-		r.errs = append(r.errs, "JOBHOOKS_SIGNING_MODE=jwt needs JOBHOOKS_PUBLIC_BASE_URL: it is the issuer of every JWT")
+		r.errs = append(r.errs, EnvSigningMode+"=jwt needs "+EnvPublicBaseURL+": it is the issuer of every JWT")
 	}
 	if c.MaxWebhooksPerProject < 1 {
-		r.errs = append(r.errs, "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT must be at least 1")
+		r.errs = append(r.errs, EnvMaxWebhooksPerProject+" must be at least 1")
 	}
 	if c.FirstAttemptConcurrency < 1 {
-		r.errs = append(r.errs, "JOBHOOKS_FIRST_ATTEMPT_CONCURRENCY must be at least 1")
+		r.errs = append(r.errs, EnvFirstAttemptConcurrency+" must be at least 1")
 	}
 	if c.MaxReplay < 1 {
-		r.errs = append(r.errs, "JOBHOOKS_MAX_REPLAY must be at least 1")
+		r.errs = append(r.errs, EnvMaxReplay+" must be at least 1")
 	}
 	if len(r.errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))
@@ -226,28 +230,39 @@ const (
 func (c Config) crossChecks() []string {
 	var errs []string
 	if c.AttemptTimeout+AttemptMargin >= c.FunctionTimeout {
-		errs = append(errs, fmt.Sprintf("JOBHOOKS_ATTEMPT_TIMEOUT (%s) plus %s for recording must stay below JOBHOOKS_FUNCTION_TIMEOUT (%s)",
-			c.AttemptTimeout, AttemptMargin, c.FunctionTimeout))
+		errs = append(errs, fmt.Sprintf("%s (%s) plus %s for recording must stay below %s (%s)",
+			EnvAttemptTimeout, c.AttemptTimeout, AttemptMargin, EnvFunctionTimeout, c.FunctionTimeout))
 	}
 	if c.FirstAttemptBudget <= 0 || c.FirstAttemptBudget > c.AttemptTimeout {
-		errs = append(errs, fmt.Sprintf("JOBHOOKS_FIRST_ATTEMPT_BUDGET (%s) must be above zero and at most JOBHOOKS_ATTEMPT_TIMEOUT (%s)",
-			c.FirstAttemptBudget, c.AttemptTimeout))
+		errs = append(errs, fmt.Sprintf("%s (%s) must be above zero and at most %s (%s)",
+			EnvFirstAttemptBudget, c.FirstAttemptBudget, EnvAttemptTimeout, c.AttemptTimeout))
 	}
 	if c.RepublishAge+time.Hour > SubscriptionRetention {
-		errs = append(errs, fmt.Sprintf("JOBHOOKS_REPUBLISH_AGE (%s) must be at least an hour below the subscriptions' %s retention",
-			c.RepublishAge, SubscriptionRetention))
+		errs = append(errs, fmt.Sprintf("%s (%s) must be at least an hour below the subscriptions' %s retention",
+			EnvRepublishAge, c.RepublishAge, SubscriptionRetention))
 	}
 	if c.RecordTTL < c.RetryWindow+RecordTTLMargin {
-		errs = append(errs, fmt.Sprintf("JOBHOOKS_RECORD_TTL (%s) must be at least JOBHOOKS_RETRY_WINDOW (%s) plus %s",
-			c.RecordTTL, c.RetryWindow, RecordTTLMargin))
+		errs = append(errs, fmt.Sprintf("%s (%s) must be at least %s (%s) plus %s",
+			EnvRecordTTL, c.RecordTTL, EnvRetryWindow, c.RetryWindow, RecordTTLMargin))
 	}
 	return errs
 }
 
-type reader struct{ errs []string }
+// reader reads variables and collects what is wrong with them. names is every variable it read,
+// in order: a test compares them with what Terraform sets.
+type reader struct {
+	errs  []string
+	names []string
+}
+
+// get is the value of variable name, "" when it is unset or empty.
+func (r *reader) get(name string) string {
+	r.names = append(r.names, name)
+	return os.Getenv(name)
+}
 
 func (r *reader) str(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
+	if v := r.get(name); v != "" {
 		return v
 	}
 	return def
@@ -257,7 +272,7 @@ func (r *reader) str(name, def string) string {
 // only form a Content-Security-Policy source may take here: anything else could widen the policy.
 func (r *reader) origins(name string) []string {
 	var out []string
-	for _, o := range strings.FieldsFunc(os.Getenv(name), func(c rune) bool { return c == ' ' || c == ',' }) {
+	for _, o := range strings.FieldsFunc(r.get(name), func(c rune) bool { return c == ' ' || c == ',' }) {
 		if !originPattern.MatchString(o) {
 			r.errs = append(r.errs, fmt.Sprintf("%s: %q is not an origin like https://app.example.com", name, o))
 			continue
@@ -281,7 +296,7 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 }
 
 func (r *reader) boolean(name string, def bool) bool {
-	v := os.Getenv(name)
+	v := r.get(name)
 	if v == "" {
 		return def
 	}
@@ -294,7 +309,7 @@ func (r *reader) boolean(name string, def bool) bool {
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
+	v := r.get(name)
 	if v == "" {
 		return def
 	}
@@ -307,7 +322,7 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 }
 
 func (r *reader) ratio(name string, def float64) float64 {
-	v := os.Getenv(name)
+	v := r.get(name)
 	if v == "" {
 		return def
 	}
@@ -320,7 +335,7 @@ func (r *reader) ratio(name string, def float64) float64 {
 }
 
 func (r *reader) integer(name string, def int) int {
-	v := os.Getenv(name)
+	v := r.get(name)
 	if v == "" {
 		return def
 	}

@@ -23,16 +23,12 @@ import (
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/sender"
+	"github.com/jobhooks/jobhooks/shared/signing"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
-
-// Signer produces the webhook-signature header of one attempt.
-type Signer interface {
-	Sign(msgID string, timestamp int64, body []byte) string
-}
 
 // Deps are the per-instance clients the service uses.
 type Deps struct {
@@ -43,7 +39,7 @@ type Deps struct {
 	Log       *slog.Logger
 	// DynamicSigner signs deliveries to per-request URIs (v1a or jwt); nil until configured, in
 	// which case dynamic tasks are retried rather than sent unsigned.
-	DynamicSigner func(ctx context.Context, targetURL string) (Signer, error)
+	DynamicSigner func(ctx context.Context, targetURL string) (signing.Signer, error)
 	// Now is the clock; time.Now when nil. Tests move it to close the retry window.
 	Now func() time.Time
 	// Tracer receives the handling and attempt spans; nil records none (shared/tracing).

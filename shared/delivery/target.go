@@ -21,7 +21,7 @@ type target struct {
 	url       string
 	headers   []webhook.Header
 	retriesOn func(int) bool
-	signer    Signer
+	signer    signing.Signer
 	// propagateTrace sends the attempt's traceparent to the receiver (the webhook opted in).
 	propagateTrace bool
 	// loaded is when the webhook was read: a cancellation is decided on a copy read after the

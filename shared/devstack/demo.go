@@ -35,7 +35,7 @@ func demo(ctx context.Context, out io.Writer, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	dynamic, err := verify.New(verify.Options{JWKSURL: env["JOBHOOKS_JWKS_URL"]})
+	dynamic, err := verify.New(verify.Options{JWKSURL: env[EnvJWKSURL]})
 	if err != nil {
 		return err
 	}
@@ -89,13 +89,13 @@ func demo(ctx context.Context, out io.Writer, env map[string]string) error {
 
 // createDemoWebhook creates (or re-creates) the demo webhook through the API and returns its secret.
 func createDemoWebhook(ctx context.Context, env map[string]string, url string) (string, error) {
-	api := env["JOBHOOKS_API_URL"] + "/v1/projects/" + Project + "/webhooks"
+	api := env[EnvAPIURL] + "/v1/projects/" + Project + "/webhooks"
 	call := func(method, path, body string) (int, []byte, error) {
 		req, err := http.NewRequestWithContext(ctx, method, api+path, strings.NewReader(body))
 		if err != nil {
 			return 0, nil, err
 		}
-		req.Header.Set("x-goog-api-key", env["JOBHOOKS_API_KEY"])
+		req.Header.Set("x-goog-api-key", env[EnvAPIKey])
 		req.Header.Set("content-type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -137,16 +137,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 	stops = append(stops, sm.Close)
 
 	env := map[string]string{
-		"GOOGLE_CLOUD_PROJECT":            GoogleProject,
-		"PUBSUB_EMULATOR_HOST":            emus[emulator.PubSub].Host,
-		"FIRESTORE_EMULATOR_HOST":         emus[emulator.Firestore].Host,
-		instance.SecretManagerHostEnv:     sm.Addr(),
-		"JOBHOOKS_JOB_EVENTS_TOPIC":       topics.JobEvents,
-		"JOBHOOKS_ALLOW_INSECURE_TARGETS": fmt.Sprint(!opts.Secure),
+		config.EnvGoogleProject:        GoogleProject,
+		emulator.PubSub.HostEnv():      emus[emulator.PubSub].Host,
+		emulator.Firestore.HostEnv():   emus[emulator.Firestore].Host,
+		instance.SecretManagerHostEnv:  sm.Addr(),
+		config.EnvJobEventsTopic:       topics.JobEvents,
+		config.EnvAllowInsecureTargets: fmt.Sprint(!opts.Secure),
 		// Every event is traced, its spans written as JSON lines for scripts/trace (README, Observability).
-		"JOBHOOKS_TRACE_EXPORTER":     "file",
-		"JOBHOOKS_TRACE_DIR":          filepath.Join(absolute(opts.Dir), "traces"),
-		"JOBHOOKS_TRACE_SAMPLE_RATIO": "1",
+		config.EnvTraceExporter:    "file",
+		config.EnvTraceDir:         filepath.Join(absolute(opts.Dir), "traces"),
+		config.EnvTraceSampleRatio: "1",
 	}
 	for k, v := range env {
 		os.Setenv(k, v) // the clients of this process (setup below) use the same stand-ins
@@ -191,9 +191,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	stops = append(stops, stopRedeliver)
-	env["JOBHOOKS_JWKS_URL"] = children["JWKS"].url() + jwks.Path
-	env["JOBHOOKS_API_URL"] = children["API"].url()
-	if env["JOBHOOKS_API_KEY"], err = apiKey(ctx, opts.Dir); err != nil {
+	env[EnvJWKSURL] = children["JWKS"].url() + jwks.Path
+	env[EnvAPIURL] = children["API"].url()
+	if env[EnvAPIKey], err = apiKey(ctx, opts.Dir); err != nil {
 		return err
 	}
 	env["JOBHOOKS_CONSOLE_URL"] = env["JOBHOOKS_API_URL"] + "/console/"
@@ -281,10 +281,10 @@ func setUp(ctx context.Context, children map[string]*child) error {
 	// The functions inherit this process's environment: make the key the configured mode signs
 	// with (JOBHOOKS_SIGNING_MODE=jwt needs an RS256 key by default), as scripts/secrets-init
 	// --signing-alg does in the cloud. A bad value stops the functions at start (config.Load).
-	if m := os.Getenv("JOBHOOKS_SIGNING_MODE"); m != "" {
+	if m := os.Getenv(config.EnvSigningMode); m != "" {
 		cfg.SigningMode = m
 	}
-	if a := os.Getenv("JOBHOOKS_JWT_ALGORITHM"); a != "" {
+	if a := os.Getenv(config.EnvJWTAlgorithm); a != "" {
 		cfg.JWTAlgorithm = a
 	}
 	keys, err := signingkey.New(sm, GoogleProject, cfg.SigningKeySecret, signingkey.Options{PublicSecretID: cfg.SigningJWKSSecret})
@@ -386,3 +386,11 @@ func absolute(p string) string {
 	}
 	return p
 }
+
+// Variables .dev/env holds besides the configuration's (shared/config) and the emulator hosts:
+// where the stack's API and JWKS answer, and an API key of Project.
+const (
+	EnvAPIURL  = "JOBHOOKS_API_URL"
+	EnvAPIKey  = "JOBHOOKS_API_KEY"
+	EnvJWKSURL = "JOBHOOKS_JWKS_URL"
+)

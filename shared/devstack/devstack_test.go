@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/emulator"
 	"github.com/jobhooks/jobhooks/shared/verify"
 )
@@ -25,12 +26,7 @@ import (
 // scripts/dev, wait for .dev/env, create a webhook with the key from it, publish an event with
 // scripts/publish, see it arrive signed, stop with SIGTERM — and no process it started survives.
 func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal("gcloud is required")
-		}
-		t.Skip("skipping: gcloud is not installed")
-	}
+	emulator.NeedGcloud(t)
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
 	dev := exec.Command(filepath.Join(root, "scripts/dev"), "--dir", dir)
@@ -62,8 +58,8 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	env := readEnv(t, envPath)
-	for _, k := range []string{"JOBHOOKS_API_URL", "JOBHOOKS_API_KEY", "JOBHOOKS_JWKS_URL", "PUBSUB_EMULATOR_HOST",
-		"FIRESTORE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT", "JOBHOOKS_JOB_EVENTS_TOPIC"} {
+	for _, k := range []string{EnvAPIURL, EnvAPIKey, EnvJWKSURL, emulator.PubSub.HostEnv(),
+		emulator.Firestore.HostEnv(), config.EnvGoogleProject, config.EnvJobEventsTopic} {
 		if env[k] == "" {
 			t.Errorf("%s lacks %s", envPath, k)
 		}
@@ -85,9 +81,9 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 	})}
 	go srv.Serve(ln)
 	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodPost, env["JOBHOOKS_API_URL"]+"/v1/projects/demo/webhooks?webhook_id=test-hook",
+	req, _ := http.NewRequest(http.MethodPost, env[EnvAPIURL]+"/v1/projects/demo/webhooks?webhook_id=test-hook",
 		strings.NewReader(`{"url":"http://`+ln.Addr().String()+`/hook","subscribed_events":["batch.succeeded"]}`))
-	req.Header.Set("x-goog-api-key", env["JOBHOOKS_API_KEY"])
+	req.Header.Set("x-goog-api-key", env[EnvAPIKey])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +153,7 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 	if len(logs) == 0 {
 		t.Fatal("the stack wrote no logs")
 	}
-	watched := []string{created.Secret, strings.TrimPrefix(created.Secret, "whsec_"), env["JOBHOOKS_API_KEY"]}
+	watched := []string{created.Secret, strings.TrimPrefix(created.Secret, "whsec_"), env[EnvAPIKey]}
 	shaped := regexp.MustCompile(`jh_[A-Za-z0-9_-]{43}|whsec_[A-Za-z0-9+/]{8,}`)
 	jwtShaped := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ`)
 	for _, path := range append(logs, "") {

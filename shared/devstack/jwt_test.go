@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/emulator"
 )
 
@@ -24,18 +25,13 @@ import (
 // delivery arrives with a JWT that go-jose verifies from the JWKS alone, and starting the
 // stack logs no rejected push request (its readiness probe sends none).
 func TestScriptsDev_JWTModeWorksOutOfTheBox(t *testing.T) {
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal("gcloud is required")
-		}
-		t.Skip("skipping: gcloud is not installed")
-	}
+	emulator.NeedGcloud(t)
 	const issuer = "https://hooks.example.test"
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
 	dev := exec.Command(filepath.Join(root, "scripts/dev"), "--dir", dir)
 	dev.Dir = root
-	dev.Env = append(os.Environ(), "JOBHOOKS_SIGNING_MODE=jwt", "JOBHOOKS_PUBLIC_BASE_URL="+issuer, "JOBHOOKS_JWT_ALGORITHM=")
+	dev.Env = append(os.Environ(), config.EnvSigningMode+"=jwt", config.EnvPublicBaseURL+"="+issuer, config.EnvJWTAlgorithm+"=")
 	out, _ := dev.StdoutPipe()
 	dev.Stderr = dev.Stdout
 	if err := dev.Start(); err != nil {
@@ -94,7 +90,7 @@ func TestScriptsDev_JWTModeWorksOutOfTheBox(t *testing.T) {
 	}
 
 	// Only the JWKS, fetched as a receiver would, and a library that is not ours.
-	resp, err := http.Get(env["JOBHOOKS_JWKS_URL"])
+	resp, err := http.Get(env[EnvJWKSURL])
 	if err != nil {
 		t.Fatal(err)
 	}

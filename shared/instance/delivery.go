@@ -29,8 +29,6 @@ func (in *Instance) Deliverer(ctx context.Context) (*delivery.Service, error) {
 	}
 	return delivery.New(in.Config, delivery.Deps{
 		Store: st, Publisher: pub, Keyring: kr, Sender: in.Sender(), Log: in.Log, Now: in.Now, Tracer: in.Tracer,
-		DynamicSigner: func(ctx context.Context, targetURL string) (delivery.Signer, error) {
-			return signers.For(ctx, targetURL)
-		},
+		DynamicSigner: signers.For,
 	}), nil
 }

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/logging"
@@ -96,5 +98,43 @@ func TestPushFunction_WhatIsNotAPushEnvelopeGets400WithoutABuild(t *testing.T) {
 	}
 	if builds.Load() != 0 {
 		t.Errorf("%d builds for requests that were not push envelopes, want 0", builds.Load())
+	}
+}
+
+func TestPushFunction_PushesArrivingTogetherBeforeTheFirstBuildShareOneBuild(t *testing.T) {
+	var builds atomic.Int32
+	release := make(chan struct{})
+	h := PushFunction(testInstance, func(context.Context, *Instance) (pushmsg.HandlerFunc, error) {
+		builds.Add(1)
+		<-release // every push is waiting for the handler while this build runs
+		return func(context.Context, pushmsg.Message) error { return nil }, nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const pushes = 8
+	codes := make(chan int, pushes)
+	for range pushes {
+		go func() {
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(envelope("x")))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for builds.Load() == 0 {
+		runtime.Gosched()
+	}
+	time.Sleep(50 * time.Millisecond) // the other pushes arrive while the build is still running
+	close(release)
+	for range pushes {
+		if code := <-codes; code != http.StatusNoContent {
+			t.Errorf("status %d, want 204", code)
+		}
+	}
+	if n := builds.Load(); n != 1 {
+		t.Errorf("%d builds for %d pushes at once, want 1: the clients are the instance's, made once", n, pushes)
 	}
 }

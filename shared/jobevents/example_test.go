@@ -62,7 +62,7 @@ func ExampleNewPublisher() {
 		Data: map[string]string{"id": "batches/42", "output_file_uri": "gs://acme-results/42.jsonl"},
 	})
 	if err != nil {
-		log.Fatal(err) // an *event.Invalid inside says which field is wrong
+		log.Fatal(err) // a *jobevents.Invalid inside says which field is wrong
 	}
 	fmt.Println("published", msgID)
 }

@@ -4,7 +4,7 @@
 //
 // Its promises:
 //   - An event Publish or Marshal accepts is never dead-lettered by Dispatch as poison; one they
-//     refuse is never published, and the error wraps an *event.Invalid naming the field.
+//     refuse is never published, and the error wraps an *Invalid naming the field.
 //   - Publish returns once Pub/Sub has stored the message, with the server's message id.
 //   - Publishing waits at most 1 ms to batch (the client's default is 10 ms): a job finishing is
 //     latency-sensitive, and a job system rarely finishes a hundred jobs in the same millisecond.
@@ -27,11 +27,16 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
 // Topic is the topic id job systems publish to (Terraform's job_events_topic output).
-const Topic = "job-events"
+const Topic = topics.JobEvents
+
+// Invalid is the error a refused event wraps (errors.As): Reason names the field and the rule.
+// It is Dispatch's own type (shared/event), so a job system need not import that package.
+type Invalid = event.Invalid
 
 // DelayThreshold is the longest a published event waits for others to share its batch.
 const DelayThreshold = time.Millisecond
@@ -72,7 +77,7 @@ type wireConfig struct {
 }
 
 // Marshal renders the message data and attributes and validates them as Dispatch will. A
-// validation error wraps an *event.Invalid.
+// validation error wraps an *Invalid.
 func (e Event) Marshal() ([]byte, map[string]string, error) {
 	if e.Timestamp.IsZero() {
 		e.Timestamp = time.Now()

@@ -103,9 +103,9 @@ func TestMarshal_RefusesWhatDispatchWouldDeadLetter(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := c.e.Marshal()
-			var inv *event.Invalid
+			var inv *jobevents.Invalid
 			if !errors.As(err, &inv) || !strings.Contains(inv.Reason, c.reason) {
-				t.Errorf("err = %v, want an *event.Invalid about %q", err, c.reason)
+				t.Errorf("err = %v, want a *jobevents.Invalid about %q", err, c.reason)
 			}
 		})
 	}

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/config"
 )
 
 // targets maps each function package (functions/<dir>) to the FUNCTION_TARGET it registers.
@@ -72,7 +74,17 @@ func main() {
 }
 `))
 
+// skipShort: packaging and building every function takes minutes, not seconds; these tests run
+// without -short (CI runs everything).
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: builds the upload archive and every function")
+	}
+}
+
 func TestPackage_BuildsAndStartsEveryTargetLikeTheGoBuildpack(t *testing.T) {
+	skipShort(t)
 	work := t.TempDir()
 	archive := runPackage(t, filepath.Join(work, "upload.zip"))
 
@@ -133,6 +145,7 @@ func TestPackage_BuildsAndStartsEveryTargetLikeTheGoBuildpack(t *testing.T) {
 }
 
 func TestPackage_IsReproducible(t *testing.T) {
+	skipShort(t)
 	work := t.TempDir()
 	a, err := os.ReadFile(runPackage(t, filepath.Join(work, "a.zip")))
 	if err != nil {
@@ -290,7 +303,7 @@ func assertAnswersHTTP(t *testing.T, bin, target string) {
 	cmd.Env = append(os.Environ(),
 		"PORT="+strconv.Itoa(port),
 		"FUNCTION_TARGET="+target,
-		"GOOGLE_CLOUD_PROJECT=test",
+		config.EnvGoogleProject+"=test",
 		"K_SERVICE="+strings.ToLower(target),
 	)
 	var output bytes.Buffer

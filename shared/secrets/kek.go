@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strings"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -15,8 +14,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // readLatest reads the newest enabled KEK version. Secret Manager's `latest` alias is the newest
 // version whatever its state, so when an operator has disabled a bad new version, `latest` fails
@@ -67,7 +64,7 @@ func (k *Keyring) useResponse(resp *secretmanagerpb.AccessSecretVersionResponse)
 	}
 	data := resp.GetPayload().GetData()
 	defer clear(data)
-	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+	if Corrupted(resp.GetPayload()) {
 		return nil, fmt.Errorf("%w: KEK version %s of %s arrived corrupted (checksum mismatch)", ErrUnavailable, version, k.secretName)
 	}
 	if len(data) != kekSize {
@@ -129,26 +126,10 @@ func (k *Keyring) classify(err error, version string) error {
 // racing may each add a version, which is harmless. Production gets its secret from Terraform;
 // tests and the local stack call this.
 func (k *Keyring) EnsureKEK(ctx context.Context) error {
-	_, err := k.client.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: k.secretName})
-	if status.Code(err) == codes.NotFound {
-		_, err = k.client.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
-			Parent:   "projects/" + k.googleProject,
-			SecretId: k.kekSecretID,
-			Secret: &secretmanagerpb.Secret{
-				Replication: &secretmanagerpb.Replication{
-					Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}},
-				},
-				Labels: map[string]string{"app": "jobhooks", "purpose": "kek"},
-			},
-		})
-		if status.Code(err) == codes.AlreadyExists {
-			err = nil
-		}
+	if err := EnsureSecret(ctx, k.client, k.googleProject, k.kekSecretID, "kek"); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("secrets: ensure KEK secret %s: %w", k.secretName, err)
-	}
-	_, err = k.newestEnabled(ctx)
+	_, err := k.newestEnabled(ctx)
 	if errors.Is(err, ErrKEKVersionUnusable) {
 		_, err = k.RotateKEK(ctx)
 	}
@@ -162,13 +143,9 @@ func (k *Keyring) RotateKEK(ctx context.Context) (string, error) {
 	key := make([]byte, kekSize)
 	defer clear(key)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails
-	sum := int64(crc32.Checksum(key, castagnoli))
-	v, err := k.client.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
-		Parent:  k.secretName,
-		Payload: &secretmanagerpb.SecretPayload{Data: key, DataCrc32C: &sum},
-	})
+	v, err := AddVersion(ctx, k.client, k.secretName, key)
 	if err != nil {
-		return "", fmt.Errorf("secrets: add KEK version to %s: %w", k.secretName, err)
+		return "", err
 	}
 	_, version, _ := strings.Cut(v.GetName(), "/versions/")
 	k.forgetLatest()

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+
+	"github.com/jobhooks/jobhooks/shared/secrets"
 )
 
 // The operator's operations: Ensure, Rotate and Retire. Production runs them through
@@ -19,7 +20,7 @@ import (
 // set (Publish). It returns the newest key for alg. Idempotent; two callers racing may each add a key, which is harmless (both are published
 // and the newest signs).
 func (s *Source) Ensure(ctx context.Context, alg string) (Key, error) {
-	if err := s.ensureSecret(ctx, s.secretName, s.secretID, "signing-key"); err != nil {
+	if err := secrets.EnsureSecret(ctx, s.client, s.googleProject, s.secretID, "signing-key"); err != nil {
 		return Key{}, err
 	}
 	s.Forget()
@@ -53,13 +54,9 @@ func (s *Source) Rotate(ctx context.Context, alg string) (Key, error) {
 		return Key{}, err
 	}
 	defer clear(payload)
-	sum := int64(crc32.Checksum(payload, castagnoli))
-	v, err := s.client.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
-		Parent:  s.secretName,
-		Payload: &secretmanagerpb.SecretPayload{Data: payload, DataCrc32C: &sum},
-	})
+	v, err := secrets.AddVersion(ctx, s.client, s.secretName, payload)
 	if err != nil {
-		return Key{}, fmt.Errorf("signingkey: add a version to %s: %w", s.secretName, err)
+		return Key{}, err
 	}
 	_, k.Version, _ = strings.Cut(v.GetName(), "/versions/")
 	k.Created = v.GetCreateTime().AsTime()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jobhooks/jobhooks/shared/secrets"
 )
 
 // The public key set is published beside the private keys: a second secret whose newest version
@@ -49,43 +50,15 @@ func (s *Source) Publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("signingkey: render the JWKS: %w", err)
 	}
-	if err := s.ensureSecret(ctx, s.publicName, s.publicID, "signing-jwks"); err != nil {
+	if err := secrets.EnsureSecret(ctx, s.client, s.googleProject, s.publicID, "signing-jwks"); err != nil {
 		return err
 	}
 	latest, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s.publicName + "/versions/latest"})
 	if err == nil && bytes.Equal(latest.GetPayload().GetData(), doc) {
 		return nil
 	}
-	sum := int64(crc32.Checksum(doc, castagnoli))
-	if _, err := s.client.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
-		Parent:  s.publicName,
-		Payload: &secretmanagerpb.SecretPayload{Data: doc, DataCrc32C: &sum},
-	}); err != nil {
+	if _, err := secrets.AddVersion(ctx, s.client, s.publicName, doc); err != nil {
 		return fmt.Errorf("signingkey: publish the public keys to %s (run scripts/signing-key init to retry): %w", s.publicName, err)
-	}
-	return nil
-}
-
-// ensureSecret creates secret id (automatic replication) if it does not exist.
-func (s *Source) ensureSecret(ctx context.Context, name, id, purpose string) error {
-	_, err := s.client.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name})
-	if status.Code(err) == codes.NotFound {
-		_, err = s.client.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
-			Parent:   "projects/" + s.googleProject,
-			SecretId: id,
-			Secret: &secretmanagerpb.Secret{
-				Replication: &secretmanagerpb.Replication{
-					Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}},
-				},
-				Labels: map[string]string{"app": "jobhooks", "purpose": purpose},
-			},
-		})
-		if status.Code(err) == codes.AlreadyExists {
-			err = nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("signingkey: ensure secret %s: %w", name, err)
 	}
 	return nil
 }
@@ -156,7 +129,7 @@ func (p *PublicSource) read(ctx context.Context) (*PublicSet, error) {
 		return nil, fmt.Errorf("%w: reading %s: %w", ErrUnavailable, p.name, err)
 	}
 	data := resp.GetPayload().GetData()
-	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+	if secrets.Corrupted(resp.GetPayload()) {
 		return nil, fmt.Errorf("%w: %s arrived corrupted (checksum mismatch)", ErrUnavailable, p.name)
 	}
 	set := &PublicSet{Read: p.now()}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/jobhooks/jobhooks/shared/secrets"
 )
 
 // The ways reading the keys fails, besides ErrBadKey.
@@ -284,8 +285,6 @@ func (s *Source) enabledVersions(ctx context.Context) ([]version, error) {
 	return out, nil
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // access reads and parses one version.
 func (s *Source) access(ctx context.Context, v version) (Key, error) {
 	name := s.secretName + "/versions/" + v.number
@@ -299,7 +298,7 @@ func (s *Source) access(ctx context.Context, v version) (Key, error) {
 	}
 	data := resp.GetPayload().GetData()
 	defer clear(data)
-	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+	if secrets.Corrupted(resp.GetPayload()) {
 		return Key{}, fmt.Errorf("%w: %s arrived corrupted (checksum mismatch)", ErrUnavailable, name)
 	}
 	k, err := Parse(data)

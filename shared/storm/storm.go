@@ -35,6 +35,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/devstack"
 	"github.com/jobhooks/jobhooks/shared/store"
 )
@@ -129,9 +130,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 
 	// The stack hands this process's environment to the functions it starts.
-	os.Setenv("JOBHOOKS_RETRY_WINDOW", opts.Window.String())
-	os.Setenv("JOBHOOKS_ATTEMPT_TIMEOUT", opts.AttemptTimeout.String())
-	os.Setenv("JOBHOOKS_CACHE_TTL", opts.CacheTTL.String())
+	os.Setenv(config.EnvRetryWindow, opts.Window.String())
+	os.Setenv(config.EnvAttemptTimeout, opts.AttemptTimeout.String())
+	os.Setenv(config.EnvCacheTTL, opts.CacheTTL.String())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	env, stopStack, err := startStack(ctx, opts)
@@ -157,7 +158,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	defer stopEndpoints()
-	api := newAPI(env["JOBHOOKS_API_URL"], env["JOBHOOKS_API_KEY"], devstack.Project)
+	api := newAPI(env[devstack.EnvAPIURL], env[devstack.EnvAPIKey], devstack.Project)
 	if err := api.createWebhooks(ctx, eps); err != nil {
 		return res, err
 	}

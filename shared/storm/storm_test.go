@@ -5,7 +5,6 @@ import (
 	"flag"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -27,12 +26,7 @@ func TestFaultStorm(t *testing.T) {
 	if run := flag.Lookup("test.run"); run == nil || !strings.Contains(run.Value.String(), "FaultStorm") {
 		t.Skip("the fault storm runs only when selected: go test -run TestFaultStorm ./shared/storm")
 	}
-	if _, err := exec.LookPath("gcloud"); err != nil {
-		if os.Getenv(emulator.RequiredEnv) == "1" {
-			t.Fatal(emulator.ErrNoGcloud)
-		}
-		t.Skip(emulator.ErrNoGcloud)
-	}
+	emulator.NeedGcloud(t)
 	t.Chdir("../..") // the stack builds the functions binary from the module's root
 	var progress io.Writer = io.Discard
 	if testing.Verbose() {

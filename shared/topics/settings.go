@@ -27,7 +27,8 @@ type Subscription struct {
 	DeadLetterTopic string
 }
 
-// Topic ids (defaults; config.Config carries the deployed names).
+// Topic ids: the only place they are spelt (config.Defaults and jobevents.Topic use these;
+// config.Config carries the deployed names, which Terraform may prefix).
 const (
 	JobEvents  = "job-events"
 	Deliveries = "webhook-deliveries"

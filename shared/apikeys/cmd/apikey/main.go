@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	if *googleProject != "" {
-		os.Setenv("GOOGLE_CLOUD_PROJECT", *googleProject)
+		os.Setenv(config.EnvGoogleProject, *googleProject)
 	}
 	cfg, err := config.Load()
 	if err != nil {

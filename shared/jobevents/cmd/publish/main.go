@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/jobevents"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/tracing/export"
@@ -33,8 +34,8 @@ func main() {
 	data := flag.String("data", "", `data object as JSON (default: {"id": "<event id>"})`)
 	file := flag.String("file", "", "publish this JSON file as the message data instead of building one")
 	metadata := flag.String("user-metadata", "", "user_metadata object as JSON (dynamic webhooks)")
-	topic := flag.String("topic", envOr("JOBHOOKS_JOB_EVENTS_TOPIC", jobevents.Topic), "topic id")
-	gproject := flag.String("google-project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "Google Cloud project of the topic")
+	topic := flag.String("topic", envOr(config.EnvJobEventsTopic, jobevents.Topic), "topic id")
+	gproject := flag.String("google-project", os.Getenv(config.EnvGoogleProject), "Google Cloud project of the topic")
 	flag.Var(&targets, "uri", "per-request webhook URI (repeatable): makes the event dynamic")
 	flag.Parse()
 	if *gproject == "" {

@@ -62,10 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("signing-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := config.Defaults()
-	project := fs.String("project", firstNonEmpty(os.Getenv("GOOGLE_CLOUD_PROJECT"), os.Getenv("GCP_PROJECT")), "Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
+	project := fs.String("project", firstNonEmpty(os.Getenv(config.EnvGoogleProject), os.Getenv("GCP_PROJECT")), "Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
 	prefix := fs.String("name-prefix", "", "prefix of the deployment's resource names (Terraform's name_prefix)")
-	secret := fs.String("secret", os.Getenv("JOBHOOKS_SIGNING_KEY_SECRET"), "secret id (default <name-prefix>"+def.SigningKeySecret+")")
-	publicSecret := fs.String("public-secret", os.Getenv("JOBHOOKS_SIGNING_JWKS_SECRET"), "secret id of the published public key set, all the JWKS function reads (default <name-prefix>"+def.SigningJWKSSecret+")")
+	secret := fs.String("secret", os.Getenv(config.EnvSigningKeySecret), "secret id (default <name-prefix>"+def.SigningKeySecret+")")
+	publicSecret := fs.String("public-secret", os.Getenv(config.EnvSigningJWKSSecret), "secret id of the published public key set, all the JWKS function reads (default <name-prefix>"+def.SigningJWKSSecret+")")
 	alg := fs.String("alg", defaultAlgorithm(), "key algorithm for init and rotate: EdDSA (v1a, jwt EdDSA) or RS256 (jwt RS256); default from $JOBHOOKS_SIGNING_MODE and $JOBHOOKS_JWT_ALGORITHM")
 	force := fs.Bool("force", false, "retire even if the newest key was added less than "+retireMinAge.String()+" ago")
 	fs.Usage = func() {
@@ -157,10 +157,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // defaultAlgorithm is the algorithm of the deployment's mode, read like the functions read it.
 func defaultAlgorithm() string {
 	cfg := config.Defaults()
-	if m := os.Getenv("JOBHOOKS_SIGNING_MODE"); m != "" {
+	if m := os.Getenv(config.EnvSigningMode); m != "" {
 		cfg.SigningMode = m
 	}
-	if a := os.Getenv("JOBHOOKS_JWT_ALGORITHM"); a != "" {
+	if a := os.Getenv(config.EnvJWTAlgorithm); a != "" {
 		cfg.JWTAlgorithm = a
 	}
 	return signingkey.Algorithm(cfg)
