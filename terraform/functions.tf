@@ -24,6 +24,13 @@ locals {
     JWKS       = "ALLOW_ALL"
   }
 
+  # The JWKS function's public address, known before any function exists: a function created
+  # through the Cloud Functions v2 API is also served at https://REGION-PROJECT.cloudfunctions.net/NAME,
+  # interchangeably with its run.app URL (Google's "HTTP triggers" page of Cloud Run functions).
+  # Its service_config.uri cannot be used here: the functions are one resource, and the API's
+  # environment would depend on the resource itself.
+  jwks_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name_prefix}jobhooks-${local.functions.JWKS.name}/.well-known/jwks.json"
+
   # Every function reads the same settings (shared/config); each uses the ones it needs.
   function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
@@ -52,6 +59,8 @@ locals {
     JOBHOOKS_JWT_ALGORITHM    = var.jwt_algorithm
     # Origins that may embed the console in a frame; none by default (frame-ancestors 'none').
     JOBHOOKS_CONSOLE_FRAME_ANCESTORS = join(" ", var.console_frame_ancestors)
+    # Shown on the console's Verify page (README, Console).
+    JOBHOOKS_JWKS_URL = local.jwks_url
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }
