@@ -24,6 +24,13 @@ locals {
     JWKS       = "ALLOW_ALL"
   }
 
+  # The JWKS function's public address, known before any function exists: a function created
+  # through the Cloud Functions v2 API is also served at https://REGION-PROJECT.cloudfunctions.net/NAME,
+  # interchangeably with its run.app URL (Google's "HTTP triggers" page of Cloud Run functions).
+  # Its service_config.uri cannot be used here: the functions are one resource, and the API's
+  # environment would depend on the resource itself.
+  jwks_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.name_prefix}jobhooks-${local.functions.JWKS.name}/.well-known/jwks.json"
+
   # Every function reads the same settings (shared/config); each uses the ones it needs.
   function_env = {
     GOOGLE_CLOUD_PROJECT            = var.project_id
@@ -55,6 +62,8 @@ locals {
     # Spans go to Cloud Trace: every job event whose trace arrived sampled, and this share of the rest.
     JOBHOOKS_TRACE_EXPORTER     = "cloudtrace"
     JOBHOOKS_TRACE_SAMPLE_RATIO = tostring(var.trace_sample_ratio)
+    # Shown on the console's Verify page (README, Console).
+    JOBHOOKS_JWKS_URL = local.jwks_url
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }

@@ -15,7 +15,9 @@ output "portal_key_secret" {
 
 output "jwks_url" {
   description = "Public keys of the dynamic-webhook signing key; receivers of v1a/jwt deliveries fetch them here."
-  value       = "${google_cloudfunctions2_function.fn["JWKS"].service_config[0].uri}/.well-known/jwks.json"
+  value       = local.jwks_url
+  # Printed once the function that serves it exists.
+  depends_on = [google_cloudfunctions2_function.fn]
 }
 
 output "job_events_topic" {

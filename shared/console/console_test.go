@@ -190,7 +190,10 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the hostile img was requested: %q", got)
 		}
 		// Replay the other failed delivery (the one that got 409).
-		tb.run("webhook", tb.hash("#/webhooks/billing"), chromedp.WaitVisible(chromedp.CSS("#replay")))
+		// The chart and the list load after the page and push the form down: wait for both, or the
+		// click lands where the button was.
+		tb.run("webhook", tb.hash("#/webhooks/billing"), chromedp.WaitVisible(chromedp.CSS("#chart svg")),
+			chromedp.WaitVisible(chromedp.CSS("#delivery-list")), chromedp.WaitVisible(chromedp.CSS("#replay")))
 		tb.run("replay", chromedp.Click(chromedp.CSS("#replay button[type=submit]")))
 		tb.waitText("#replay-result", "1 delivery queued again", 15*time.Second)
 		waitDelivered(t, base, key, "billing", 2)

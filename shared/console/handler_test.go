@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,10 +17,13 @@ import (
 func TestHandler_ServesTheEmbeddedFilesUnderAStrictPolicy(t *testing.T) {
 	srv := httptest.NewServer(console.Handler(console.Options{JWKSURL: "https://jwks.example.com/.well-known/jwks.json"}))
 	defer srv.Close()
-	for path, want := range map[string]string{
-		"/console/": "text/html", "/console/console.js": "text/javascript", "/console/console.css": "text/css",
-		"/console/settings.json": "application/json",
-	} {
+	types := map[string]string{
+		"/console/": "text/html", "/console/console.css": "text/css", "/console/settings.json": "application/json",
+	}
+	for _, src := range scripts(t, srv.URL+"/console/") {
+		types["/console/"+src] = "text/javascript"
+	}
+	for path, want := range types {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -54,4 +58,30 @@ func TestHandler_ServesTheEmbeddedFilesUnderAStrictPolicy(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "; frame-ancestors https://app.example.com") || resp.Header.Get("X-Frame-Options") != "" {
 		t.Errorf("with an embedding origin: %q, X-Frame-Options %q", csp, resp.Header.Get("X-Frame-Options"))
 	}
+}
+
+// scriptTag is a <script> element of the console's page; src is empty for an inline one.
+var scriptTag = regexp.MustCompile(`<script(?: src="([^"]*)")?[^>]*>`)
+
+// scripts are the sources of the page's script elements, in order; an inline script fails the test.
+func scripts(t *testing.T, page string) []string {
+	t.Helper()
+	resp, err := http.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, m := range scriptTag.FindAllStringSubmatch(string(body), -1) {
+		if m[1] == "" || strings.Contains(m[1], "/") {
+			t.Errorf("%s: %s is inline or not one of the console's own files", page, m[0])
+			continue
+		}
+		out = append(out, m[1])
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s loads no script:\n%s", page, body)
+	}
+	return out
 }

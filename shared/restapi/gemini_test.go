@@ -33,6 +33,35 @@ type webhookB struct {
 	UpdateTime       string `json:"update_time"`
 }
 
+// TestGemini_PingUnderV1betaAndV1_IsADeliveryTheConsoleFollows: Surface B's ping answers {}, as
+// the Gemini API's does, and accepts what the console sends (a portal link as well as a key); the
+// ping is a delivery like any other, which Surface A's delivery list, the console's view, shows
+// until it is delivered.
+func TestGemini_PingUnderV1betaAndV1_IsADeliveryTheConsoleFollows(t *testing.T) {
+	t.Parallel()
+	_, c := env(t, pipelinetest.Options{})
+	rcv := pipelinetest.NewReceiver(t, pipelinetest.OK)
+	c.createA("gem", rcv.URL)
+	link, _ := c.link("/v1/projects/acme:createPortalLink", `{"webhooks":["gem"]}`)
+
+	for _, r := range []response{
+		c.do("POST", "/v1beta/webhooks/gem:ping", ""),
+		c.withLink(link, "POST", "/v1/webhooks/gem:ping", ""),
+	} {
+		if r.ok(t, nil); strings.TrimSpace(string(r.body)) != "{}" {
+			t.Errorf("ping answered %s, want {}", r.body)
+		}
+	}
+	pipelinetest.Eventually(t, wait, "two pings delivered", func() bool {
+		var page deliveryPage
+		c.withLink(link, "GET", "/v1/projects/acme/webhooks/gem/deliveries?state=DELIVERED", "").ok(t, &page)
+		return len(page.Deliveries) == 2 && page.Deliveries[0].EventType == "webhook.ping" && page.Deliveries[1].EventType == "webhook.ping"
+	})
+	if n := rcv.Count(); n != 2 {
+		t.Errorf("the receiver got %d requests, want the two pings", n)
+	}
+}
+
 func TestGemini_EveryMethodInTheWireFormatUnderV1betaAndV1(t *testing.T) {
 	t.Parallel()
 	_, c := env(t, pipelinetest.Options{})

@@ -109,6 +109,24 @@ run "only_api_and_jwks_are_public" {
   }
 }
 
+run "the_api_names_the_jwks_url_without_waiting_for_the_function" {
+  command = plan
+
+  variables {
+    region      = "europe-west1"
+    name_prefix = "staging-"
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.fn["API"].service_config[0].environment_variables["JOBHOOKS_JWKS_URL"] == "https://europe-west1-demo-project.cloudfunctions.net/staging-jobhooks-jwks/.well-known/jwks.json"
+    error_message = "The API (the console's Verify page) gets the JWKS function's cloudfunctions.net address, with this deployment's region and prefix."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.fn["JWKS"].name == "staging-jobhooks-jwks" && output.jwks_url == google_cloudfunctions2_function.fn["API"].service_config[0].environment_variables["JOBHOOKS_JWKS_URL"]
+    error_message = "The URL names the JWKS function as deployed, and the jwks_url output is the same address."
+  }
+}
+
 run "subscriptions_retry_dead_letter_and_outlive_the_function" {
   command = plan
 
