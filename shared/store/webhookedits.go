@@ -78,7 +78,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, project, id string, change fu
 // DeleteWebhook removes a webhook; ErrNotFound if it does not exist. Its delivery records stay
 // (they expire with their TTL); its pending deliveries are cancelled by Deliver.
 func (s *Store) DeleteWebhook(ctx context.Context, project, id string) error {
-	if _, err := s.webhooks(project).Doc(id).Delete(ctx, firestore.Exists); err != nil {
+	// In a transaction, so that the commit is retried when it meets the lock of a webhook-health
+	// transaction on the same document (Firestore answers Aborted; a plain write is not retried).
+	ref := s.webhooks(project).Doc(id)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		return tx.Delete(ref, firestore.Exists)
+	})
+	if err != nil {
 		return notFound(err, "delete webhook "+webhook.Name(project, id))
 	}
 	return nil
