@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/instance"
 	"github.com/jobhooks/jobhooks/shared/jwks"
-	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 )

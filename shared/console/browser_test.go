@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/jobhooks/jobhooks/shared/emulator"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/emulator"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
 // The console in a real browser: Debian's headless Chromium, driven over the DevTools protocol,

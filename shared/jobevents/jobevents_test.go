@@ -16,7 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/jobhooks/jobhooks/shared/contracts"
-	"github.com/jobhooks/jobhooks/shared/emulator"
+	"github.com/jobhooks/jobhooks/shared/devtools/emulator"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/jobevents"
 	"github.com/jobhooks/jobhooks/shared/topics"

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/apikeys"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/management"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/restapi"
 	"github.com/jobhooks/jobhooks/shared/store"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/apikeys"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
 // apikeyScript runs scripts/apikey against the stack's database, as an operator would with the

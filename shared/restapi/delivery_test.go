@@ -12,8 +12,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/jobhooks/jobhooks/shared/config"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/event"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
 )
 
 // deliveryA is a delivery as Surface A shows it.

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/genai/interactions/models/operations"
 	"google.golang.org/genai/interactions/models/webhooks"
 
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 )
 

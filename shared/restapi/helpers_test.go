@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
 // TestMain runs the tests on one set of emulators. Afterwards every log line the API and the

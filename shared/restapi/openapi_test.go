@@ -16,8 +16,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/jobhooks/jobhooks/shared/contracts"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/logging"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/restapi"
 )
 

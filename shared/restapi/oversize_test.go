@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
 // TestAPI_EveryBodyOver1MiBIsA400AndChangesNothing sends a body one byte over 1 MiB to every

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/portal"
 )
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
 // propagate_trace (README, Observability): off unless set, settable on both surfaces, stored

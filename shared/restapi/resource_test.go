@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/config"
-	"github.com/jobhooks/jobhooks/shared/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )

@@ -13,7 +13,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 
-	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 )
 

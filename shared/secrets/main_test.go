@@ -13,7 +13,7 @@ import (
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"

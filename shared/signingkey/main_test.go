@@ -14,7 +14,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc"
 
-	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
+	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jobhooks/jobhooks/shared/emulator"
+	"github.com/jobhooks/jobhooks/shared/devtools/emulator"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 

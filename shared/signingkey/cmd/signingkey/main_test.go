@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager"
 	"github.com/jobhooks/jobhooks/shared/instance"
-	"github.com/jobhooks/jobhooks/shared/localsecretmanager"
 )
 
 func TestMain(m *testing.M) {

@@ -1,0 +1,284 @@
+package storm
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
+
+	"github.com/jobhooks/jobhooks/shared/devtools/devstack"
+	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/webhook"
+)
+
+// eventState is the part of an event record the check needs. create_time is when the event was
+// first fanned out: when its deliveries count as queued.
+type eventState struct {
+	State        string    `firestore:"state"`
+	Deliveries   []string  `firestore:"deliveries"`
+	CreateTime   time.Time `firestore:"create_time"`
+	DispatchTime time.Time `firestore:"dispatch_time"`
+}
+
+// listed reports whether the event's deliveries are listed: planned at its claim, rewritten at
+// its close. listedAt is when the list was made.
+func (e eventState) listed() bool { return !e.CreateTime.IsZero() }
+
+func (e eventState) listedAt() time.Time {
+	if !e.DispatchTime.IsZero() {
+		return e.DispatchTime
+	}
+	return e.CreateTime
+}
+
+// pair is what is known of one (event, endpoint) pair once the storm is over.
+type pair struct {
+	ep       *endpoint
+	answers  []answer // of every incarnation of the webhook, in time order
+	rec      store.Delivery
+	recorded bool
+	hook     webhook.State // the webhook's state at the end
+	ev       eventState
+	id       string // the delivery id
+	// toNew are the POSTs that reached a new incarnation of the webhook although the delivery
+	// was queued before it began (incarnation.go).
+	toNew int
+	// deliverDown is when Deliver was killed and not yet restarted.
+	deliverDown outage
+}
+
+func (p pair) received() bool {
+	return slices.ContainsFunc(p.answers, func(a answer) bool { return a.kind == answeredOK && a.verified })
+}
+
+// check reads every record once and judges every pair.
+func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
+	project, fs := devstack.Project, st.Client()
+	root := fs.Collection("projects").Doc(project)
+	snaps, err := root.Collection("deliveries").Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("read delivery records: %w", err)
+	}
+	records := make(map[string]store.Delivery, len(snaps))
+	for _, s := range snaps {
+		var d store.Delivery
+		if err := s.DataTo(&d); err != nil {
+			return err
+		}
+		records[d.ID] = d
+	}
+	res.Records = len(records)
+	if res.PendingRecords, err = countOf(ctx, root.Collection("deliveries").Where("state", "==", string(store.Pending))); err != nil {
+		return err
+	}
+	snaps, err = root.Collection("events").Select("state", "deliveries", "create_time", "dispatch_time").Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("read event records: %w", err)
+	}
+	events := map[string]eventState{}
+	for _, s := range snaps {
+		var e eventState
+		if err := s.DataTo(&e); err != nil {
+			return err
+		}
+		events[s.Ref.ID] = e
+	}
+	hooks, err := st.ListWebhooks(ctx, project)
+	if err != nil {
+		return err
+	}
+	state := map[string]webhook.State{}
+	for _, w := range hooks {
+		state[w.ID] = w.State
+	}
+	if res.DeadLetters, err = countOf(ctx, fs.Collection("deadletters").Where("kind", "==", "delivery").Where("project", "==", project)); err != nil {
+		return err
+	}
+
+	seen := r.opts.CacheTTL + time.Second
+	for i, ev := range r.plan.events {
+		msgID := event.MessageID(project, ev.ID)
+		for _, idx := range r.plan.targets[i] {
+			ep := r.eps[idx]
+			p := pair{ep: ep, answers: ep.allAnswers(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID],
+				id: event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID()), deliverDown: r.deliverDown}
+			p.rec, p.recorded = records[p.id]
+			toNew := ep.change.toNewIncarnation(ep, msgID, p.ev.CreateTime)
+			p.toNew = len(toNew)
+			res.ToNewIncarnation += p.toNew
+			if ep.change.receivedByNew(ep, msgID, p.ev.CreateTime) {
+				res.ReceivedByNew++
+			}
+			outcome, ok := judge(p)
+			if ep.change != nil {
+				outcome, ok = judgeChange(p, seen)
+			}
+			if outcome == outLost && !res.Settled {
+				outcome = outUnsettled // still on its way when the storm stopped waiting
+			}
+			res.add(ep.plan.Kind(), outcome, ok, p.answers)
+			if !ok {
+				line := fmt.Sprintf("%s → %s: %s (record %s %s, %d attempts; event queued at %s; endpoint answered %s",
+					ev.ID, ep.plan.ID(), outcome, p.rec.State, p.rec.Reason, p.rec.Attempts, since(r.began, p.ev.CreateTime), describe(r.began, p.answers))
+				if ep.change != nil && !ep.change.to.IsZero() {
+					line += fmt.Sprintf("; webhook %s at %s", ep.change.kind, since(r.began, ep.change.to))
+				}
+				res.problem(ep.plan.ID(), outcome, line+")")
+			}
+		}
+	}
+	for _, ep := range r.eps {
+		res.BadSignatures += ep.badSigs
+		if ep.change != nil && ep.change.next != nil {
+			res.BadSignatures += ep.change.next.badSigs
+		}
+	}
+	return nil
+}
+
+// Outcomes of a pair, as the table shows them.
+const (
+	outReceived    = "received"
+	outNotTargeted = "not fanned out: webhook disabled by its 410 before the event"
+	outLost        = "LOST"
+	outUnsettled   = "not settled in time"
+	// outReceivedLeftPending: the endpoint accepted a POST, but the record stayed pending and
+	// nothing finishes it any more.
+	outReceivedLeftPending = "received, but its record was left pending"
+	// outAnsweredUnrecorded: the endpoint answered, but no record was ever written — what a
+	// reply that cannot be stored leads to: the POST is made again and again.
+	outAnsweredUnrecorded   = "answered, but never recorded"
+	outDeliveredNotAccepted = "recorded delivered but never accepted by the endpoint"
+	// outRetryUnrecorded: a garbled endpoint answered 5xx first, but the record shows one attempt.
+	outRetryUnrecorded = "delivered, but its 5xx attempt is not recorded"
+)
+
+// judge decides what became of one pair and whether that agrees with what its endpoint did.
+func judge(p pair) (string, bool) {
+	rec := p.rec
+	switch {
+	case !p.recorded && len(p.answers) > 0:
+		return outAnsweredUnrecorded, false
+	case p.received():
+		return p.judgeReceived()
+	case p.recorded && rec.State == store.Delivered:
+		return outDeliveredNotAccepted, false
+	case p.recorded && rec.State.Final():
+		return string(rec.State) + " " + rec.Reason, agrees(p)
+	case !p.recorded && p.ep.plan.isGone() && p.hook != webhook.Enabled && p.ev.listed() &&
+		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.listedAt()):
+		return outNotTargeted, true
+	}
+	return outLost, false
+}
+
+// judgeReceived decides a pair the endpoint accepted: its record must say so.
+func (p pair) judgeReceived() (string, bool) {
+	switch {
+	case p.rec.State == store.Pending:
+		return outReceivedLeftPending, false
+	case p.ep.plan.Profile == Garbled && p.retryUnrecorded():
+		return outRetryUnrecorded, false
+	}
+	return outReceived, true
+}
+
+// retryUnrecorded: a garbled endpoint answered a delivery's first POST 5xx with a hostile body,
+// a later one 200, yet the record counts one attempt. Excused: two copies of the task POSTed at
+// once (Pub/Sub may push a message twice; the slower copy's record write loses), and a 5xx just
+// before Deliver was killed (the process died before recording it).
+func (p pair) retryUnrecorded() bool {
+	first := p.answers[0]
+	if first.status < 500 || p.rec.Attempts >= 2 {
+		return false
+	}
+	i := slices.IndexFunc(p.answers, func(a answer) bool { return a.kind == answeredOK && a.verified })
+	if i < 0 || p.answers[i].at.Sub(first.at) < time.Second {
+		return false
+	}
+	down := p.deliverDown
+	return down.from.IsZero() || first.at.Before(down.from.Add(-2*time.Second)) || first.at.After(down.to)
+}
+
+// agrees says whether a final failure is what the endpoint's behaviour must lead to.
+func agrees(p pair) bool {
+	gave := func(status int) bool {
+		return slices.ContainsFunc(p.answers, func(a answer) bool { return a.kind == answeredStatus && a.status == status })
+	}
+	rec, ep := p.rec, p.ep
+	switch {
+	case rec.State == store.Failed && rec.Reason == "gone":
+		// A 410 disables the webhook, whatever body came with it.
+		return gave(410) && p.hook == webhook.DisabledDueToFailedDeliveries
+	case rec.State == store.Cancelled && rec.Reason == "webhook_disabled_due_to_failed_deliveries":
+		return ep.plan.isGone() && ep.first410Before(time.Now())
+	case rec.State == store.Failed && rec.Reason == "status_400":
+		return gave(400)
+	case rec.State == store.Exhausted && rec.Reason == "window_exhausted":
+		// Every attempt of the window failed; the last one recorded is something the endpoint did.
+		switch ep.plan.Profile {
+		case Unavailable:
+			return rec.LastStatusCode == 503
+		case Hanging:
+			return rec.LastStatusCode == 0
+		case Flaky, Throttled, Flapping, Garbled:
+			return rec.LastStatusCode == 0 || gave(rec.LastStatusCode)
+		}
+	}
+	return false
+}
+
+// accepted reports whether the endpoint, or its webhook's new incarnation, accepted a POST of
+// delivery id.
+func (e *endpoint) accepted(id string) bool {
+	return slices.ContainsFunc(e.allAnswers(id), func(a answer) bool { return a.kind == answeredOK })
+}
+
+func (e *endpoint) first410Before(t time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.first410.IsZero() && e.first410.Before(t)
+}
+
+func countOf(ctx context.Context, q firestore.Query) (int, error) {
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, _ := res["n"].(*firestorepb.Value)
+	return int(v.GetIntegerValue()), nil
+}
+
+// describe lists what an endpoint answered, each with its time since the storm began; of a long
+// list, the first few and the last.
+func describe(began time.Time, answers []answer) string {
+	if len(answers) == 0 {
+		return "nothing (no request arrived)"
+	}
+	parts := make([]string, len(answers))
+	for i, a := range answers {
+		if i >= 4 && i < len(answers)-1 {
+			if i == 4 {
+				parts[i] = fmt.Sprintf("… %d more", len(answers)-5)
+			}
+			continue
+		}
+		switch a.kind {
+		case answeredOK:
+			parts[i] = "200"
+		case answeredStatus:
+			parts[i] = fmt.Sprint(a.status)
+		case answeredReset:
+			parts[i] = "reset"
+		case answeredTimeout:
+			parts[i] = "timeout"
+		}
+		parts[i] += " at " + a.at.Sub(began).Round(100*time.Millisecond).String()
+	}
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), ", ")
+}
