@@ -105,7 +105,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	say("building the functions binary…")
 	bin := filepath.Join(opts.Dir, "bin", "jobhooks-functions")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./shared/devstack/cmd/functions").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./shared/devtools/devstack/cmd/functions").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 

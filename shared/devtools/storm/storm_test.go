@@ -19,12 +19,12 @@ import (
 // disabled and enabled again — in about a minute and a half. It starts a whole local stack and keeps
 // both cores busy meanwhile, so it runs only when asked for by name, as CI does:
 //
-//	go test -run TestFaultStorm -count=1 ./shared/storm
+//	go test -run TestFaultStorm -count=1 ./shared/devtools/storm
 //
 // scripts/storm runs the same storm at full size.
 func TestFaultStorm(t *testing.T) {
 	if run := flag.Lookup("test.run"); run == nil || !strings.Contains(run.Value.String(), "FaultStorm") {
-		t.Skip("the fault storm runs only when selected: go test -run TestFaultStorm ./shared/storm")
+		t.Skip("the fault storm runs only when selected: go test -run TestFaultStorm ./shared/devtools/storm")
 	}
 	emulator.NeedGcloud(t)
 	t.Chdir("../../..") // the stack builds the functions binary from the module's root
