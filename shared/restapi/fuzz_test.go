@@ -178,7 +178,7 @@ func checkSettingsRoundTrip(t *testing.T, name string, set management.Settings) 
 	}
 	b, err := json.Marshal(resourceWebhookIn{
 		URL: set.URL, DisplayName: set.DisplayName, SubscribedEvents: set.SubscribedEvents, State: string(set.State),
-		RequestHeaders: set.RequestHeaders, StatusCodesToRetryOn: set.StatusCodesToRetryOn,
+		RequestHeaders: set.RequestHeaders, StatusCodesToRetryOn: set.StatusCodesToRetryOn, PropagateTrace: set.PropagateTrace,
 	})
 	if err != nil {
 		t.Fatal(err)
