@@ -6,7 +6,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"sync"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
@@ -26,22 +25,7 @@ func init() {
 // a failed build; until it is, the router still answers — unknown paths 404, the API's methods
 // 503 — in the API's error shape.
 func Handler(in func() (*instance.Instance, error)) http.HandlerFunc {
-	var (
-		mu  sync.Mutex
-		api http.Handler
-	)
-	get := func(ctx context.Context, inst *instance.Instance) (http.Handler, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if api == nil {
-			h, err := Build(ctx, inst)
-			if err != nil {
-				return nil, err
-			}
-			api = h
-		}
-		return api, nil
-	}
+	api := instance.NewLazy(Build)
 	return func(w http.ResponseWriter, r *http.Request) {
 		inst, err := in()
 		if err != nil {
@@ -49,7 +33,7 @@ func Handler(in func() (*instance.Instance, error)) http.HandlerFunc {
 			return
 		}
 		r = r.WithContext(logging.WithTrace(r.Context(), r, inst.Config.GoogleProject))
-		h, err := get(r.Context(), inst)
+		h, err := api.Get(r.Context(), inst)
 		if err != nil {
 			inst.Log.ErrorContext(r.Context(), "api not ready", "error", err.Error())
 			h = restapi.New(restapi.Options{Log: inst.Log, Now: inst.Now, Console: consoleOf(inst)})

@@ -1,9 +1,10 @@
 // Package instance holds what one function instance creates once and reuses for every request:
-// its configuration, logger and Google Cloud clients.
+// its configuration, logger and Google Cloud clients, and the function's handler built from them
+// (Lazy).
 //
-// Clients are created lazily, on the first request that needs them, so a binary starts and
-// answers HTTP before it can reach Google Cloud; a failed creation is retried on the next
-// request rather than remembered. With PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST or
+// Clients and handlers are created lazily, on the first request that needs them, so a binary
+// starts and answers HTTP before it can reach Google Cloud; a failed creation is retried on the
+// next request rather than remembered. With PUBSUB_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST or
 // SECRETMANAGER_EMULATOR_HOST set, the clients talk to the local stand-ins.
 package instance
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
@@ -18,22 +17,7 @@ type Builder func(ctx context.Context, in *Instance) (pushmsg.HandlerFunc, error
 // valid message (and again after a failed build), and until it is, messages are nacked so
 // Pub/Sub redelivers them.
 func PushFunction(in func() (*Instance, error), build Builder) http.HandlerFunc {
-	var (
-		mu      sync.Mutex
-		handler pushmsg.HandlerFunc
-	)
-	get := func(ctx context.Context, inst *Instance) (pushmsg.HandlerFunc, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if handler == nil {
-			fn, err := build(ctx, inst)
-			if err != nil {
-				return nil, fmt.Errorf("function not ready: %w", err)
-			}
-			handler = fn
-		}
-		return handler, nil
-	}
+	handler := NewLazy(build)
 	return func(w http.ResponseWriter, r *http.Request) {
 		inst, err := in()
 		if err != nil {
@@ -42,9 +26,9 @@ func PushFunction(in func() (*Instance, error), build Builder) http.HandlerFunc 
 		}
 		ctx := logging.WithTrace(r.Context(), r, inst.Config.GoogleProject)
 		pushmsg.Handler(inst.Log, func(ctx context.Context, m pushmsg.Message) error {
-			fn, err := get(ctx, inst)
+			fn, err := handler.Get(ctx, inst)
 			if err != nil {
-				return err
+				return fmt.Errorf("function not ready: %w", err)
 			}
 			return fn(ctx, m)
 		})(w, r.WithContext(ctx))

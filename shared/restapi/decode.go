@@ -36,6 +36,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readObject reads the body of r and decodes it as decodeObject does.
+func readObject(r *http.Request, v any, optional bool) (map[string]bool, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body, v, optional)
+}
+
 // decodeObject decodes a JSON object body into v, whose json tags list every member it knows,
 // and returns the members present. Any other member is refused (a typo must not be silently
 // ignored), and so is anything after the object. An empty or null body is {} when optional.
@@ -123,13 +132,13 @@ func describe(t reflect.Type) string {
 	return "a " + t.Kind().String()
 }
 
-// jsonNames lists the json member names of the struct v points to.
+// jsonNames lists the json member names of the struct v points to, those of embedded structs in
+// their place.
 func jsonNames(v any) []string {
-	t := reflect.TypeOf(v).Elem()
 	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(v).Elem()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" && !f.Anonymous {
 			names = append(names, name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jobhooks/jobhooks/shared/management"
 	"github.com/jobhooks/jobhooks/shared/store"
@@ -131,19 +132,7 @@ type replayResponse struct {
 }
 
 func (h *Handler) replay(ctx context.Context, r *http.Request, project string) (any, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	var in replayRequest
-	if _, err := decodeObject(body, &in, false); err != nil {
-		return nil, err
-	}
-	start, err := timestamp("start_time", in.StartTime)
-	if err != nil {
-		return nil, err
-	}
-	end, err := timestamp("end_time", in.EndTime)
+	start, end, err := decodeReplay(r)
 	if err != nil {
 		return nil, err
 	}
@@ -152,4 +141,20 @@ func (h *Handler) replay(ctx context.Context, r *http.Request, project string) (
 		return nil, err
 	}
 	return replayResponse{QueuedCount: n}, nil
+}
+
+// decodeReplay reads a replay request's window (an absent time is zero); the service decides
+// whether it is one.
+func decodeReplay(r *http.Request) (start, end time.Time, err error) {
+	var in replayRequest
+	if _, err := readObject(r, &in, false); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if start, err = timestamp("start_time", in.StartTime); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if end, err = timestamp("end_time", in.EndTime); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return start, end, nil
 }

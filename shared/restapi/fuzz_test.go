@@ -15,8 +15,8 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// decoder is the request-decoding half of one API method, up to the service call: exactly the
-// calls its handler makes, in the same order. It returns what the service would be given.
+// decoder is the request-decoding half of one API method, up to the service call: the very
+// function its handler calls. It returns what the service would be given.
 type decoder struct {
 	path string
 	run  func(r *http.Request) (any, error)
@@ -26,77 +26,36 @@ type decoder struct {
 // before they touch the store, so these run without one.
 var decoders = map[string]decoder{
 	"A create": {"/v1/projects/acme/webhooks", func(r *http.Request) (any, error) {
-		body, err := readBody(r)
-		if err != nil {
-			return nil, err
-		}
-		var in resourceWebhookIn
-		if _, err := decodeObject(body, &in, false); err != nil {
-			return nil, err
-		}
-		if in.Name != "" {
-			if _, _, ok := parseWebhookName(in.Name); !ok {
-				return nil, badRequest("name")
-			}
-		}
-		return settingsOrError(in.settings())
+		req, err := resourceSurface.decodeCreate(r, "acme")
+		return req.Settings, err
 	}},
 	"A update": {"/v1/projects/acme/webhooks/w", func(r *http.Request) (any, error) {
-		return update(r, &resourceWebhookIn{}, resourceFields)
+		return maskOfSettable(resourceSurface.decodeUpdate(r))
 	}},
 	"B create": {"/v1beta/webhooks", func(r *http.Request) (any, error) {
-		body, err := readBody(r)
-		if err != nil {
-			return nil, err
-		}
-		var in geminiWebhookIn
-		if _, err := decodeObject(body, &in, false); err != nil {
-			return nil, err
-		}
-		return settingsOrError(in.settings())
+		req, err := geminiSurface.decodeCreate(r, "acme")
+		return req.Settings, err
 	}},
 	"B update": {"/v1beta/webhooks/w", func(r *http.Request) (any, error) {
-		return update(r, &geminiWebhookIn{}, geminiFields)
+		return maskOfSettable(geminiSurface.decodeUpdate(r))
 	}},
-	"A rotate": {"/v1/projects/acme/webhooks/w:rotateSigningSecret", rotation},
-	"B rotate": {"/v1beta/webhooks/w:rotateSigningSecret", rotation},
+	"A rotate": {"/v1/projects/acme/webhooks/w:rotateSigningSecret", func(r *http.Request) (any, error) { return decodeRotation(r) }},
+	"B rotate": {"/v1beta/webhooks/w:rotateSigningSecret", func(r *http.Request) (any, error) { return decodeRotation(r) }},
 	"A replay": {"/v1/projects/acme/webhooks/w:replay", func(r *http.Request) (any, error) {
-		body, err := readBody(r)
-		if err != nil {
-			return nil, err
-		}
-		var in replayRequest
-		if _, err := decodeObject(body, &in, false); err != nil {
-			return nil, err
-		}
-		start, err := timestamp("start_time", in.StartTime)
-		if err != nil {
-			return nil, err
-		}
-		end, err := timestamp("end_time", in.EndTime)
-		if err != nil {
-			return nil, err
-		}
-		return [2]any{start, end}, nil
+		start, end, err := decodeReplay(r)
+		return [2]any{start, end}, err
+	}},
+	"A portal link": {"/v1/projects/acme:createPortalLink", func(r *http.Request) (any, error) {
+		in, ttl, err := decodePortalLink(r)
+		return [2]any{in, ttl}, err
 	}},
 	// ping (both surfaces) and a delivery's :retry take no parameters.
 	"empty": {"/v1/projects/acme/webhooks/w:ping", func(r *http.Request) (any, error) { return nil, emptyBody(r) }},
 }
 
-type settable interface {
-	settings() (management.Settings, error)
-}
-
-func update(r *http.Request, in settable, names fieldNames) (any, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	present, err := decodeObject(body, in, true)
-	if err != nil {
-		return nil, err
-	}
-	mask, err := names.fields(r, present)
+// maskOfSettable passes on a decoded update whose mask names only settable fields, and fails
+// one that names any other: the service would refuse it with an error of its own.
+func maskOfSettable(set management.Settings, mask []management.Field, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -105,27 +64,8 @@ func update(r *http.Request, in settable, names fieldNames) (any, error) {
 			return nil, errors.New("the mask names " + string(f) + ", which is not settable")
 		}
 	}
-	set, err := in.settings()
-	return [2]any{set, mask}, err
+	return set, nil
 }
-
-func rotation(r *http.Request) (any, error) {
-	body, err := readBody(r)
-	if err != nil {
-		return nil, err
-	}
-	var in rotateRequest
-	if _, err := decodeObject(body, &in, true); err != nil {
-		return nil, err
-	}
-	how, err := enum("revocation_behavior", in.RevocationBehavior, revocations, isResourcePath(r))
-	if err == nil && how != "" && how != "after_h24" && how != "immediately" {
-		return nil, errors.New("revocation_behavior decoded to " + how)
-	}
-	return how, err
-}
-
-func settingsOrError(set management.Settings, err error) (any, error) { return set, err }
 
 // FuzzRequestBodies feeds every body (and update_mask) to the decoder of every method that
 // reads one. Nothing may panic, and each answer is either a value the service can be given or
@@ -138,6 +78,7 @@ func FuzzRequestBodies(f *testing.F) {
 	f.Add([]byte(`{"revocation_behavior":"REVOKE_PREVIOUS_SECRETS_IMMEDIATELY"}`), "")
 	f.Add([]byte(`{"start_time":"2026-11-27T00:00:00Z","end_time":"2026-11-28T00:00:00.5+01:00"}`), "")
 	f.Add([]byte(`{"url":"https://a.example.com/h","signing_secrets":[{"truncated_secret":"whsec_abcd..."}]}`), "updateMask=*")
+	f.Add([]byte(`{"webhooks":["w1","w2"],"read_only":true,"ttl":"86400.5s"}`), "")
 	f.Fuzz(func(t *testing.T, body []byte, mask string) {
 		for name, d := range decoders {
 			target := d.path
@@ -178,7 +119,7 @@ func checkSettingsRoundTrip(t *testing.T, name string, set management.Settings) 
 	}
 	b, err := json.Marshal(resourceWebhookIn{
 		URL: set.URL, DisplayName: set.DisplayName, SubscribedEvents: set.SubscribedEvents, State: string(set.State),
-		RequestHeaders: set.RequestHeaders, StatusCodesToRetryOn: set.StatusCodesToRetryOn,
+		RequestHeaders: set.RequestHeaders, StatusCodesToRetryOn: set.StatusCodesToRetryOn, PropagateTrace: set.PropagateTrace,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -128,24 +128,9 @@ func (h *Handler) createPortalLink(ctx context.Context, r *http.Request, project
 	if h.Portal == nil {
 		return nil, management.Errorf(management.Unavailable, "portal links are not configured on this deployment")
 	}
-	body, err := readBody(r)
+	in, ttl, err := decodePortalLink(r)
 	if err != nil {
 		return nil, err
-	}
-	var in portalLinkRequest
-	if _, err := decodeObject(body, &in, true); err != nil {
-		return nil, err
-	}
-	ttl := defaultLinkTTL
-	if in.TTL != "" {
-		d, err := time.ParseDuration(in.TTL)
-		if !durationPattern.MatchString(in.TTL) || err != nil || d <= 0 || d > portal.MaxTTL {
-			return nil, badRequest("ttl: %q is not a duration like \"3600s\" between 1s and %.0fs (24 h)", truncate(in.TTL), portal.MaxTTL.Seconds())
-		}
-		ttl = d
-	}
-	if len(in.Webhooks) > portal.MaxWebhooks {
-		return nil, badRequest("webhooks: %d webhooks, at most %d per link", len(in.Webhooks), portal.MaxWebhooks)
 	}
 	for i, id := range in.Webhooks {
 		if _, err := h.Service.GetWebhook(ctx, project, id); err != nil {
@@ -161,6 +146,26 @@ func (h *Handler) createPortalLink(ctx context.Context, r *http.Request, project
 		return nil, err
 	}
 	return portalLinkResponse{URL: consoleURL(r) + "#token=" + token, ExpireTime: ts(expire)}, nil
+}
+
+// decodePortalLink reads a :createPortalLink request and the life of the link it asks for.
+func decodePortalLink(r *http.Request) (portalLinkRequest, time.Duration, error) {
+	var in portalLinkRequest
+	if _, err := readObject(r, &in, true); err != nil {
+		return portalLinkRequest{}, 0, err
+	}
+	ttl := defaultLinkTTL
+	if in.TTL != "" {
+		d, err := time.ParseDuration(in.TTL)
+		if !durationPattern.MatchString(in.TTL) || err != nil || d <= 0 || d > portal.MaxTTL {
+			return portalLinkRequest{}, 0, badRequest("ttl: %q is not a duration like \"3600s\" between 1s and %.0fs (24 h)", truncate(in.TTL), portal.MaxTTL.Seconds())
+		}
+		ttl = d
+	}
+	if len(in.Webhooks) > portal.MaxWebhooks {
+		return portalLinkRequest{}, 0, badRequest("webhooks: %d webhooks, at most %d per link", len(in.Webhooks), portal.MaxWebhooks)
+	}
+	return in, ttl, nil
 }
 
 // consoleURL is the console's address as the caller reached this API: the scheme the load

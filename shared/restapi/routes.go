@@ -41,10 +41,10 @@ const (
 )
 
 var methods = append([]method{
-	{Route{http.MethodGet, resourceCollectionPath}, (*Handler).listResource},
-	{Route{http.MethodPost, resourceCollectionPath}, (*Handler).createResource},
-	{Route{http.MethodGet, resourceWebhookPath}, (*Handler).getResource},
-	{Route{http.MethodPatch, resourceWebhookPath}, (*Handler).updateResource},
+	{Route{http.MethodGet, resourceCollectionPath}, resourceSurface.list},
+	{Route{http.MethodPost, resourceCollectionPath}, resourceSurface.create},
+	{Route{http.MethodGet, resourceWebhookPath}, resourceSurface.get},
+	{Route{http.MethodPatch, resourceWebhookPath}, resourceSurface.update},
 	{Route{http.MethodDelete, resourceWebhookPath}, (*Handler).deleteWebhook},
 	{Route{http.MethodPost, resourceWebhookPath + ":ping"}, (*Handler).pingResource},
 	{Route{http.MethodPost, resourceWebhookPath + ":rotateSigningSecret"}, (*Handler).rotate},
@@ -62,10 +62,10 @@ func geminiMethods(version string) []method {
 	collection := version + "/webhooks"
 	item := collection + "/{webhook}"
 	return []method{
-		{Route{http.MethodGet, collection}, (*Handler).listGemini},
-		{Route{http.MethodPost, collection}, (*Handler).createGemini},
-		{Route{http.MethodGet, item}, (*Handler).getGemini},
-		{Route{http.MethodPatch, item}, (*Handler).updateGemini},
+		{Route{http.MethodGet, collection}, geminiSurface.list},
+		{Route{http.MethodPost, collection}, geminiSurface.create},
+		{Route{http.MethodGet, item}, geminiSurface.get},
+		{Route{http.MethodPatch, item}, geminiSurface.update},
 		{Route{http.MethodDelete, item}, (*Handler).deleteWebhook},
 		{Route{http.MethodPost, item + ":ping"}, (*Handler).pingGemini},
 		{Route{http.MethodPost, item + ":rotateSigningSecret"}, (*Handler).rotate},
