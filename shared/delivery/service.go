@@ -68,7 +68,7 @@ var errNotYet = errors.New("delivery: before the endpoint's Retry-After time")
 // Handle processes one pushed task. Its result is turned into ack/nack by pushmsg.Respond. The
 // handling is a span of the event's trace, carried in the task's attributes.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
-	ctx, span := s.tracer.Start(tracing.FromAttributes(ctx, m.Attributes), "Deliver", trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := tracing.StartHandling(ctx, s.tracer, "Deliver", m)
 	defer func() { tracing.End(span, err) }()
 	return s.handle(ctx, m, span)
 }
@@ -80,7 +80,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, span trace.Span
 	}
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
-			attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyMessageID, m.MessageID))
+			attribute.String(tracing.KeyDeliveryID, t.DeliveryID))
 	}
 	now := s.Now()
 	d, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)

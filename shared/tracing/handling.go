@@ -1,6 +1,8 @@
 package tracing
 
 import (
+	"context"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -10,6 +12,19 @@ import (
 
 // KeyResult is the handling span's ack or nack, in pushmsg's words.
 const KeyResult = "jobhooks.result"
+
+// StartHandling starts the span of one push handling, named name (Dispatch, Deliver,
+// DeadLetter): a child of the trace the message's attributes carry (FromAttributes), else the
+// root of a new trace. pushmsg.Respond logs its line about the result under the span too
+// (pushmsg.LogUnder), so every line of the handling names the trace. End it with End.
+func StartHandling(ctx context.Context, tr trace.Tracer, name string, m pushmsg.Message) (context.Context, trace.Span) {
+	ctx, span := tr.Start(FromAttributes(ctx, m.Attributes), name, trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(KeyMessageID, m.MessageID))
+	}
+	pushmsg.LogUnder(ctx)
+	return ctx, span
+}
 
 // End ends the span of one push handling with the handler's result, as pushmsg.Respond will
 // read it: an ack (with its reason, e.g. a dead letter), an expected nack (a retry), or an
