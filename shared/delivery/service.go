@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/shared/cache"
@@ -78,10 +77,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, span trace.Span
 	if err != nil {
 		return s.deadLetter(ctx, m.Data, task.Task{}, "malformed_task: "+err.Error())
 	}
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
-			attribute.String(tracing.KeyDeliveryID, t.DeliveryID))
-	}
+	noteTask(span, t)
 	now := s.Now()
 	d, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)
 	switch {

@@ -18,6 +18,14 @@ import (
 // span that published the task (Dispatch's, or the Deliver that re-published it), and each POST
 // is a child of the handling that made it, so every attempt of one event lands in one trace.
 
+// noteTask names the task's event and delivery on Deliver's span.
+func noteTask(span trace.Span, t task.Task) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
+			attribute.String(tracing.KeyDeliveryID, t.DeliveryID))
+	}
+}
+
 // startAttempt starts the span of one POST to url ("" while the target is not known yet: the
 // span then also covers what comes before the POST).
 func (s *Service) startAttempt(ctx context.Context, t task.Task, url string) (context.Context, trace.Span) {
