@@ -1,6 +1,7 @@
 package pipelinetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -17,6 +19,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/deadletter"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
@@ -246,8 +249,7 @@ func TestTrace_ADeadLetteredDeliverysLastSpansSayWhyAndEveryLineOfTheirHandlings
 			attr(dead, tracing.KeyReason), attr(dead, tracing.KeyKind), attr(dead, tracing.KeyEventID), dead.Status(), eventID)
 	}
 
-	// Every line of each handling of the trace names it and the handling's span, down to the
-	// "acknowledged" that pushmsg.Respond writes for the Deliver that dead-lettered.
+	// Every line of each handling of the trace names it and the handling's span.
 	spans := map[string]map[string]bool{} // message id → span ids of its handlings
 	for _, sp := range spansOf(rec, tid, "") {
 		if id := attr(sp, tracing.KeyMessageID); id != "" {
@@ -259,14 +261,14 @@ func TestTrace_ADeadLetteredDeliverysLastSpansSayWhyAndEveryLineOfTheirHandlings
 	}
 	wantTrace := "projects/" + s.Config.GoogleProject + "/traces/" + tid.String()
 	seen := map[string]bool{}
-	for _, l := range Logs.Lines() {
+	for _, l := range s.Lines() {
 		var m map[string]any
 		if json.Unmarshal([]byte(l), &m) != nil {
 			continue
 		}
 		id, _ := m["message_id"].(string)
-		if tr, named := m[logging.TraceField].(string); spans[id] == nil || named && !strings.HasPrefix(tr, "projects/"+s.Config.GoogleProject+"/") {
-			continue // another message, or another stack's with the same id
+		if spans[id] == nil {
+			continue
 		}
 		msg, _ := m["message"].(string)
 		seen[msg] = true
@@ -274,9 +276,49 @@ func TestTrace_ADeadLetteredDeliverysLastSpansSayWhyAndEveryLineOfTheirHandlings
 			t.Errorf("log line %q of message %s: trace %v span %v, want %s and a span of that message's handling", msg, id, m[logging.TraceField], sp, wantTrace)
 		}
 	}
-	if !seen["acknowledged"] || !seen["dead letter"] {
-		t.Errorf("lines of the trace's handlings: %v; want Deliver's acknowledged and DeadLetter's dead letter", seen)
+	if !seen["dead letter"] {
+		t.Errorf("lines of the trace's handlings: %v; want DeadLetter's dead letter among them", seen)
 	}
+}
+
+func TestTrace_TheLineAboutAFailedHandlingNamesTheTraceDispatchStarted(t *testing.T) {
+	t.Parallel()
+	s, rec := traced(t, Options{})
+	rcv := NewReceiver(t, Status(503))
+	s.AddWebhook(t, hook("acme", "down", rcv.URL))
+	// Pub/Sub loses the deliveries topic: Dispatch cannot publish the retry task and fails, so
+	// pushmsg.Respond logs "handler failed" and nacks.
+	topic := "projects/" + s.Config.GoogleProject + "/topics/" + topics.Deliveries
+	if err := s.PubSub.TopicAdminClient.DeleteTopic(context.Background(), &pubsubpb.DeleteTopicRequest{Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	eventID := fmt.Sprintf("job-unpublished-%d", time.Now().UnixNano())
+	msgID := s.Publish(t, jobEvent("acme", eventID, "batch.succeeded"), nil) // no traceparent: Dispatch starts the trace
+
+	var lines int
+	Eventually(t, wait, "a handler failed line of the event's message", func() bool {
+		traces := map[string]string{} // span id → trace id of each failed Dispatch of the message
+		for _, sp := range rec.Ended() {
+			if sp.Name() == "Dispatch" && attr(sp, tracing.KeyMessageID) == msgID && sp.Status().Code == codes.Error {
+				traces[sp.SpanContext().SpanID().String()] = sp.SpanContext().TraceID().String()
+			}
+		}
+		lines = 0
+		for _, l := range s.Lines() {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) != nil || m["message_id"] != msgID || m["message"] != "handler failed; Pub/Sub will redeliver" {
+				continue
+			}
+			lines++
+			span, _ := m[logging.SpanField].(string)
+			if traces[span] == "" || m[logging.TraceField] != "projects/"+s.Config.GoogleProject+"/traces/"+traces[span] {
+				// The span ends before Respond logs: a line without a failed Dispatch span of
+				// its trace is the bug, not a race.
+				t.Fatalf("line %s names trace %v span %q; want the trace of a failed Dispatch span of message %s (%v)", m["message"], m[logging.TraceField], span, msgID, traces)
+			}
+		}
+		return lines > 0
+	})
 }
 
 func TestTrace_APoisonEventsDeadLetterIsHandledInItsTrace(t *testing.T) {
