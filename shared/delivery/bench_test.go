@@ -64,11 +64,11 @@ func benchDeliver(b *testing.B, tp *sdktrace.TracerProvider, flags string) {
 	env := []byte(`{"message":{"data":"` + base64.StdEncoding.EncodeToString(tk.Encode()) +
 		`","attributes":{"kind":"delivery","project":"acme","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-` + flags + `"},"messageId":"1234567890","publishTime":"2026-11-28T10:00:00Z"},"subscription":"projects/p/subscriptions/webhook-deliveries-deliver"}`)
 	key := bytes.Repeat([]byte{7}, 32)
-	tg := target{
+	tg := withHost(target{
 		static: true, url: "https://receiver.example.com/hooks/jobhooks",
 		headers:   []webhook.Header{{Key: "X-Team", Value: "data"}},
 		retriesOn: webhook.Webhook{}.RetriesOn, signer: signing.NewHMAC(key), propagateTrace: tp != nil,
-	}
+	})
 	var provider trace.TracerProvider
 	if tp != nil {
 		provider = tp
@@ -84,13 +84,13 @@ func benchDeliver(b *testing.B, tp *sdktrace.TracerProvider, flags string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ctx, span := tracing.StartHandling(r.Context(), s.tracer, "Deliver", m)
 		t, err := task.Decode(m.Data)
 		if err != nil {
 			b.Fatal(err)
 		}
-		noteTask(span, t)
-		actx, aspan := s.startAttempt(ctx, t, tg.url)
+		attrs := taskAttributes(t)
+		ctx, span := tracing.StartHandling(r.Context(), s.tracer, "Deliver", m, attrs[:]...)
+		actx, aspan := s.startAttempt(ctx, t, tg.spanName)
 		now := s.Now()
 		h := headers(t, tg, now.Unix())
 		propagate(actx, tg, h)

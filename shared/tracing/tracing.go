@@ -80,9 +80,21 @@ func Traceparent(ctx context.Context) string {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	propagator.Inject(ctx, c)
-	return c[ParentAttribute]
+	var c parentOnly
+	propagator.Inject(ctx, &c)
+	return c.value
+}
+
+// parentOnly keeps the traceparent the propagator writes and nothing else: cheaper than a map
+// for one value.
+type parentOnly struct{ value string }
+
+func (c *parentOnly) Get(string) string { return "" }
+func (c *parentOnly) Keys() []string    { return nil }
+func (c *parentOnly) Set(key, val string) {
+	if key == ParentAttribute {
+		c.value = val
+	}
 }
 
 // prefixed reads the Pub/Sub client's googclient_-prefixed keys.
