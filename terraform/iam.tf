@@ -19,8 +19,8 @@ locals {
   # Functions that read or write Firestore records. JWKS reads only the public key set.
   firestore_users = toset(["Dispatch", "Deliver", "DeadLetter", "API"])
 
-  # Functions that export spans: the two that handle a job event and its attempts.
-  tracing_functions = toset(["Dispatch", "Deliver"])
+  # Functions that export spans: those that handle a job event, its attempts and its dead letters.
+  tracing_functions = toset(["Dispatch", "Deliver", "DeadLetter"])
 
   # Who publishes where, and why.
   publishers = {
@@ -111,7 +111,7 @@ resource "google_project_iam_member" "firestore_user" {
   }
 }
 
-# Dispatch and Deliver send the spans of each job event's trace to Cloud Trace (README,
+# Dispatch, Deliver and DeadLetter send the spans of each job event's trace to Cloud Trace (README,
 # Observability): writing spans is all cloudtrace.agent allows, never reading a trace.
 resource "google_project_iam_member" "trace_agent" {
   for_each = local.tracing_functions

@@ -22,5 +22,5 @@ func Build(ctx context.Context, in *instance.Instance) (pushmsg.HandlerFunc, err
 	if err != nil {
 		return nil, err
 	}
-	return (&dl.Service{Store: st, Log: in.Log, Now: in.Now, Hold: dl.HoldFor(in.Config)}).Handle, nil
+	return (&dl.Service{Store: st, Log: in.Log, Now: in.Now, Hold: dl.HoldFor(in.Config), Tracer: in.Tracer}).Handle, nil
 }

@@ -14,10 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
 // Kinds of dead letters.
@@ -39,6 +44,8 @@ type Service struct {
 	// flight when the window closed may yet record a 2xx, and a delivered delivery must not
 	// alert. Zero records at once.
 	Hold time.Duration
+	// Tracer receives the handling's span; nil records none (shared/tracing).
+	Tracer trace.TracerProvider
 }
 
 // HoldFor is the Hold of a deployment: one attempt timeout and the time to record it.
@@ -47,8 +54,16 @@ func HoldFor(cfg config.Config) time.Duration { return cfg.AttemptTimeout + conf
 // errHeld nacks a dead letter that waits out Hold.
 var errHeld = errors.New("deadletter: a copy of the task may still be mid-POST; recorded after the attempt timeout")
 
-// Handle records one dead letter.
-func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
+// Handle records one dead letter. The handling is a span of the trace the dead letter carries
+// (of the Dispatch or Deliver that sent it, or of the task Pub/Sub gave up on), with its outcome
+// and reason (README, Observability).
+func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
+	ctx, span := tracing.StartHandling(ctx, tracing.Tracer(s.Tracer), "DeadLetter", m)
+	defer func() { tracing.End(span, err) }()
+	return s.handle(ctx, m)
+}
+
+func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	now := time.Now()
 	if s.Now != nil {
 		now = s.Now()
@@ -70,7 +85,7 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 			d.Kind = KindDelivery
 		}
 	}
-	level, message := slog.LevelError, "dead letter"
+	level, message, outcome := slog.LevelError, "dead letter", OutcomeRecorded
 	if d.Kind == KindDelivery && taskErr == nil {
 		d.Project, d.EventID, d.DeliveryID = t.Project, t.EventID, t.DeliveryID
 		delivered, err := s.closeDelivery(ctx, t, d.Reason, now)
@@ -78,12 +93,13 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 			return err
 		}
 		if !delivered && d.Reason == "window_exhausted" && now.Sub(m.PublishTime) < s.Hold {
+			mark(ctx, d, OutcomeHeld)
 			return pushmsg.Retry(errHeld)
 		}
 		if delivered {
 			// A copy of the task that was mid-POST when the window closed got a 2xx and
 			// recorded it: nothing was lost, so nothing alerts (the alert counts ERROR lines).
-			level, message = slog.LevelWarn, "dead letter superseded: the delivery was delivered"
+			level, message, outcome = slog.LevelWarn, "dead letter superseded: the delivery was delivered", OutcomeSuperseded
 			d.Reason += " (superseded: delivered)"
 		}
 	}
@@ -95,7 +111,38 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	s.Log.Log(ctx, level, message, "kind", d.Kind, "reason", d.Reason, "project", d.Project,
 		"event_id", d.EventID, "delivery_id", d.DeliveryID, "source", d.Source, "message_id", d.ID)
+	mark(ctx, d, outcome)
 	return nil
+}
+
+// Outcomes of a dead letter's handling, on its span (jobhooks.outcome).
+const (
+	// OutcomeRecorded: recorded and logged at ERROR; the span is an error.
+	OutcomeRecorded = "dead_lettered"
+	// OutcomeSuperseded: recorded, but the delivery was delivered meanwhile; nothing alerts.
+	OutcomeSuperseded = "superseded"
+	// OutcomeHeld: nacked until a copy of the task still mid-POST has had its chance (Hold).
+	OutcomeHeld = "held"
+)
+
+// mark puts the dead letter and the handling's outcome on its span. A dead letter recorded as
+// such is an error, so Trace Explorer shows it with the failed attempts before it.
+func mark(ctx context.Context, d store.DeadLetter, outcome string) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.String(tracing.KeyOutcome, outcome), attribute.String(tracing.KeyReason, d.Reason),
+		attribute.String(tracing.KeyKind, d.Kind)}
+	for k, v := range map[string]string{tracing.KeyProject: d.Project, tracing.KeyEventID: d.EventID, tracing.KeyDeliveryID: d.DeliveryID} {
+		if v != "" { // a poison event may name no project, and has no delivery
+			attrs = append(attrs, attribute.String(k, v))
+		}
+	}
+	span.SetAttributes(attrs...)
+	if outcome == OutcomeRecorded {
+		span.SetStatus(codes.Error, outcome+": "+d.Reason)
+	}
 }
 
 // closeDelivery makes the delivery's record final, if the dead-lettered task is the live one:

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/shared/cache"
@@ -68,20 +67,17 @@ var errNotYet = errors.New("delivery: before the endpoint's Retry-After time")
 // Handle processes one pushed task. Its result is turned into ack/nack by pushmsg.Respond. The
 // handling is a span of the event's trace, carried in the task's attributes.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
-	ctx, span := s.tracer.Start(tracing.FromAttributes(ctx, m.Attributes), "Deliver", trace.WithSpanKind(trace.SpanKindConsumer))
+	t, decodeErr := task.Decode(m.Data)
+	attrs := taskAttributes(t)
+	ctx, span := tracing.StartHandling(ctx, s.tracer, "Deliver", m, attrs[:]...)
 	defer func() { tracing.End(span, err) }()
-	return s.handle(ctx, m, span)
+	if decodeErr != nil {
+		return s.deadLetter(ctx, m.Data, task.Task{}, "malformed_task: "+decodeErr.Error())
+	}
+	return s.handle(ctx, m, t)
 }
 
-func (s *Service) handle(ctx context.Context, m pushmsg.Message, span trace.Span) error {
-	t, err := task.Decode(m.Data)
-	if err != nil {
-		return s.deadLetter(ctx, m.Data, task.Task{}, "malformed_task: "+err.Error())
-	}
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
-			attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyMessageID, m.MessageID))
-	}
+func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) error {
 	now := s.Now()
 	d, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)
 	switch {
@@ -195,9 +191,10 @@ func startSeries(d store.Delivery, t task.Task) store.Delivery {
 
 // logOutcome writes the attempt line of README's Observability section.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
+	host := hostOf(d.URL)
 	attrs := []any{
 		"event_id", t.EventID, "delivery_id", t.DeliveryID, "project", t.Project, "webhook", t.Webhook,
-		"target_host", hostOf(d.URL), "attempt", d.Attempts, "status_code", status,
+		"target_host", host, "attempt", d.Attempts, "status_code", status,
 		"latency_ms", latency.Milliseconds(), "outcome", outcome, "reason", reason,
 	}
 	if outcome == "delivered" && !t.EventTime.IsZero() {
@@ -208,7 +205,7 @@ func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery,
 		level = slog.LevelWarn
 	}
 	s.Log.Log(ctx, level, "delivery attempt", attrs...)
-	markOutcome(trace.SpanFromContext(ctx), d, outcome, status, latency, reason)
+	markOutcome(trace.SpanFromContext(ctx), host, d.Attempts, outcome, status, latency, reason)
 }
 
 func hostOf(raw string) string {

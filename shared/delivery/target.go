@@ -24,6 +24,9 @@ type target struct {
 	signer    signing.Signer
 	// propagateTrace sends the attempt's traceparent to the receiver (the webhook opted in).
 	propagateTrace bool
+	// host is url's, and spanName the name of an attempt's span: made once per target, not per
+	// attempt, as the target is cached.
+	host, spanName string
 	// loaded is when the webhook was read: a cancellation is decided on a copy read after the
 	// task was queued (see target).
 	loaded time.Time
@@ -45,7 +48,7 @@ func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhoo
 		if err != nil {
 			return target{}, err
 		}
-		return target{url: t.URL, retriesOn: webhook.Webhook{}.RetriesOn, signer: sig}, nil
+		return withHost(target{url: t.URL, retriesOn: webhook.Webhook{}.RetriesOn, signer: sig}), nil
 	}
 	key := t.Project + "/" + t.Webhook
 	load := func() (target, error) { return s.loadWebhook(ctx, t) }
@@ -98,8 +101,8 @@ func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) 
 
 // targetOf builds the target of webhook w: its secrets are decrypted here.
 func (s *Service) targetOf(ctx context.Context, w webhook.Webhook) (target, error) {
-	tg := target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now(),
-		propagateTrace: w.PropagateTrace}
+	tg := withHost(target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now(),
+		propagateTrace: w.PropagateTrace})
 	if w.State != webhook.Enabled {
 		return tg, nil
 	}
@@ -120,6 +123,13 @@ func (s *Service) targetOf(ctx context.Context, w webhook.Webhook) (target, erro
 }
 
 var errNoSecret = errors.New("no active secret")
+
+// withHost fills tg's host and span name from its URL.
+func withHost(tg target) target {
+	tg.host = hostOf(tg.url)
+	tg.spanName = spanName(tg.host)
+	return tg
+}
 
 func stateWord(s webhook.State) string {
 	if s == webhook.DisabledDueToFailedDeliveries {

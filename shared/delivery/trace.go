@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
@@ -18,30 +17,44 @@ import (
 // span that published the task (Dispatch's, or the Deliver that re-published it), and each POST
 // is a child of the handling that made it, so every attempt of one event lands in one trace.
 
-// startAttempt starts the span of one POST to url ("" while the target is not known yet: the
-// span then also covers what comes before the POST).
-func (s *Service) startAttempt(ctx context.Context, t task.Task, url string) (context.Context, trace.Span) {
-	return s.tracer.Start(ctx, spanName(url), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyWebhook, t.Webhook)))
+// taskAttributes name the task's event and delivery on Deliver's span (none of a task that did
+// not decode: tracing.StartHandling leaves empty values out).
+func taskAttributes(t task.Task) [3]attribute.KeyValue {
+	return [3]attribute.KeyValue{attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
+		attribute.String(tracing.KeyDeliveryID, t.DeliveryID)}
+}
+
+// client starts an attempt's span; made once, as each trace.WithSpanKind call allocates.
+var client = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+// startAttempt starts the span of one POST, named name: the target's spanName, or "POST" while
+// the target is not known yet (the span then also covers what comes before the POST). Its
+// attributes are built only for a span that records: most events are not sampled.
+func (s *Service) startAttempt(ctx context.Context, t task.Task, name string) (context.Context, trace.Span) {
+	ctx, span := s.tracer.Start(ctx, name, client...)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyWebhook, t.Webhook))
+	}
+	return ctx, span
 }
 
 // markOutcome puts what the attempt log line says on the span: host, status, latency, outcome,
 // attempt number and the reason (of a retry, a failure or an end without a POST). An outcome
 // that is not a success or a skip sets the span's status to the error, so the Console shows it.
-func markOutcome(span trace.Span, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
+func markOutcome(span trace.Span, host string, attempt int, outcome string, status int, latency time.Duration, reason string) {
 	if !span.IsRecording() {
 		return
 	}
-	span.SetAttributes(
-		attribute.String(tracing.KeyHost, hostOf(d.URL)), attribute.Int(tracing.KeyAttempt, d.Attempts),
-		attribute.String(tracing.KeyOutcome, outcome), attribute.Int64(tracing.KeyLatencyMS, latency.Milliseconds()),
-	)
+	attrs := make([]attribute.KeyValue, 4, 6)
+	attrs[0], attrs[1] = attribute.String(tracing.KeyHost, host), attribute.Int(tracing.KeyAttempt, attempt)
+	attrs[2], attrs[3] = attribute.String(tracing.KeyOutcome, outcome), attribute.Int64(tracing.KeyLatencyMS, latency.Milliseconds())
 	if status > 0 {
-		span.SetAttributes(attribute.Int(tracing.KeyStatus, status))
+		attrs = append(attrs, attribute.Int(tracing.KeyStatus, status))
 	}
 	if reason != "" {
-		span.SetAttributes(attribute.String(tracing.KeyReason, reason))
+		attrs = append(attrs, attribute.String(tracing.KeyReason, reason))
 	}
+	span.SetAttributes(attrs...)
 	switch outcome {
 	case "retry", "failed", "exhausted":
 		span.SetStatus(codes.Error, outcome+": "+reason)
@@ -59,10 +72,5 @@ func propagate(ctx context.Context, tg target, h http.Header) {
 	}
 }
 
-// spanName names an attempt's span after its host.
-func spanName(url string) string {
-	if url == "" {
-		return "POST"
-	}
-	return "POST " + hostOf(url)
-}
+// spanName names the span of an attempt to host.
+func spanName(host string) string { return "POST " + host }

@@ -76,8 +76,7 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // traceparent when the message carries one, else the root of a new trace. The first attempts
 // are its children, and the retry tasks carry it to Deliver.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
-	ctx, span := s.tracer.Start(tracing.FromAttributes(ctx, m.Attributes), "Dispatch", trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String(tracing.KeyMessageID, m.MessageID)))
+	ctx, span := tracing.StartHandling(ctx, s.tracer, "Dispatch", m)
 	defer func() { tracing.End(span, err) }()
 	err = s.handle(ctx, m)
 	if !pushmsg.Acked(err) && (s.tooOld(m) || m.DeliveryAttempt >= s.cfg.RepublishAfter) {

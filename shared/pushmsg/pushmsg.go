@@ -128,7 +128,8 @@ func Expected(err error) bool {
 type HandlerFunc func(ctx context.Context, m Message) error
 
 // Handler serves a push subscription: it decodes the envelope, calls fn and answers with the
-// status Respond chooses. A request that is not a push envelope gets 400: it can never succeed.
+// status Respond chooses, logged under the context the handler named with LogUnder. A request
+// that is not a push envelope gets 400: it can never succeed.
 func Handler(log *slog.Logger, fn HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m, err := Decode(r)
@@ -137,7 +138,25 @@ func Handler(log *slog.Logger, fn HandlerFunc) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		Respond(r.Context(), w, log, m, fn(r.Context(), m))
+		slot := &logSlot{ctx: r.Context()}
+		err = fn(context.WithValue(r.Context(), logKey{}, slot), m)
+		Respond(slot.ctx, w, log, m, err)
+	}
+}
+
+// logKey carries the slot in which a handler names the context Respond logs under.
+type logKey struct{}
+
+type logSlot struct{ ctx context.Context }
+
+// LogUnder makes Respond write its line about this handling's result ("acknowledged", "handler
+// failed") under ctx instead of the request's context. A handler calls it with the context of
+// its span, so that the line joins the job event's trace like the handler's own lines (README,
+// Observability). ctx must be the handler's context or one derived from it; anywhere else
+// LogUnder does nothing. Not safe for concurrent use: call it from the handler's goroutine.
+func LogUnder(ctx context.Context) {
+	if s, ok := ctx.Value(logKey{}).(*logSlot); ok {
+		s.ctx = ctx
 	}
 }
 

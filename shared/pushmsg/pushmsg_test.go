@@ -60,6 +60,56 @@ func TestHandler_AckNackIsDecidedByTheErrorType(t *testing.T) {
 
 func errorsJoin(err error) error { return errors.Join(err) }
 
+// tagKey marks a context; tagged records, per line, the tag of the context it was logged under.
+type tagKey struct{}
+
+type tagged struct {
+	slog.Handler
+	tags *[]string
+}
+
+func (tagged) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h tagged) Handle(ctx context.Context, r slog.Record) error {
+	tag, _ := ctx.Value(tagKey{}).(string)
+	*h.tags = append(*h.tags, r.Message+"@"+tag)
+	return nil
+}
+
+func TestHandler_RespondLogsUnderTheContextTheHandlerNamed(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{Ack(errors.New("dead-lettered: window_exhausted")), "acknowledged@span"},
+		{errors.New("firestore down"), "handler failed; Pub/Sub will redeliver@span"},
+	} {
+		var tags []string
+		log := slog.New(tagged{Handler: slog.DiscardHandler, tags: &tags})
+		rec := httptest.NewRecorder()
+		Handler(log, func(ctx context.Context, _ Message) error {
+			// As the handling span does (tracing.StartHandling): the result's line joins it.
+			LogUnder(context.WithValue(ctx, tagKey{}, "span"))
+			return c.err
+		})(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader(pushed)))
+		if len(tags) != 1 || tags[0] != c.want {
+			t.Errorf("%v: lines %q, want [%s]", c.err, tags, c.want)
+		}
+	}
+
+	// A handler that names nothing: the line is logged under the request's context, and a
+	// LogUnder outside any handling changes nothing.
+	var tags []string
+	log := slog.New(tagged{Handler: slog.DiscardHandler, tags: &tags})
+	LogUnder(context.WithValue(context.Background(), tagKey{}, "stray"))
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(pushed))
+	r = r.WithContext(context.WithValue(r.Context(), tagKey{}, "request"))
+	Handler(log, func(context.Context, Message) error { return errors.New("x") })(httptest.NewRecorder(), r)
+	if len(tags) != 1 || tags[0] != "handler failed; Pub/Sub will redeliver@request" {
+		t.Errorf("lines %q, want the failure under the request's context", tags)
+	}
+}
+
 func TestHandler_RejectsWhatPubSubWouldNeverSend(t *testing.T) {
 	called := false
 	fn := func(context.Context, Message) error { called = true; return nil }

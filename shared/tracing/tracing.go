@@ -1,6 +1,7 @@
 // Package tracing carries one job event's trace from the job system's publish to every POST of
 // every attempt (README, Observability): the trace context travels in Pub/Sub message
-// attributes as a W3C traceparent, Dispatch and Deliver continue it, and their log lines name it.
+// attributes as a W3C traceparent, Dispatch, Deliver and DeadLetter continue it, and their log
+// lines name it.
 //
 // A job event's trace is continued from its `traceparent` attribute, or from
 // `googclient_traceparent`, which the Pub/Sub Go client writes when its OpenTelemetry support is
@@ -46,6 +47,8 @@ const (
 	KeyHost       = "server.address"
 	KeyStatus     = "http.response.status_code"
 	KeyMessageID  = "messaging.message.id"
+	// KeyKind is a dead letter's kind: job_event or delivery.
+	KeyKind = "jobhooks.dead_letter.kind"
 )
 
 var propagator = propagation.TraceContext{}
@@ -77,9 +80,21 @@ func Traceparent(ctx context.Context) string {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return ""
 	}
-	c := propagation.MapCarrier{}
-	propagator.Inject(ctx, c)
-	return c[ParentAttribute]
+	var c parentOnly
+	propagator.Inject(ctx, &c)
+	return c.value
+}
+
+// parentOnly keeps the traceparent the propagator writes and nothing else: cheaper than a map
+// for one value.
+type parentOnly struct{ value string }
+
+func (c *parentOnly) Get(string) string { return "" }
+func (c *parentOnly) Keys() []string    { return nil }
+func (c *parentOnly) Set(key, val string) {
+	if key == ParentAttribute {
+		c.value = val
+	}
 }
 
 // prefixed reads the Pub/Sub client's googclient_-prefixed keys.

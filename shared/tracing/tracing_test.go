@@ -45,3 +45,12 @@ func TestToAttributes_WritesTheSpanAndKeepsATraceparentAlreadyThere(t *testing.T
 		t.Errorf("no span, yet attributes %v", none)
 	}
 }
+
+func TestTraceparent_IsTheSpansHeaderValue(t *testing.T) {
+	if got := Traceparent(FromAttributes(context.Background(), map[string]string{"traceparent": parent})); got != parent {
+		t.Errorf("Traceparent = %q, want %q", got, parent)
+	}
+	if got := Traceparent(context.Background()); got != "" {
+		t.Errorf("no span, yet traceparent %q", got)
+	}
+}

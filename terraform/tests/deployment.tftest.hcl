@@ -62,16 +62,16 @@ run "grants_are_exactly_what_each_function_needs" {
     error_message = "The JWKS function reads the published public key set."
   }
   assert {
-    condition = (toset(keys(google_project_iam_member.trace_agent)) == toset(["Dispatch", "Deliver"])
+    condition = (toset(keys(google_project_iam_member.trace_agent)) == toset(["Dispatch", "Deliver", "DeadLetter"])
     && alltrue([for k, m in google_project_iam_member.trace_agent : m.role == "roles/cloudtrace.agent" && m.member == google_service_account.function[k].member]))
-    error_message = "Cloud Trace: Dispatch and Deliver may write spans (cloudtrace.agent), on their own accounts; no other function."
+    error_message = "Cloud Trace: Dispatch, Deliver and DeadLetter may write spans (cloudtrace.agent), on their own accounts; no other function."
   }
   assert {
-    condition = alltrue([for k in ["Dispatch", "Deliver"] :
+    condition = alltrue([for k in ["Dispatch", "Deliver", "DeadLetter"] :
       google_cloudfunctions2_function.fn[k].service_config[0].environment_variables["JOBHOOKS_TRACE_SAMPLE_RATIO"] == "0.1"
       && google_cloudfunctions2_function.fn[k].service_config[0].environment_variables["JOBHOOKS_TRACE_EXPORTER"] == "cloudtrace"
     ])
-    error_message = "Dispatch and Deliver export to Cloud Trace, sampling 10 % of the traces that did not arrive sampled by default."
+    error_message = "Dispatch, Deliver and DeadLetter export to Cloud Trace, sampling 10 % of the traces that did not arrive sampled by default."
   }
   assert {
     condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])

@@ -83,6 +83,9 @@ type Stack struct {
 
 	// SigningKeys holds the dynamic-webhook signing key, created by Start.
 	SigningKeys *signingkey.Source
+
+	// lines are this stack's own log lines (Logs has every stack's).
+	lines *logs
 }
 
 var projectSeq atomic.Int64
@@ -101,7 +104,8 @@ func Start(t testing.TB, opts Options) *Stack {
 		opts.Configure(&cfg)
 	}
 	clock := &Clock{}
-	in := instance.New(cfg, logging.NewForProject(Logs.Writer(), slog.LevelDebug, cfg.GoogleProject))
+	own := &logs{}
+	in := instance.New(cfg, logging.NewForProject(testWriter{l: Logs, also: own}, slog.LevelDebug, cfg.GoogleProject))
 	in.Now = clock.Now
 	in.Tracer = opts.Tracer
 
@@ -153,8 +157,13 @@ func Start(t testing.TB, opts Options) *Stack {
 	jobEvents := ps.Publisher(topics.JobEvents)
 	jobEvents.PublishSettings.DelayThreshold = time.Millisecond
 	t.Cleanup(jobEvents.Stop)
-	return &Stack{Config: cfg, Instance: in, Store: st, Keyring: kr, SigningKeys: keys, PubSub: ps, Publisher: pub, Clock: clock, jobEvents: jobEvents}
+	return &Stack{Config: cfg, Instance: in, Store: st, Keyring: kr, SigningKeys: keys, PubSub: ps, Publisher: pub, Clock: clock, jobEvents: jobEvents, lines: own}
 }
+
+// Lines returns every line this stack's functions logged so far. A test that finds lines by a
+// Pub/Sub message id reads these: the emulator numbers messages per topic, so another stack's
+// message may have the same id.
+func (s *Stack) Lines() []string { return s.lines.Lines() }
 
 // SecretManagerClient opens a client of the local Secret Manager the stacks share.
 func SecretManagerClient(t testing.TB) *secretmanager.Client {
@@ -207,13 +216,18 @@ type logs struct {
 // Logs is the binary-wide log collector.
 var Logs = &logs{}
 
-// testWriter appends to the collector; JOBHOOKS_TEST_LOGS=1 also echoes to stderr.
-type testWriter struct{ l *logs }
+// testWriter appends to the collector, and to also when set (a stack's own lines);
+// JOBHOOKS_TEST_LOGS=1 also echoes to stderr.
+type testWriter struct{ l, also *logs }
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.l.mu.Lock()
-	w.l.all.Write(p)
-	w.l.mu.Unlock()
+	for _, l := range []*logs{w.l, w.also} {
+		if l != nil {
+			l.mu.Lock()
+			l.all.Write(p)
+			l.mu.Unlock()
+		}
+	}
 	if os.Getenv("JOBHOOKS_TEST_LOGS") == "1" {
 		os.Stderr.Write(p)
 	}

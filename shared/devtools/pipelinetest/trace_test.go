@@ -1,6 +1,7 @@
 package pipelinetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,13 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/jobhooks/jobhooks/shared/deadletter"
 	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
@@ -77,6 +81,21 @@ func waitSpans(t *testing.T, rec *tracetest.SpanRecorder, id trace.TraceID, name
 	return got
 }
 
+// dispatchOf waits for Dispatch's span of event id.
+func dispatchOf(t *testing.T, rec *tracetest.SpanRecorder, eventID string) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var dispatch sdktrace.ReadOnlySpan
+	Eventually(t, wait, "Dispatch's span of "+eventID, func() bool {
+		for _, sp := range rec.Ended() {
+			if sp.Name() == "Dispatch" && attr(sp, tracing.KeyEventID) == eventID {
+				dispatch = sp
+			}
+		}
+		return dispatch != nil
+	})
+	return dispatch
+}
+
 func TestTrace_APublishedTraceparentIsTheParentOfDispatchsSpanAndReachesOnlyOptedInReceivers(t *testing.T) {
 	t.Parallel()
 	s, rec := traced(t, Options{})
@@ -125,15 +144,7 @@ func TestTrace_AnEventRetriedTwiceIsOneTraceWithThreeAttemptSpansAndEveryLogLine
 	s.Publish(t, jobEvent("acme", eventID, "batch.succeeded"), nil) // no traceparent: Dispatch starts the trace
 	d := waitState(t, s, "acme", eventID, "flaky", store.Delivered)
 
-	var dispatch sdktrace.ReadOnlySpan
-	Eventually(t, wait, "Dispatch's span", func() bool {
-		for _, sp := range rec.Ended() {
-			if sp.Name() == "Dispatch" && attr(sp, tracing.KeyEventID) == eventID {
-				dispatch = sp
-			}
-		}
-		return dispatch != nil
-	})
+	dispatch := dispatchOf(t, rec, eventID)
 	tid := dispatch.SpanContext().TraceID()
 	if dispatch.Parent().IsValid() {
 		t.Errorf("Dispatch's span has parent %s; an event published without a trace starts one", dispatch.Parent().SpanID())
@@ -186,17 +197,19 @@ func TestTrace_AnEventRetriedTwiceIsOneTraceWithThreeAttemptSpansAndEveryLogLine
 	}
 }
 
-func TestTrace_ADeadLetteredDeliverysLastSpanSaysWhy(t *testing.T) {
+func TestTrace_ADeadLetteredDeliverysLastSpansSayWhyAndEveryLineOfTheirHandlingsNamesTheTrace(t *testing.T) {
 	t.Parallel()
 	s, rec := traced(t, Options{})
 	rcv := NewReceiver(t, Status(503))
 	s.AddWebhook(t, hook("acme", "down", rcv.URL))
-	tid, sid := uniqueTrace()
+	eventID := fmt.Sprintf("job-dead-%d", time.Now().UnixNano())
 
-	s.Publish(t, jobEvent("acme", "job-dead", "batch.succeeded"), map[string]string{"traceparent": "00-" + tid.String() + "-" + sid.String() + "-01"})
+	// No traceparent: Dispatch starts the trace, and every later handling joins it.
+	s.Publish(t, jobEvent("acme", eventID, "batch.succeeded"), nil)
 	Eventually(t, wait, "first attempt", func() bool { return rcv.Count() >= 1 })
 	s.Clock.Advance(25 * time.Hour)
-	waitState(t, s, "acme", "job-dead", "down", store.Exhausted)
+	waitState(t, s, "acme", eventID, "down", store.Exhausted)
+	tid := dispatchOf(t, rec, eventID).SpanContext().TraceID()
 
 	var final sdktrace.ReadOnlySpan
 	Eventually(t, wait, "the span that exhausted the delivery", func() bool {
@@ -215,5 +228,114 @@ func TestTrace_ADeadLetteredDeliverysLastSpanSaysWhy(t *testing.T) {
 		if sp.EndTime().After(final.EndTime()) && strings.HasPrefix(sp.Name(), "POST") {
 			t.Errorf("an attempt span %s ended after the delivery was exhausted", sp.Name())
 		}
+	}
+
+	// DeadLetter's handling is a child of the Deliver that sent the dead letter, and says why.
+	var dead sdktrace.ReadOnlySpan
+	Eventually(t, wait, "DeadLetter's span that recorded the dead letter", func() bool {
+		for _, sp := range spansOf(rec, tid, "DeadLetter") {
+			if attr(sp, tracing.KeyOutcome) == deadletter.OutcomeRecorded {
+				dead = sp
+			}
+		}
+		return dead != nil
+	})
+	if dead.Parent().SpanID() != final.SpanContext().SpanID() {
+		t.Errorf("DeadLetter's parent is %s, want the Deliver that exhausted the delivery (%s)", dead.Parent().SpanID(), final.SpanContext().SpanID())
+	}
+	if attr(dead, tracing.KeyReason) != "window_exhausted" || attr(dead, tracing.KeyKind) != deadletter.KindDelivery ||
+		attr(dead, tracing.KeyEventID) != eventID || dead.Status().Code != codes.Error {
+		t.Errorf("DeadLetter span: reason %q, kind %q, event %q, status %v; want window_exhausted, delivery, %s, an error",
+			attr(dead, tracing.KeyReason), attr(dead, tracing.KeyKind), attr(dead, tracing.KeyEventID), dead.Status(), eventID)
+	}
+
+	// Every line of each handling of the trace names it and the handling's span.
+	spans := map[string]map[string]bool{} // message id → span ids of its handlings
+	for _, sp := range spansOf(rec, tid, "") {
+		if id := attr(sp, tracing.KeyMessageID); id != "" {
+			if spans[id] == nil {
+				spans[id] = map[string]bool{}
+			}
+			spans[id][sp.SpanContext().SpanID().String()] = true
+		}
+	}
+	wantTrace := "projects/" + s.Config.GoogleProject + "/traces/" + tid.String()
+	seen := map[string]bool{}
+	for _, l := range s.Lines() {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil {
+			continue
+		}
+		id, _ := m["message_id"].(string)
+		if spans[id] == nil {
+			continue
+		}
+		msg, _ := m["message"].(string)
+		seen[msg] = true
+		if sp, _ := m[logging.SpanField].(string); m[logging.TraceField] != wantTrace || !spans[id][sp] {
+			t.Errorf("log line %q of message %s: trace %v span %v, want %s and a span of that message's handling", msg, id, m[logging.TraceField], sp, wantTrace)
+		}
+	}
+	if !seen["dead letter"] {
+		t.Errorf("lines of the trace's handlings: %v; want DeadLetter's dead letter among them", seen)
+	}
+}
+
+func TestTrace_TheLineAboutAFailedHandlingNamesTheTraceDispatchStarted(t *testing.T) {
+	t.Parallel()
+	s, rec := traced(t, Options{})
+	rcv := NewReceiver(t, Status(503))
+	s.AddWebhook(t, hook("acme", "down", rcv.URL))
+	// Pub/Sub loses the deliveries topic: Dispatch cannot publish the retry task and fails, so
+	// pushmsg.Respond logs "handler failed" and nacks.
+	topic := "projects/" + s.Config.GoogleProject + "/topics/" + topics.Deliveries
+	if err := s.PubSub.TopicAdminClient.DeleteTopic(context.Background(), &pubsubpb.DeleteTopicRequest{Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	eventID := fmt.Sprintf("job-unpublished-%d", time.Now().UnixNano())
+	msgID := s.Publish(t, jobEvent("acme", eventID, "batch.succeeded"), nil) // no traceparent: Dispatch starts the trace
+
+	var lines int
+	Eventually(t, wait, "a handler failed line of the event's message", func() bool {
+		traces := map[string]string{} // span id → trace id of each failed Dispatch of the message
+		for _, sp := range rec.Ended() {
+			if sp.Name() == "Dispatch" && attr(sp, tracing.KeyMessageID) == msgID && sp.Status().Code == codes.Error {
+				traces[sp.SpanContext().SpanID().String()] = sp.SpanContext().TraceID().String()
+			}
+		}
+		lines = 0
+		for _, l := range s.Lines() {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) != nil || m["message_id"] != msgID || m["message"] != "handler failed; Pub/Sub will redeliver" {
+				continue
+			}
+			lines++
+			span, _ := m[logging.SpanField].(string)
+			if traces[span] == "" || m[logging.TraceField] != "projects/"+s.Config.GoogleProject+"/traces/"+traces[span] {
+				// The span ends before Respond logs: a line without a failed Dispatch span of
+				// its trace is the bug, not a race.
+				t.Fatalf("line %s names trace %v span %q; want the trace of a failed Dispatch span of message %s (%v)", m["message"], m[logging.TraceField], span, msgID, traces)
+			}
+		}
+		return lines > 0
+	})
+}
+
+func TestTrace_APoisonEventsDeadLetterIsHandledInItsTrace(t *testing.T) {
+	t.Parallel()
+	s, rec := traced(t, Options{})
+	tid, sid := uniqueTrace()
+	s.Publish(t, `{{{`, map[string]string{"project": "acme", "traceparent": "00-" + tid.String() + "-" + sid.String() + "-01"})
+
+	dispatch := waitSpans(t, rec, tid, "Dispatch", 1)[0]
+	dead := waitSpans(t, rec, tid, "DeadLetter", 1)[0]
+	if dead.Parent().SpanID() != dispatch.SpanContext().SpanID() {
+		t.Errorf("DeadLetter's parent is %s, want Dispatch's %s, which dead-lettered the event", dead.Parent().SpanID(), dispatch.SpanContext().SpanID())
+	}
+	if attr(dead, tracing.KeyOutcome) != deadletter.OutcomeRecorded || attr(dead, tracing.KeyKind) != deadletter.KindJobEvent ||
+		!strings.Contains(attr(dead, tracing.KeyReason), "not valid JSON") || attr(dead, tracing.KeyProject) != "acme" {
+		t.Errorf("DeadLetter span: outcome %q, kind %q, reason %q, project %q; want %s, %s, the parse error, acme",
+			attr(dead, tracing.KeyOutcome), attr(dead, tracing.KeyKind), attr(dead, tracing.KeyReason), attr(dead, tracing.KeyProject),
+			deadletter.OutcomeRecorded, deadletter.KindJobEvent)
 	}
 }
