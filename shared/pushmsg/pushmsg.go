@@ -12,7 +12,6 @@ package pushmsg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,19 +36,6 @@ type Message struct {
 	DeliveryAttempt int
 }
 
-// envelope is the push body: {"message":{...},"subscription":"...","deliveryAttempt":N}.
-type envelope struct {
-	Message *struct {
-		Data        []byte            `json:"data"`
-		Attributes  map[string]string `json:"attributes"`
-		MessageID   string            `json:"messageId"`
-		MessageID2  string            `json:"message_id"`
-		PublishTime string            `json:"publishTime"`
-	} `json:"message"`
-	Subscription    string `json:"subscription"`
-	DeliveryAttempt int    `json:"deliveryAttempt"`
-}
-
 // ErrBadEnvelope means the request is not a Pub/Sub push envelope.
 var ErrBadEnvelope = errors.New("not a Pub/Sub push envelope")
 
@@ -58,35 +44,35 @@ func Decode(r *http.Request) (Message, error) {
 	if r.Method != http.MethodPost {
 		return Message{}, fmt.Errorf("%w: method %s, want POST", ErrBadEnvelope, r.Method)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxEnvelope+1))
+	body, err := readBody(r)
 	if err != nil {
 		return Message{}, fmt.Errorf("%w: reading body: %v", ErrBadEnvelope, err)
 	}
 	if len(body) > MaxEnvelope {
 		return Message{}, fmt.Errorf("%w: body over %d bytes", ErrBadEnvelope, MaxEnvelope)
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	env, err := parseEnvelope(body)
+	if err != nil {
 		return Message{}, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
 	}
-	if env.Message == nil {
+	if env.message == nil {
 		return Message{}, fmt.Errorf("%w: no message field", ErrBadEnvelope)
 	}
 	m := Message{
-		Data:            env.Message.Data,
-		Attributes:      env.Message.Attributes,
-		MessageID:       env.Message.MessageID,
-		Subscription:    env.Subscription,
-		DeliveryAttempt: env.DeliveryAttempt,
+		Data:            env.message.data,
+		Attributes:      env.message.attributes,
+		MessageID:       env.message.messageID,
+		Subscription:    env.subscription,
+		DeliveryAttempt: env.deliveryAttempt,
 	}
 	if m.MessageID == "" {
-		m.MessageID = env.Message.MessageID2
+		m.MessageID = env.message.messageID2
 	}
 	if m.MessageID == "" {
 		return Message{}, fmt.Errorf("%w: no messageId", ErrBadEnvelope)
 	}
-	if env.Message.PublishTime != "" {
-		if t, err := time.Parse(time.RFC3339Nano, env.Message.PublishTime); err == nil {
+	if env.message.publishTime != "" {
+		if t, err := time.Parse(time.RFC3339Nano, env.message.publishTime); err == nil {
 			m.PublishTime = t
 		}
 	}
@@ -94,6 +80,24 @@ func Decode(r *http.Request) (Message, error) {
 		m.Attributes = map[string]string{}
 	}
 	return m, nil
+}
+
+// readBody reads at most MaxEnvelope+1 bytes of r's body, in one buffer of the announced size
+// when r has one (Pub/Sub's pushes do), instead of a growing one.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength <= 0 || r.ContentLength > MaxEnvelope {
+		return io.ReadAll(io.LimitReader(r.Body, MaxEnvelope+1))
+	}
+	buf := make([]byte, r.ContentLength+1) // one more byte, to see a body longer than announced
+	n, err := io.ReadFull(r.Body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(r.Body, MaxEnvelope+1-int64(n)))
+	return append(buf, rest...), err
 }
 
 type ackError struct{ err error }

@@ -140,12 +140,18 @@ func TestHandler_RejectsWhatPubSubWouldNeverSend(t *testing.T) {
 // FuzzDecode feeds arbitrary push bodies to Decode and to the Handler. Nothing may panic; a body
 // Decode refuses wraps ErrBadEnvelope and is answered 400 without calling the handler (it can
 // never succeed, so Pub/Sub must not be asked to retry it as a 5xx); one it accepts has an id
-// and attributes and reaches the handler once. Seeds beyond these are in testdata/fuzz/FuzzDecode.
+// and attributes and reaches the handler once. Decode reads what encoding/json reads
+// (envelope_test.go). Seeds beyond these are in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte(pushed))
 	f.Add([]byte(`{"message":{"data":null,"messageId":"1","publishTime":"x"}}`))
+	for _, body := range envelopeCases() {
+		if len(body) < 1000 { // the deep ones would slow every mutation
+			f.Add([]byte(body))
+		}
+	}
 	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, body []byte) {
+		agreesWithEncodingJSON(t, body)
 		m, err := Decode(httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
 		if err != nil && !errors.Is(err, ErrBadEnvelope) {
 			t.Fatalf("%v does not wrap ErrBadEnvelope", err)
