@@ -19,7 +19,7 @@ import (
 
 // attempt makes one POST, records it and decides what comes next.
 func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, tg target, now time.Time) error {
-	ctx, span := s.startAttempt(ctx, t, tg.spanName)
+	ctx, span := s.startAttempt(ctx, tg.spanName)
 	defer span.End()
 	h := headers(t, tg, now.Unix())
 	propagate(ctx, tg, h)

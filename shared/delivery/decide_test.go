@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -140,6 +141,23 @@ func TestNeedsTask(t *testing.T) {
 	for v, want := range map[retry.Verdict]bool{retry.Delivered: false, retry.Again: true, retry.Gone: false, retry.Failed: false} {
 		if needsTask(v) != want {
 			t.Errorf("needsTask(%s) = %v", v, !want)
+		}
+	}
+}
+
+func TestHostOf_ReadsWhatURLParseReads(t *testing.T) {
+	for _, raw := range []string{
+		"https://receiver.example.com/hooks/jobhooks", "http://127.0.0.1:18089/h", "https://a.example",
+		"https://a.example?x=1", "https://a.example#f", "https://user:pw@a.example/x", "https://[::1]:8443/x",
+		"HTTPS://A.example/x", "https://ho st/x", "https://a.example:/x", "https://%41.example/", "https:///x",
+		"https://a\\b.example/", "ftp://a.example/", "not a url", "", "https://a.example:99999999999/x",
+	} {
+		want := ""
+		if u, err := url.Parse(raw); err == nil {
+			want = u.Host
+		}
+		if got := hostOf(raw); got != want {
+			t.Errorf("hostOf(%q) = %q, url.Parse reads %q", raw, got, want)
 		}
 	}
 }

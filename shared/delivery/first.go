@@ -141,7 +141,7 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 // first makes one target's first attempt into res. The POST runs under budget; what comes
 // after it does not. The attempt's span ends with the attempt; Settle logs under it.
 func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) {
-	ctx, res.span = s.startAttempt(ctx, f.Task, "POST")
+	ctx, res.span = s.startAttempt(ctx, "POST")
 	defer res.span.End()
 	now := s.Now()
 	res.rec = newRecord(f.Task, now)
@@ -156,13 +156,13 @@ func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) 
 			// Deliver tries again; the window runs from now.
 			res.retry, res.reason = true, "before_post: "+err.Error()
 		}
-		markOutcome(res.span, hostOf(res.rec.URL), res.rec.Attempts, word, 0, 0, res.reason)
+		markOutcome(res.span, f.Task, hostOf(res.rec.URL), res.rec.Attempts, word, 0, 0, res.reason)
 		return
 	}
 	if budget.Err() != nil {
 		// The budget ran out while this target waited for its turn: no POST, Deliver makes it.
 		res.retry, res.reason = true, "first_attempt_budget_spent"
-		markOutcome(res.span, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
+		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
 	res.span.SetName(tg.spanName)
@@ -175,7 +175,7 @@ func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) 
 	res.rec, res.att = o.fold(res.rec)
 	res.out = &o
 	res.retry = needsTask(o.res.Verdict)
-	markOutcome(res.span, tg.host, res.rec.Attempts, o.word(), resp.StatusCode, resp.Latency, o.res.Reason)
+	markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, o.word(), resp.StatusCode, resp.Latency, o.res.Reason)
 }
 
 // Settle finishes a round whose records are committed: the attempt log lines, and the health of

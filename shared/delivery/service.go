@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -192,29 +193,51 @@ func startSeries(d store.Delivery, t task.Task) store.Delivery {
 // logOutcome writes the attempt line of README's Observability section.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
 	host := hostOf(d.URL)
-	attrs := []any{
-		"event_id", t.EventID, "delivery_id", t.DeliveryID, "project", t.Project, "webhook", t.Webhook,
-		"target_host", host, "attempt", d.Attempts, "status_code", status,
-		"latency_ms", latency.Milliseconds(), "outcome", outcome, "reason", reason,
-	}
-	if outcome == "delivered" && !t.EventTime.IsZero() {
-		attrs = append(attrs, "e2e_latency_ms", s.Now().Sub(t.EventTime).Milliseconds())
-	}
 	level := slog.LevelInfo
 	if outcome == "failed" || outcome == "exhausted" {
 		level = slog.LevelWarn
 	}
-	s.Log.Log(ctx, level, "delivery attempt", attrs...)
-	markOutcome(trace.SpanFromContext(ctx), host, d.Attempts, outcome, status, latency, reason)
+	// Attrs, not key-value pairs: no value is boxed, and the array stays on the stack.
+	attrs := [...]slog.Attr{
+		slog.String("event_id", t.EventID), slog.String("delivery_id", t.DeliveryID), slog.String("project", t.Project),
+		slog.String("webhook", t.Webhook), slog.String("target_host", host), slog.Int("attempt", d.Attempts),
+		slog.Int("status_code", status), slog.Int64("latency_ms", latency.Milliseconds()),
+		slog.String("outcome", outcome), slog.String("reason", reason), {},
+	}
+	n := len(attrs) - 1
+	if outcome == "delivered" && !t.EventTime.IsZero() {
+		attrs[n] = slog.Int64("e2e_latency_ms", s.Now().Sub(t.EventTime).Milliseconds())
+		n++
+	}
+	s.Log.LogAttrs(ctx, level, "delivery attempt", attrs[:n]...)
+	markOutcome(trace.SpanFromContext(ctx), t, host, d.Attempts, outcome, status, latency, reason)
 }
 
+// hostOf is the host (and port) of a target's URL, as url.Parse reads it, without its
+// allocations for the plain http(s)://host[:port]/... that webhook URLs are.
 func hostOf(raw string) string {
+	rest, ok := strings.CutPrefix(raw, "https://")
+	if !ok {
+		rest, ok = strings.CutPrefix(raw, "http://")
+	}
+	if ok {
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
+		}
+		if host := rest[:end]; host != "" && strings.Trim(host, plainHost) == "" {
+			return host
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
 	}
 	return u.Host
 }
+
+// plainHost are the bytes of a host name with a port: anything else is left to url.Parse.
+const plainHost = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:"
 
 func firstNonZero(ts ...time.Time) time.Time {
 	for _, t := range ts {

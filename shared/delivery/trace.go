@@ -28,26 +28,26 @@ func taskAttributes(t task.Task) [3]attribute.KeyValue {
 var client = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
 // startAttempt starts the span of one POST, named name: the target's spanName, or "POST" while
-// the target is not known yet (the span then also covers what comes before the POST). Its
-// attributes are built only for a span that records: most events are not sampled.
-func (s *Service) startAttempt(ctx context.Context, t task.Task, name string) (context.Context, trace.Span) {
-	ctx, span := s.tracer.Start(ctx, name, client...)
-	if span.IsRecording() {
-		span.SetAttributes(attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyWebhook, t.Webhook))
-	}
-	return ctx, span
+// the target is not known yet (the span then also covers what comes before the POST). It gets
+// its attributes from markOutcome, in one call: each call to add attributes to a span may grow
+// its attribute slice.
+func (s *Service) startAttempt(ctx context.Context, name string) (context.Context, trace.Span) {
+	return s.tracer.Start(ctx, name, client...)
 }
 
-// markOutcome puts what the attempt log line says on the span: host, status, latency, outcome,
-// attempt number and the reason (of a retry, a failure or an end without a POST). An outcome
-// that is not a success or a skip sets the span's status to the error, so the Console shows it.
-func markOutcome(span trace.Span, host string, attempt int, outcome string, status int, latency time.Duration, reason string) {
+// markOutcome puts what the attempt log line says on the span: the delivery, webhook, host,
+// status, latency, outcome, attempt number and the reason (of a retry, a failure or an end
+// without a POST). An outcome that is not a success or a skip sets the span's status to the
+// error, so the Console shows it. Its attributes are built only for a span that records: most
+// events are not sampled.
+func markOutcome(span trace.Span, t task.Task, host string, attempt int, outcome string, status int, latency time.Duration, reason string) {
 	if !span.IsRecording() {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 4, 6)
-	attrs[0], attrs[1] = attribute.String(tracing.KeyHost, host), attribute.Int(tracing.KeyAttempt, attempt)
-	attrs[2], attrs[3] = attribute.String(tracing.KeyOutcome, outcome), attribute.Int64(tracing.KeyLatencyMS, latency.Milliseconds())
+	attrs := make([]attribute.KeyValue, 6, 8)
+	attrs[0], attrs[1] = attribute.String(tracing.KeyDeliveryID, t.DeliveryID), attribute.String(tracing.KeyWebhook, t.Webhook)
+	attrs[2], attrs[3] = attribute.String(tracing.KeyHost, host), attribute.Int(tracing.KeyAttempt, attempt)
+	attrs[4], attrs[5] = attribute.String(tracing.KeyOutcome, outcome), attribute.Int64(tracing.KeyLatencyMS, latency.Milliseconds())
 	if status > 0 {
 		attrs = append(attrs, attribute.Int(tracing.KeyStatus, status))
 	}
