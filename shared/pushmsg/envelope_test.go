@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/jsonscan"
 )
 
 // byEncodingJSON is Decode as it was written with encoding/json, the reference the hand-written
@@ -107,8 +109,8 @@ func TestDecode_AgreesWithEncodingJSON(t *testing.T) {
 // envelopeCases are bodies at the edges of the hand-written reader: what encoding/json decides
 // for each is the expected answer.
 func envelopeCases() []string {
-	deep := strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1)
-	tooDeep := strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)
+	deep := strings.Repeat("[", jsonscan.MaxDepth-1) + strings.Repeat("]", jsonscan.MaxDepth-1)
+	tooDeep := strings.Repeat("[", jsonscan.MaxDepth) + strings.Repeat("]", jsonscan.MaxDepth)
 	return []string{
 		pushed,
 		` {"message" : { "data" : "e30=" , "messageId" : "1" } } ` + "\n",

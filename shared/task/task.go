@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/jsonscan"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -73,7 +74,7 @@ func Decode(data []byte) (Task, error) {
 	if !ok {
 		return t, errors.New("task: not a delivery task: no header line")
 	}
-	if err := json.Unmarshal(head, &t); err != nil {
+	if err := decodeHead(head, &t); err != nil {
 		return t, fmt.Errorf("task: not a delivery task: %w", err)
 	}
 	t.Body = body
@@ -91,4 +92,57 @@ func Decode(data []byte) (Task, error) {
 		return t, errors.New("task: project, delivery_id or webhook is malformed")
 	}
 	return t, nil
+}
+
+// decodeHead reads the header line into t, as json.Unmarshal would for every header whose keys
+// are spelt as Encode spells them (FuzzDecode checks it), in one pass: Deliver decodes a task
+// on every attempt (jsonscan).
+func decodeHead(head []byte, t *Task) error {
+	s := jsonscan.New(head)
+	if s.Null() { // json.Unmarshal leaves t as it was; Decode then finds the fields missing
+		return s.End()
+	}
+	err := s.Object(func(key []byte) error {
+		switch string(key) {
+		case "delivery_id":
+			return s.StringInto(&t.DeliveryID)
+		case "project":
+			return s.StringInto(&t.Project)
+		case "event_id":
+			return s.StringInto(&t.EventID)
+		case "event_type":
+			return s.StringInto(&t.EventType)
+		case "message_id":
+			return s.StringInto(&t.MessageID)
+		case "event_time":
+			return timeInto(s, &t.EventTime)
+		case "webhook":
+			return s.StringInto(&t.Webhook)
+		case "url":
+			return s.StringInto(&t.URL)
+		case "generation":
+			return s.IntInto(&t.Generation)
+		case "series":
+			return s.IntInto(&t.Series)
+		case "queue_time":
+			return timeInto(s, &t.QueueTime)
+		}
+		return s.Skip()
+	})
+	if err != nil {
+		return err
+	}
+	return s.End()
+}
+
+// timeInto reads a time as time.Time's own UnmarshalJSON reads it; null leaves v as it was.
+func timeInto(s *jsonscan.Scanner, v *time.Time) error {
+	if s.Null() {
+		return nil
+	}
+	lit, err := s.Literal()
+	if err != nil {
+		return err
+	}
+	return v.UnmarshalJSON(lit)
 }

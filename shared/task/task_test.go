@@ -2,6 +2,8 @@ package task
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,9 +58,15 @@ func TestDecode_RejectsWhatIsNotATask(t *testing.T) {
 	}
 }
 
+// FuzzDecode checks that a task Decode accepts survives re-encoding, and that Decode reads the
+// header line as json.Unmarshal reads it (decodeHead).
 func FuzzDecode(f *testing.F) {
 	f.Add(Task{DeliveryID: "dlv_1", Project: "acme", EventID: "e", MessageID: "m", Webhook: "wh", Body: []byte("{}")}.Encode())
+	for _, head := range headCases {
+		f.Add([]byte(head + "\n{}"))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		agreesWithEncodingJSON(t, data)
 		tk, err := Decode(data)
 		if err != nil {
 			return
@@ -68,4 +76,77 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding a decoded task changed it: %v", err)
 		}
 	})
+}
+
+// headCases are header lines at the edges of decodeHead: json.Unmarshal decides each.
+var headCases = []string{
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","event_type":"t","message_id":"m","event_time":"2026-11-28T10:00:00.5+01:00","webhook":"wh","generation":2,"series":1,"queue_time":"2026-11-28T10:00:01Z"}`,
+	` { "delivery_id" : "dlv_1" , "project":"acme","event_id":"e\n\u00e9","message_id":"m","url":"https://x.example/h","extra":{"a":[1,null]}} `,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":null,"generation":null}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":"2026-11-28T25:00:00Z"}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":"2026-11-28 10:00:00Z"}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":"2026-11-28T10:00:00\u005a"}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":1}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","event_time":{}}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","generation":1.5}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","generation":"1"}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","series":-1}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh","webhook":null}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh"} x`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh",}`,
+	`{"delivery_id":"dlv_1","project":"acme","event_id":"e","message_id":"m","webhook":"wh\xff"}`,
+	"{\"delivery_id\":\"dlv_1\",\"project\":\"acme\",\"event_id\":\"e\xff\",\"message_id\":\"m\",\"webhook\":\"wh\"}",
+	`null`, `[]`, `{}`, ``,
+}
+
+// taskKeys are the header's keys, as Encode spells them.
+var taskKeys = []string{"delivery_id", "project", "event_id", "event_type", "message_id", "event_time", "webhook", "url", "generation", "series", "queue_time"}
+
+// agreesWithEncodingJSON fails t unless Decode reads data's header as json.Unmarshal does: both
+// refuse it, or both read the same task. A header with a key json.Unmarshal would take for a
+// field only because it ignores case (`Project`) is the one difference, on purpose.
+func agreesWithEncodingJSON(t *testing.T, data []byte) {
+	t.Helper()
+	head, _, ok := bytes.Cut(data, []byte{'\n'})
+	if !ok || foldsOntoAKey(head) {
+		return
+	}
+	var want Task
+	werr := json.Unmarshal(head, &want)
+	var got Task
+	err := decodeHead(head, &got)
+	if (err == nil) != (werr == nil) {
+		t.Fatalf("%q: decodeHead: %v; json.Unmarshal: %v", head, err, werr)
+	}
+	if err != nil {
+		return
+	}
+	sameTimes := got.EventTime.Equal(want.EventTime) && got.QueueTime.Equal(want.QueueTime)
+	got.EventTime, got.QueueTime, want.EventTime, want.QueueTime = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !sameTimes || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: decodeHead read\n%+v\njson.Unmarshal read\n%+v", head, got, want)
+	}
+}
+
+func foldsOntoAKey(head []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if key, ok := tok.(string); ok {
+			for _, name := range taskKeys {
+				if key != name && strings.EqualFold(key, name) {
+					return true
+				}
+			}
+		}
+	}
+}
+
+func TestDecode_ReadsTheHeaderAsEncodingJSONDoes(t *testing.T) {
+	for _, head := range headCases {
+		agreesWithEncodingJSON(t, []byte(head+"\n{}"))
+	}
 }
