@@ -68,10 +68,10 @@ type Delivery struct {
 	// other attempt is a document of the record's attempts collection.
 	FirstAttempt *Attempt `firestore:"first_attempt,omitempty"`
 	// Traceparent is the W3C traceparent of the span the record was created under: Dispatch's
-	// for a first attempt. A manual retry or replay puts it on its task, so that attempt joins
-	// the event's trace (README, Observability). It is written only with the new record, never
-	// by a later write (writeDelivery), and absent when that span had no valid context and on
-	// records older than the field.
+	// for a first attempt, else the Deliver or DeadLetter handling that found no record. A
+	// manual retry or replay puts it on its task, so that its attempts join the event's trace
+	// (README, Observability). Only the record's creation writes it (writeDelivery); it is
+	// absent when that span had no valid context, and on records older than the field.
 	Traceparent string `firestore:"traceparent,omitempty"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.
 	// Every write of the record is conditional on it (see PutDelivery).
