@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
@@ -127,5 +128,27 @@ func TestTrace_ARecordWithoutATraceparentIsStillRetriedInATraceOfItsOwn(t *testi
 	}
 	if got.Traceparent != "" {
 		t.Errorf("the record gained traceparent %q; only a record's creation writes it", got.Traceparent)
+	}
+}
+
+func TestTrace_ARecordDeliverCreatesKeepsDeliversSpan(t *testing.T) {
+	t.Parallel()
+	s, rec := traced(t, Options{})
+	rcv := NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "direct", rcv.URL))
+	// A task whose record does not exist yet: Deliver creates it under its handling's span.
+	m := deliveryTask(t, "acme", "job-direct", "direct")
+	tid, sid := uniqueTrace()
+	m.Attributes["traceparent"] = "00-" + tid.String() + "-" + sid.String() + "-01"
+	if err := s.Publisher.PublishDeliveries(context.Background(), []topics.Message{{Data: m.Data, Attributes: m.Attributes}}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitState(t, s, "acme", "job-direct", "direct", store.Delivered)
+	deliver := deliverSpan(t, rec, d.ID)
+	if deliver.Parent().SpanID() != sid {
+		t.Fatalf("Deliver's parent is %s, want the task's %s", deliver.Parent().SpanID(), sid)
+	}
+	if want := traceparentOf(deliver.SpanContext()); d.Traceparent != want {
+		t.Errorf("the record Deliver created keeps %q, want its handling's span %q", d.Traceparent, want)
 	}
 }
