@@ -160,6 +160,7 @@ func (s *Service) closeDelivery(ctx context.Context, t task.Task, reason string,
 			ID: t.DeliveryID, Project: t.Project, EventID: t.EventID, EventType: t.EventType,
 			MessageID: t.MessageID, Webhook: t.Webhook, URL: t.URL, EventTime: t.EventTime, CreateTime: now,
 			Series: t.Series, Generation: t.Generation,
+			Traceparent: tracing.Traceparent(ctx), // created under this handling's span (store.Delivery)
 		}
 	case err != nil:
 		return false, err

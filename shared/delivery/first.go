@@ -10,6 +10,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/retry"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -110,6 +111,8 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 		wg   sync.WaitGroup
 		errs []error // of the finished targets' repairs; a first attempt has no error to return
 	)
+	// The new records are created under Dispatch's span, which they keep (store.Delivery).
+	traceparent := tracing.Traceparent(ctx)
 	for i, f := range firsts {
 		d, found := existing[f.Task.DeliveryID]
 		res := &r.firsts[i]
@@ -131,21 +134,22 @@ func (s *Service) FirstAttempts(ctx context.Context, firsts []First, existing ma
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			s.first(ctx, budget, f, res)
+			s.first(ctx, budget, f, traceparent, res)
 		}()
 	}
 	wg.Wait()
 	return r, errors.Join(errs...)
 }
 
-// first makes one target's first attempt into res. The POST runs under budget; what comes
-// after it does not. The attempt's span ends with the attempt; Settle logs under it.
-func (s *Service) first(ctx, budget context.Context, f First, res *firstResult) {
+// first makes one target's first attempt into res, whose new record keeps traceparent, the
+// event's span. The POST runs under budget; what comes after it does not. The attempt's span
+// ends with the attempt; Settle logs under it.
+func (s *Service) first(ctx, budget context.Context, f First, traceparent string, res *firstResult) {
 	ctx, res.span = s.startAttempt(ctx, "POST")
 	defer res.span.End()
 	now := s.Now()
 	res.rec = newRecord(f.Task, now)
-	res.rec.WindowStart = now
+	res.rec.WindowStart, res.rec.Traceparent = now, traceparent
 	tg, err := s.target(ctx, f.Task, f.Webhook)
 	if err != nil {
 		word := "retry"

@@ -83,7 +83,9 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 	d, err := s.Store.GetDelivery(ctx, t.Project, t.DeliveryID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		// Created under this handling's span, which the record keeps (store.Delivery).
 		d = newRecord(t, now)
+		d.Traceparent = tracing.Traceparent(ctx)
 	case err != nil:
 		// Nothing can be recorded; the task is still kept clear of Pub/Sub's retention.
 		return s.later(ctx, m, t, nil, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -88,7 +89,7 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 	if err != nil {
 		return err
 	}
-	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{{Data: t.Encode(), Attributes: t.Attributes()}}); err != nil {
+	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{resendMessage(t, d)}); err != nil {
 		return err
 	}
 	s.Log.InfoContext(ctx, "delivery retried", "project", project, "webhook", w.ID, "delivery_id", d.ID, "series", t.Series)
@@ -134,7 +135,7 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		if err != nil {
 			return 0, err
 		}
-		msgs = append(msgs, topics.Message{Data: t.Encode(), Attributes: t.Attributes()})
+		msgs = append(msgs, resendMessage(t, d))
 	}
 	if len(msgs) > 0 {
 		if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
@@ -161,6 +162,19 @@ func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, 
 		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
 		Series: d.Series + 1, QueueTime: s.now(),
 	}, nil
+}
+
+// resendMessage is the message of t, a new attempt series of d. It carries the traceparent d's
+// record keeps, so Deliver's handling of the series is a child of the span the record was
+// created under, in the event's trace, sampled as the event was (README, Observability): the
+// publisher keeps a traceparent a message has, and the API makes no span of its own. A record
+// without one (older than the field) is sent as before, and Deliver starts a trace.
+func resendMessage(t task.Task, d store.Delivery) topics.Message {
+	attrs := t.Attributes()
+	if d.Traceparent != "" {
+		attrs[tracing.ParentAttribute] = d.Traceparent
+	}
+	return topics.Message{Data: t.Encode(), Attributes: attrs}
 }
 
 // delivery reads a webhook and one of its deliveries; NOT_FOUND unless both exist and belong

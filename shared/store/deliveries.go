@@ -67,6 +67,12 @@ type Delivery struct {
 	// document write for the delivery instead of two (README, Guarantees: store budget). Every
 	// other attempt is a document of the record's attempts collection.
 	FirstAttempt *Attempt `firestore:"first_attempt,omitempty"`
+	// Traceparent is the W3C traceparent of the span the record was created under: Dispatch's
+	// for a first attempt, else the Deliver or DeadLetter handling that found no record. A
+	// manual retry or replay puts it on its task, so that its attempts join the event's trace
+	// (README, Observability). Only the record's creation writes it (writeDelivery); it is
+	// absent when that span had no valid context, and on records older than the field.
+	Traceparent string `firestore:"traceparent,omitempty"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.
 	// Every write of the record is conditional on it (see PutDelivery).
 	Version time.Time `firestore:"-"`
@@ -243,7 +249,8 @@ func (s *Store) GetDeliveries(ctx context.Context, project string, ids []string)
 }
 
 // writeDelivery adds the conditional write of d to b: create-if-absent for a new record, else
-// every field, if the record's update time is still d.Version (Set takes no precondition).
+// every field but those kept from its creation (createOnly), if the record's update time is
+// still d.Version (Set takes no precondition).
 // The record expires a record TTL after its creation or after the start of its latest attempt
 // series, whichever is later: a retry or replay of an old delivery must not run on a record
 // about to vanish (config.Load keeps the TTL above the retry window plus a day).
@@ -257,18 +264,24 @@ func (s *Store) writeDelivery(b *firestore.WriteBatch, d *Delivery) *firestore.D
 	if d.Version.IsZero() {
 		b.Create(ref, *d)
 	} else {
-		b.Update(ref, fields(*d), firestore.LastUpdateTime(d.Version))
+		b.Update(ref, fields(*d, createOnly), firestore.LastUpdateTime(d.Version))
 	}
 	return ref
 }
 
-// fields lists every stored field of v, a struct with firestore tags, as updates.
-func fields(v any) []firestore.Update {
+// createOnly are the stored fields of a delivery record that only its creation writes: a record
+// keeps the trace of its event, whatever span a later write is made under (a retry's Deliver,
+// DeadLetter), and whatever a caller left in the struct it writes.
+var createOnly = map[string]bool{"traceparent": true}
+
+// fields lists every stored field of v, a struct with firestore tags, as updates, except those
+// in skip.
+func fields(v any, skip map[string]bool) []firestore.Update {
 	rv := reflect.ValueOf(v)
 	var out []firestore.Update
 	for i := range rv.NumField() {
 		name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("firestore"), ",")
-		if name != "" && name != "-" {
+		if name != "" && name != "-" && !skip[name] {
 			out = append(out, firestore.Update{Path: name, Value: rv.Field(i).Interface()})
 		}
 	}

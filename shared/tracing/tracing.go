@@ -7,9 +7,12 @@
 // `googclient_traceparent`, which the Pub/Sub Go client writes when its OpenTelemetry support is
 // on; without either, Dispatch starts a trace. What Jobhooks publishes (delivery tasks, dead
 // letters) carries the trace of the span that published it (topics.Publisher), so Deliver's
-// retries, hours later, join the same trace.
+// retries, hours later, join the same trace. The API makes no span: a manual retry or replay
+// carries the traceparent its delivery record kept from its creation (store.Delivery), which the
+// publisher leaves as it is.
 //
-// Nothing here stores anything: the cost of a trace is a few attributes on messages already sent.
+// Nothing here stores anything: the cost of a trace is a few attributes on messages already
+// sent, and one field of a delivery record's first write.
 package tracing
 
 import (
