@@ -187,10 +187,11 @@ run "first_apply_enables_and_waits" {
     error_message = "The Pub/Sub service agent is created (and waited for) once Pub/Sub is enabled."
   }
   assert {
-    condition = toset(keys(google_firestore_field.unindexed_timestamp)) == toset([
-      "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before", "attempts/time",
+    condition = toset(keys(google_firestore_field.unindexed)) == toset([
+      "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before",
+      "deliveries/traceparent", "attempts/time",
     ])
-    error_message = "Monotonic, never-queried-alone timestamps are exempt from single-field indexing."
+    error_message = "Monotonic, never-queried-alone timestamps and the record's traceparent are exempt from single-field indexing."
   }
 }
 
