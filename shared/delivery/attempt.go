@@ -26,10 +26,13 @@ func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d
 	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
-	d, kept, err := s.record(ctx, d, o)
+	rec, kept, err := s.record(ctx, d, o)
 	if err != nil {
+		// Pub/Sub redelivers the task; the span still says what the POST got.
+		markOutcome(span, t, tg.host, d.Attempts+1, "retry", resp.StatusCode, resp.Latency, "not_recorded")
 		return err
 	}
+	d = rec
 	if !kept {
 		s.logOutcome(ctx, t, d, "skipped", resp.StatusCode, resp.Latency, "recorded meanwhile as "+string(d.State))
 		return nil

@@ -151,6 +151,9 @@ func TestHostOf_ReadsWhatURLParseReads(t *testing.T) {
 		"https://a.example?x=1", "https://a.example#f", "https://user:pw@a.example/x", "https://[::1]:8443/x",
 		"HTTPS://A.example/x", "https://ho st/x", "https://a.example:/x", "https://%41.example/", "https:///x",
 		"https://a\\b.example/", "ftp://a.example/", "not a url", "", "https://a.example:99999999999/x",
+		"https://a:b:c/x", "https://a.example:8x/", "http://::1/", "https://localhost:80:80/", "https://:80/x",
+		"https://a.example/%zz", "https://a.example#%zz", "https://a.example/\x00", "https://a.example/\x7f",
+		"https://a.example/ü", "https://a_b.example/", "https://a.example?q=%zz", "https://a.example/ x",
 	} {
 		want := ""
 		if u, err := url.Parse(raw); err == nil {

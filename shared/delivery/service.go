@@ -215,19 +215,21 @@ func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery,
 	markOutcome(trace.SpanFromContext(ctx), t, host, d.Attempts, outcome, status, latency, reason)
 }
 
-// hostOf is the host (and port) of a target's URL, as url.Parse reads it, without its
-// allocations for the plain http(s)://host[:port]/... that webhook URLs are.
+// hostOf is the host (and port) of a target's URL as url.Parse reads it, "" where url.Parse
+// refuses the URL. The plain http(s)://name[:port]/... that webhook URLs are is read without
+// url.Parse's allocations; anything else (IPv6 brackets, user info, percent escapes, control
+// bytes) is left to url.Parse.
 func hostOf(raw string) string {
 	rest, ok := strings.CutPrefix(raw, "https://")
 	if !ok {
 		rest, ok = strings.CutPrefix(raw, "http://")
 	}
-	if ok {
+	if ok && plainURL(rest) {
 		end := strings.IndexAny(rest, "/?#")
 		if end < 0 {
 			end = len(rest)
 		}
-		if host := rest[:end]; host != "" && strings.Trim(host, plainHost) == "" {
+		if host := rest[:end]; plainHost(host) {
 			return host
 		}
 	}
@@ -238,8 +240,26 @@ func hostOf(raw string) string {
 	return u.Host
 }
 
-// plainHost are the bytes of a host name with a port: anything else is left to url.Parse.
-const plainHost = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:"
+// plainURL reports whether rest has no byte url.Parse could refuse or unescape: no control
+// byte, no '%', nothing outside ASCII.
+func plainURL(rest string) bool {
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; c <= ' ' || c >= 0x7f || c == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainHost reports whether host is a name of letters, digits, dots and dashes, with an
+// optional port of digits after one colon.
+func plainHost(host string) bool {
+	name, port, _ := strings.Cut(host, ":")
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return false
+	}
+	return strings.Trim(port, "0123456789") == ""
+}
 
 func firstNonZero(ts ...time.Time) time.Time {
 	for _, t := range ts {

@@ -17,8 +17,9 @@ import (
 // span that published the task (Dispatch's, or the Deliver that re-published it), and each POST
 // is a child of the handling that made it, so every attempt of one event lands in one trace.
 
-// taskAttributes name the task's event and delivery on Deliver's span (none of a task that did
-// not decode: tracing.StartHandling leaves empty values out).
+// taskAttributes name the task's event and delivery on Deliver's span (none of a task whose
+// header did not parse; those it named of one that failed its checks: tracing.StartHandling
+// leaves empty values out).
 func taskAttributes(t task.Task) [3]attribute.KeyValue {
 	return [3]attribute.KeyValue{attribute.String(tracing.KeyEventID, t.EventID), attribute.String(tracing.KeyProject, t.Project),
 		attribute.String(tracing.KeyDeliveryID, t.DeliveryID)}

@@ -56,7 +56,7 @@ func (s *Scanner) peek() byte {
 	return 0
 }
 
-// null consumes a null literal if one is next.
+// Null consumes a null literal if one is next.
 func (s *Scanner) Null() bool {
 	if s.peek() == 'n' && s.literal("null") == nil {
 		return true
@@ -75,7 +75,7 @@ func (s *Scanner) literal(word string) error {
 	return nil
 }
 
-// object reads an object, calling field with each key once the scanner stands before its value;
+// Object reads an object, calling field with each key once the scanner stands before its value;
 // field must read the value.
 func (s *Scanner) Object(field func(key []byte) error) error {
 	if c := s.peek(); c != '{' {
@@ -202,7 +202,7 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// stringInto reads a string into v; null leaves v as it was.
+// StringInto reads a string into v; null leaves v as it was.
 func (s *Scanner) StringInto(v *string) error {
 	if s.Null() {
 		return nil
@@ -215,7 +215,7 @@ func (s *Scanner) StringInto(v *string) error {
 	return nil
 }
 
-// intInto reads an integer into v; null leaves v as it was. A fraction, an exponent or a number
+// IntInto reads an integer into v; null leaves v as it was. A fraction, an exponent or a number
 // out of int's range is refused, as encoding/json refuses it.
 func (s *Scanner) IntInto(v *int) error {
 	if s.Null() {
@@ -286,7 +286,7 @@ func (s *Scanner) someDigits() error {
 	return nil
 }
 
-// skip reads any value and checks its syntax: a field Jobhooks does not use must still be JSON.
+// Skip reads any value and checks its syntax: a field Jobhooks does not use must still be JSON.
 func (s *Scanner) Skip() error {
 	switch c := s.peek(); {
 	case c == '{':

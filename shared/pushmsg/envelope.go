@@ -10,12 +10,14 @@ import (
 // Every push Jobhooks handles starts by reading this envelope, so it is read in one pass by
 // jsonscan instead of by encoding/json's reflection.
 //
-// The result is encoding/json's, field for field, for every body whose keys are spelt exactly as
-// Pub/Sub spells them (FuzzDecode and TestDecode_AgreesWithEncodingJSON check it): the same syntax is accepted
-// and refused, a duplicated key keeps the last value (objects merge into the earlier one), null
-// clears data and attributes and leaves strings and numbers as they were, an attribute's null
-// value is "", and a string with escapes or non-ASCII bytes is unquoted by encoding/json itself.
-// Unlike encoding/json, a key that differs from Pub/Sub's only in case (`MessageID`) is ignored.
+// The result is encoding/json's, field for field (FuzzDecode and TestDecode_AgreesWithEncodingJSON
+// check it): the same syntax is accepted and refused, a duplicated key keeps the last value
+// (objects merge into the earlier one), null clears data and attributes and leaves strings and
+// numbers as they were, an attribute's null value is "", and a string with escapes or non-ASCII
+// bytes is unquoted by encoding/json itself. Two things differ, on purpose, and Pub/Sub sends
+// neither: a key that matches a field only when case is ignored (`MessageID`, or `ſubscription`
+// by Unicode folding) is ignored, where encoding/json took it; and data must be base64 text,
+// where encoding/json also took an array of byte values.
 
 // envelope is the push body: {"message":{...},"subscription":"...","deliveryAttempt":N}.
 type envelope struct {

@@ -56,22 +56,25 @@ func byEncodingJSON(body []byte) (Message, error) {
 // fieldNames are the keys the envelope reader knows, at any level.
 var fieldNames = []string{"message", "subscription", "deliveryAttempt", "data", "attributes", "messageId", "message_id", "publishTime"}
 
-// foldsOntoAField reports whether body has a key that encoding/json would take for one of the
-// envelope's fields only because it ignores case (`MessageID`): the one place where the two
-// readers differ on purpose.
-func foldsOntoAField(body []byte) bool {
+// differsOnPurpose reports whether body holds one of the two things the envelope reader reads
+// otherwise than encoding/json, on purpose (envelope.go): a key that encoding/json takes for a
+// field only because it ignores case (`MessageID`, or `ſubscription` by Unicode folding), or a
+// `data` given as an array of byte values rather than base64 text.
+func differsOnPurpose(body []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	afterData := false
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			return false
 		}
-		key, ok := tok.(string)
-		if !ok {
-			continue
+		if afterData && tok == json.Delim('[') {
+			return true
 		}
+		key, _ := tok.(string)
+		afterData = key == "data"
 		for _, name := range fieldNames {
-			if key != name && strings.EqualFold(key, name) {
+			if key != "" && key != name && strings.EqualFold(key, name) {
 				return true
 			}
 		}
@@ -82,7 +85,7 @@ func foldsOntoAField(body []byte) bool {
 // the same message from it.
 func agreesWithEncodingJSON(t *testing.T, body []byte) {
 	t.Helper()
-	if len(body) > MaxEnvelope || foldsOntoAField(body) {
+	if len(body) > MaxEnvelope || differsOnPurpose(body) {
 		return
 	}
 	got, err := Decode(newPush(body))
@@ -127,6 +130,7 @@ func envelopeCases() []string {
 		`{"message":{"data":"e3 0=","messageId":"1"}}`,
 		"{\"message\":{\"data\":\"e3\\r\\n0=\",\"messageId\":\"1\"}}",
 		`{"message":{"data":5,"messageId":"1"}}`,
+		`{"message":{"data":{},"messageId":"1"}}`,
 		`{"message":{"messageId":1}}`,
 		`{"message":{"messageId":"1","publishTime":7}}`,
 		`{"message":{"messageId":"1","attributes":{"a":1}}}`,
@@ -181,4 +185,15 @@ func envelopeCases() []string {
 // newPush is a push request with body.
 func newPush(body []byte) *http.Request {
 	return httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+}
+
+func TestDecode_DataIsBase64TextOnly(t *testing.T) {
+	for _, body := range []string{`{"message":{"data":[104,105],"messageId":"1"}}`, `{"message":{"data":[],"messageId":"1"}}`} {
+		if _, err := Decode(newPush([]byte(body))); !errors.Is(err, ErrBadEnvelope) {
+			t.Errorf("%s: %v, want ErrBadEnvelope (encoding/json took an array of bytes; Pub/Sub sends base64)", body, err)
+		}
+		if !differsOnPurpose([]byte(body)) {
+			t.Errorf("%s: the differential check does not know it differs on purpose", body)
+		}
+	}
 }

@@ -176,3 +176,45 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// cutShort is a body whose sender went away: its bytes, then io.ErrUnexpectedEOF, as the HTTP
+// server's body reports a connection closed before the announced length.
+type cutShort struct{ r io.Reader }
+
+func (c *cutShort) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func TestDecode_ReadsWhatArrivesWhateverTheLengthSays(t *testing.T) {
+	post := func(body io.Reader, length int64) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/", body)
+		r.ContentLength = length
+		return r
+	}
+	n := int64(len(pushed))
+	for name, r := range map[string]*http.Request{
+		"announced":           post(strings.NewReader(pushed), n),
+		"not announced":       post(strings.NewReader(pushed), -1),
+		"announced shorter":   post(strings.NewReader(pushed), n/2),
+		"announced 0":         post(strings.NewReader(pushed), 0),
+		"announced 1 GiB":     post(strings.NewReader(pushed), 1<<30),
+		"announced, exact 1k": post(strings.NewReader(pushed+strings.Repeat(" ", 1024-len(pushed))), 1024),
+	} {
+		if m, err := Decode(r); err != nil || string(m.Data) != `{"a":1}` {
+			t.Errorf("%s: %+v, %v", name, m, err)
+		}
+	}
+	for name, r := range map[string]*http.Request{
+		"cut short":                   post(&cutShort{strings.NewReader(pushed)}, n+10),
+		"over the limit, announced":   post(strings.NewReader(strings.Repeat(" ", MaxEnvelope+1)), MaxEnvelope+1),
+		"over the limit, understated": post(strings.NewReader(strings.Repeat(" ", MaxEnvelope+1)), 10),
+	} {
+		if _, err := Decode(r); !errors.Is(err, ErrBadEnvelope) {
+			t.Errorf("%s: %v, want ErrBadEnvelope", name, err)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func Decode(data []byte) (Task, error) {
 		return t, errors.New("task: not a delivery task: no header line")
 	}
 	if err := decodeHead(head, &t); err != nil {
-		return t, fmt.Errorf("task: not a delivery task: %w", err)
+		return Task{}, fmt.Errorf("task: not a delivery task: %w", err)
 	}
 	t.Body = body
 	switch {

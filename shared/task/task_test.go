@@ -150,3 +150,10 @@ func TestDecode_ReadsTheHeaderAsEncodingJSONDoes(t *testing.T) {
 		agreesWithEncodingJSON(t, []byte(head+"\n{}"))
 	}
 }
+
+func TestDecode_AHeaderThatDoesNotParseNamesNothing(t *testing.T) {
+	tk, err := Decode([]byte(`{"delivery_id":"dlv_1","project":"acme",x` + "\n{}"))
+	if err == nil || tk.DeliveryID != "" || tk.Project != "" {
+		t.Errorf("got %+v, %v; want an error and nothing read before it (it would name a span)", tk, err)
+	}
+}
