@@ -6,7 +6,7 @@ locals {
     "cloudbuild.googleapis.com",           # builds each function from the uploaded source
     "cloudfunctions.googleapis.com",       # the five gen2 functions
     "cloudresourcemanager.googleapis.com", # project number, project IAM grants
-    "cloudtrace.googleapis.com",           # one trace per job event (README, Observability)
+    "cloudtrace.googleapis.com",           # stores the spans; the Telemetry API discards them while it is off
     "firestore.googleapis.com",            # webhooks, events, deliveries, attempts, API keys
     "iam.googleapis.com",                  # service accounts
     "logging.googleapis.com",              # log-based metrics
@@ -15,6 +15,7 @@ locals {
     "run.googleapis.com",                  # gen2 functions run as Cloud Run services
     "secretmanager.googleapis.com",        # the KEK and the signing key
     "storage.googleapis.com",              # the source bucket
+    "telemetry.googleapis.com",            # receives the spans over OTLP (README, Observability)
   ])
 }
 

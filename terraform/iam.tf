@@ -111,8 +111,9 @@ resource "google_project_iam_member" "firestore_user" {
   }
 }
 
-# Dispatch, Deliver and DeadLetter send the spans of each job event's trace to Cloud Trace (README,
-# Observability): writing spans is all cloudtrace.agent allows, never reading a trace.
+# Dispatch, Deliver and DeadLetter send the spans of each job event's trace to Cloud Trace through
+# the Telemetry API (README, Observability): writing spans (cloudtrace.agent includes the Telemetry
+# API's telemetry.traces.write) is all it allows, never reading a trace.
 resource "google_project_iam_member" "trace_agent" {
   for_each = local.tracing_functions
 

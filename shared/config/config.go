@@ -89,8 +89,8 @@ type Config struct {
 	Version string
 
 	// TraceExporter is where the push functions send their spans (README, Observability):
-	// "cloudtrace" in production, "file" on the local stack, "none" to export nothing (log lines
-	// and messages still carry the trace context).
+	// "cloudtrace" in production (Cloud Trace, through the Telemetry API), "file" on the local
+	// stack, "none" to export nothing (log lines and messages still carry the trace context).
 	TraceExporter string
 	// TraceSampleRatio is the share of job events traced among those whose trace did not arrive
 	// sampled; one that did is always traced.

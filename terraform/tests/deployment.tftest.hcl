@@ -175,6 +175,10 @@ run "first_apply_enables_and_waits" {
     error_message = "Cloud Resource Manager must be enabled: the project data source and project IAM use it."
   }
   assert {
+    condition     = contains(keys(google_project_service.enabled), "telemetry.googleapis.com") && contains(keys(google_project_service.enabled), "cloudtrace.googleapis.com")
+    error_message = "Spans are sent to the Telemetry API, which stores them in Cloud Trace and discards them while the Cloud Trace API is off: both must be enabled."
+  }
+  assert {
     condition     = length(terraform_data.log_metrics_visible.triggers_replace) == 4
     error_message = "The alert policies wait for all four log-based metrics to become visible."
   }

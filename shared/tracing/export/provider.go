@@ -1,6 +1,7 @@
-// Package export sends a function instance's spans somewhere: Cloud Trace in production, JSON
-// lines under a directory on the local stack (README, Observability). Only the functions link
-// it; a job system that only propagates a trace needs shared/tracing alone.
+// Package export sends a function instance's spans somewhere: Cloud Trace in production, through
+// Google Cloud's Telemetry (OTLP) API; JSON lines under a directory on the local stack (README,
+// Observability). Only the functions link it; a job system that only propagates a trace needs
+// shared/tracing alone.
 package export
 
 import (
@@ -8,13 +9,18 @@ import (
 	"fmt"
 	"time"
 
-	texporter "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/trace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"golang.org/x/oauth2"
 )
 
 // Exporters a function instance can send its spans to.
 const (
-	// ExportCloudTrace sends spans to Cloud Trace (production).
+	// ExportCloudTrace sends spans to Cloud Trace (production) through the Telemetry API over
+	// OTLP. The name is the backend's, not the protocol's: it kept its meaning when the
+	// deprecated Cloud Trace exporter was replaced.
 	ExportCloudTrace = "cloudtrace"
 	// ExportFile appends spans as JSON lines to a file of Options.Dir (the local stack).
 	ExportFile = "file"
@@ -28,10 +34,17 @@ type Options struct {
 	Exporter string
 	// SampleRatio is the share of traces sampled among those that did not arrive sampled.
 	SampleRatio float64
-	// GoogleProject receives the spans (Cloud Trace).
+	// GoogleProject receives the spans (Cloud Trace); it is the resource's gcp.project_id.
 	GoogleProject string
-	// Dir holds the span files (ExportFile); Service names this process's file in it.
-	Dir, Service string
+	// Service is the resource's service.name, and names this process's file in Dir.
+	Service string
+	// Dir holds the span files (ExportFile).
+	Dir string
+
+	// telemetryAPI and tokens replace TelemetryAPI and Application Default Credentials; only
+	// this package's tests set them.
+	telemetryAPI string
+	tokens       oauth2.TokenSource
 }
 
 // Sampler samples every trace that arrived sampled, and ratio of the rest: traces that arrived
@@ -49,13 +62,17 @@ func NewProvider(ctx context.Context, o Options) (*sdktrace.TracerProvider, erro
 		exp   sdktrace.SpanExporter
 		batch []sdktrace.BatchSpanProcessorOption
 	)
+	res, err := newResource(o)
+	if err != nil {
+		return nil, err
+	}
 	switch o.Exporter {
 	case ExportNone, "":
 		return nil, nil
 	case ExportCloudTrace:
-		e, err := texporter.New(texporter.WithProjectID(o.GoogleProject), texporter.WithContext(context.WithoutCancel(ctx)))
+		e, err := newTelemetryExporter(ctx, o)
 		if err != nil {
-			return nil, fmt.Errorf("export: cloud trace exporter: %w", err)
+			return nil, err
 		}
 		exp = e
 	case ExportFile:
@@ -68,5 +85,21 @@ func NewProvider(ctx context.Context, o Options) (*sdktrace.TracerProvider, erro
 	default:
 		return nil, fmt.Errorf("export: unknown exporter %q", o.Exporter)
 	}
-	return sdktrace.NewTracerProvider(sdktrace.WithSampler(Sampler(o.SampleRatio)), sdktrace.WithBatcher(exp, batch...)), nil
+	return sdktrace.NewTracerProvider(sdktrace.WithSampler(Sampler(o.SampleRatio)), sdktrace.WithBatcher(exp, batch...),
+		sdktrace.WithResource(res)), nil
+}
+
+// newResource describes the process on every span it exports: the SDK's defaults (and
+// OTEL_RESOURCE_ATTRIBUTES), service.name, and gcp.project_id, which the Telemetry API requires
+// to know the project the spans belong to.
+func newResource(o Options) (*resource.Resource, error) {
+	attrs := []attribute.KeyValue{semconv.ServiceName(o.Service)}
+	if o.GoogleProject != "" {
+		attrs = append(attrs, attribute.String("gcp.project_id", o.GoogleProject))
+	}
+	r, err := resource.Merge(resource.Default(), resource.NewSchemaless(attrs...))
+	if err != nil {
+		return nil, fmt.Errorf("export: resource: %w", err)
+	}
+	return r, nil
 }
