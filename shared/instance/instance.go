@@ -181,6 +181,7 @@ func Default() (*Instance, error) {
 			log.Error("tracing is off", "error", err.Error())
 		} else if tp != nil {
 			in.Tracer = tp
+			export.LogErrors(in.Log)
 			FlushOnSIGTERM(tp, FlushGrace, in.Log)
 		}
 		defaultIn = in

@@ -1,12 +1,18 @@
 package export
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/jobhooks/jobhooks/shared/logging"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
@@ -29,5 +35,19 @@ func TestSampler_KeepsSampledParentsAndTheRatioOfTheRest(t *testing.T) {
 	all := Sampler(1)
 	if all.ShouldSample(sdktrace.SamplingParameters{ParentContext: unsampled, TraceID: tid}).Decision != sdktrace.RecordAndSample {
 		t.Error("ratio 1 dropped an unsampled parent's trace")
+	}
+}
+
+func TestLogErrors_AFailedExportIsAJSONLineOfTheFunctionsLog(t *testing.T) {
+	var buf bytes.Buffer
+	LogErrors(logging.New(&buf, nil))
+	t.Cleanup(func() { LogErrors(slog.New(slog.DiscardHandler)) })
+	otel.Handle(errors.New("traces export: 503 Service Unavailable"))
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %q", buf.String())
+	}
+	if line["severity"] != "WARNING" || line["error"] != "traces export: 503 Service Unavailable" {
+		t.Errorf("line %v", line)
 	}
 }

@@ -7,8 +7,10 @@ package export
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -102,4 +104,13 @@ func newResource(o Options) (*resource.Resource, error) {
 		return nil, fmt.Errorf("export: resource: %w", err)
 	}
 	return r, nil
+}
+
+// LogErrors sends OpenTelemetry's own errors (an export that failed, a span dropped) to log,
+// as JSON lines of the function's log, instead of the SDK's default: plain text on stderr,
+// which Cloud Logging shows as unparsed lines. The handler is process-wide.
+func LogErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: span export failed", "error", err.Error())
+	}))
 }
