@@ -219,6 +219,11 @@ func (k *Keyring) get(ctx context.Context, key string, read func(context.Context
 	if e := k.cached(key); e != nil {
 		return e, nil
 	}
+	if ctx.Err() != nil {
+		// Decided here, not by the select below: a read that ends at once would race the
+		// context's end there, and a caller that has given up must not start one.
+		return nil, fmt.Errorf("%w: reading KEK %s: %w", ErrUnavailable, k.secretName, context.Cause(ctx))
+	}
 	ch := k.flights.DoChan(key, func() (any, error) {
 		// A read that ended between the lookup above and DoChan has filled the cache already.
 		if e := k.cached(key); e != nil {
