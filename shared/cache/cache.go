@@ -36,13 +36,25 @@ func New[K comparable, V any](ttl time.Duration, now func() time.Time) *TTL[K, V
 // and nothing is cached.
 func (c *TTL[K, V]) Get(k K, load func() (V, error)) (V, error) {
 	now := c.now()
+	return c.GetRead(k, func() (V, time.Time, error) {
+		v, err := load()
+		return v, now, err
+	})
+}
+
+// GetRead is Get for a load that may hand over a copy read earlier: it returns the value and
+// when it was read, and the entry expires ttl after that read, not after the load. A copy taken
+// from another cache is therefore never served longer than ttl after it left the store, so
+// chained caches cannot add their ttls up.
+func (c *TTL[K, V]) GetRead(k K, load func() (V, time.Time, error)) (V, error) {
+	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[k]
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.v, nil
 	}
-	v, err := load()
+	v, read, err := load()
 	if err != nil {
 		return v, err
 	}
@@ -50,7 +62,7 @@ func (c *TTL[K, V]) Get(k K, load func() (V, error)) (V, error) {
 	if len(c.entries) > 10000 {
 		c.sweep(now)
 	}
-	c.entries[k] = entry[V]{v: v, expires: now.Add(c.ttl)}
+	c.entries[k] = entry[V]{v: v, expires: read.Add(c.ttl)}
 	c.mu.Unlock()
 	return v, nil
 }

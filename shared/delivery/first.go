@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -17,9 +18,11 @@ import (
 // First is one target of an event whose first attempt Dispatch makes.
 type First struct {
 	Task task.Task
-	// Webhook is the static target's webhook as Dispatch read it (so the attempt reads it
-	// again only if the cache holds no copy); nil for a dynamic target.
+	// Webhook is the static target's webhook as Dispatch read it at Read (so the attempt reads
+	// it again only if the cache holds no copy); nil for a dynamic target, or for one the
+	// attempt is to read itself (a take-over's).
 	Webhook *webhook.Webhook
+	Read    time.Time
 }
 
 // Round is the first attempts of one event: the records to commit, then the tasks to publish for
@@ -150,7 +153,7 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 	now := s.Now()
 	res.rec = newRecord(f.Task, now)
 	res.rec.WindowStart, res.rec.Traceparent = now, traceparent
-	tg, err := s.target(ctx, f.Task, f.Webhook)
+	tg, err := s.target(ctx, f.Task, f.Webhook, f.Read)
 	if err != nil {
 		word := "retry"
 		if st, reason := beforePost(err); st != "" {

@@ -37,9 +37,12 @@ type cancelled struct{ reason string }
 
 func (c *cancelled) Error() string { return "delivery cancelled: " + c.reason }
 
-// target is where and how task t is sent. known is the webhook as the caller read it (Dispatch
-// has it from its fan-out), used on a cache miss instead of a read; nil makes target read it.
-func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhook) (target, error) {
+// target is where and how task t is sent. known is the webhook as the caller read it at read
+// (Dispatch has it from its fan-out), used on a cache miss instead of a read; nil makes target
+// read it. A target built from known is cached only until the cache TTL after read: a copy
+// already 25 s old is good for 5 s more, not 30, so a change made through the API shows within
+// one TTL everywhere.
+func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhook, read time.Time) (target, error) {
 	if t.Dynamic() {
 		if s.DynamicSigner == nil {
 			return target{}, errors.New("delivery: no signer for dynamic webhooks is configured")
@@ -51,17 +54,24 @@ func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhoo
 		return withHost(target{url: t.URL, retriesOn: webhook.Webhook{}.RetriesOn, signer: sig}), nil
 	}
 	key := t.Project + "/" + t.Webhook
-	load := func() (target, error) { return s.loadWebhook(ctx, t) }
+	load := func() (target, time.Time, error) {
+		tg, err := s.loadWebhook(ctx, t)
+		return tg, tg.loaded, err
+	}
 	first := load
 	if known != nil {
-		first = func() (target, error) { return s.targetOf(ctx, *known) }
+		first = func() (target, time.Time, error) {
+			tg, err := s.targetOf(ctx, *known)
+			tg.loaded = read
+			return tg, read, err
+		}
 	}
-	tg, err := s.webhooks.Get(key, first)
+	tg, err := s.webhooks.GetRead(key, first)
 	if err == nil && cancels(tg.webhook, t) != "" && t.QueueTime.After(tg.loaded) {
 		// The cached copy would cancel a task queued after it was read: the webhook may have
 		// been re-created or re-enabled since. Cancelling is final, so decide on a fresh read.
 		s.webhooks.Forget(key)
-		tg, err = s.webhooks.Get(key, load)
+		tg, err = s.webhooks.GetRead(key, load)
 	}
 	if err != nil {
 		return tg, err
@@ -88,15 +98,20 @@ func cancels(w webhook.Webhook, t task.Task) string {
 	}
 }
 
+// loadWebhook reads t's webhook; the target's loaded time is taken before the read, so that a
+// task queued while the read was on its way counts as queued after it.
 func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) {
+	read := s.Now()
 	w, err := s.Store.GetWebhook(ctx, t.Project, t.Webhook)
 	if errors.Is(err, store.ErrNotFound) {
-		return target{}, &cancelled{reason: "webhook_deleted"}
+		return target{loaded: read}, &cancelled{reason: "webhook_deleted"}
 	}
 	if err != nil {
 		return target{}, err
 	}
-	return s.targetOf(ctx, w)
+	tg, err := s.targetOf(ctx, w)
+	tg.loaded = read
+	return tg, err
 }
 
 // targetOf builds the target of webhook w: its secrets are decrypted here.
