@@ -75,7 +75,14 @@ func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
 	if decodeErr != nil {
 		return s.deadLetter(ctx, m.Data, task.Task{}, "malformed_task: "+decodeErr.Error())
 	}
-	return s.handle(ctx, m, t)
+	err = s.handle(ctx, m, t)
+	var hb handedBack
+	if pushmsg.Acked(err) || errors.As(err, &hb) {
+		return err
+	}
+	// Every other nack (a record, dead letter or disable that could not be written) obeys the
+	// same rule: the task is kept clear of Pub/Sub's retention and dead-letter limit.
+	return s.later(ctx, m, t, nil, err)
 }
 
 func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) error {
@@ -104,7 +111,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		return s.receipt(ctx, m, t, d, pushmsg.Retry(errNotYet))
 	}
 
-	tg, err := s.target(ctx, t, nil)
+	tg, err := s.target(ctx, t, nil, time.Time{})
 	if err != nil {
 		if st, reason := beforePost(err); st != "" {
 			return s.finish(ctx, t, d, st, reason)
@@ -126,23 +133,29 @@ func (s *Service) receipt(ctx context.Context, m pushmsg.Message, t task.Task, d
 }
 
 // later hands the task back to Pub/Sub for another try: a nack with cause, or a re-publication
-// (handBackFor). d is nil when the record could not be read or written.
+// (handBackFor). d is nil when the record could not be read or written: the receipts are then
+// Pub/Sub's own count, which production sends with a dead-letter policy.
 func (s *Service) later(ctx context.Context, m pushmsg.Message, t task.Task, d *store.Delivery, cause error) error {
-	age, receipts := time.Duration(-1), 0
+	age, receipts := time.Duration(-1), m.DeliveryAttempt
 	if !m.PublishTime.IsZero() {
 		age = s.Now().Sub(m.PublishTime)
 	}
 	if d != nil {
-		receipts = d.Receipts
+		receipts = max(receipts, d.Receipts)
 	}
 	if handBackFor(age, receipts, s.cfg) == nack {
-		return cause
+		return handedBack{cause}
 	}
 	if err := s.republish(ctx, t, d); err != nil {
-		return errors.Join(cause, err)
+		return handedBack{errors.Join(cause, err)}
 	}
 	return nil
 }
+
+// handedBack is a nack that later decided: Handle does not decide it again.
+type handedBack struct{ error }
+
+func (h handedBack) Unwrap() error { return h.error }
 
 // republish sends the task again as the next generation and acks this one. The new message is
 // published before the record moves on, so a crash in between leaves two live messages (a
