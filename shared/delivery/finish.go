@@ -70,7 +70,7 @@ func (s *Service) settled(ctx context.Context, t task.Task, d store.Delivery) er
 		if err := s.sendDeadLetter(ctx, t, d); !pushmsg.Acked(err) {
 			return err
 		}
-	case d.State == store.Failed && d.Reason == "gone" && !t.Dynamic():
+	case d.Gone():
 		if err := s.redoGone(ctx, t, d); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -54,7 +55,13 @@ type Service struct {
 	tracer trace.Tracer
 	// webhooks caches, per project and event type, the webhooks subscribed to it: Dispatch
 	// reads them for every event, and a change through the API must show within the cache TTL.
-	webhooks *cache.TTL[string, []webhook.Webhook]
+	webhooks *cache.TTL[string, subscribed]
+}
+
+// subscribed are the webhooks subscribed to one event type, as read at read.
+type subscribed struct {
+	hooks []webhook.Webhook
+	read  time.Time
 }
 
 // New builds the service.
@@ -62,7 +69,7 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, []webhook.Webhook](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
+	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, subscribed](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
 }
 
 var errClaimed = errors.New("fanout: event is being dispatched by another instance")
@@ -103,8 +110,8 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	if tw, ok := m.Attributes[TargetWebhookAttribute]; ok && !webhook.ValidID(tw) {
 		return s.poison(ctx, m, "attribute "+TargetWebhookAttribute+" is not a webhook id")
 	}
-	// The targets are planned before the claim, so that the claim records them: a fresh claim
-	// queues the deliveries now.
+	// The targets are planned before the claim, so that the claim records the plan: a fresh
+	// claim queues the deliveries now, and a take-over finishes exactly that plan.
 	now, targetWebhook := s.Now(), m.Attributes[TargetWebhookAttribute]
 	firsts, err := s.targets(ctx, ev, targetWebhook, now)
 	if err != nil {
@@ -112,7 +119,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
 		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
-		Deliveries: deliveryIDs(firsts), Dynamic: ev.WebhookConfig != nil,
+		Deliveries: deliveryIDs(firsts), Targets: targetKeys(firsts), Dynamic: ev.WebhookConfig != nil,
 	}, ClaimLease, now)
 	switch {
 	case err != nil:
@@ -125,8 +132,8 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	}
 
 	if !claim.Fresh {
-		// A take-over: the deliveries were queued when the event was first claimed.
-		if firsts, err = s.targets(ctx, ev, targetWebhook, claim.CreateTime); err != nil {
+		// A take-over: the deliveries were planned and queued when the event was first claimed.
+		if firsts, err = s.planned(ctx, ev, claim, targetWebhook); err != nil {
 			return s.release(ctx, ev, claim, err)
 		}
 	}
@@ -147,11 +154,10 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 
 // attempt makes the first attempts of a claimed event and records them (README, How the pieces
 // fit: one hop). When every target ended final, the commit of their records is the last write:
-// the event is done because its planned deliveries are all final (store.ClaimEvent), and a
-// take-over also closes it, since its targets may differ from the plan. Otherwise the records
-// are committed, the retry tasks published, and the event closed after them, so that a crash at
-// any step leaves the event open for a take-over, which reads the records and skips what is
-// finished. A conflict means the claim was taken over meanwhile (this instance outlived its
+// the event is done because its planned deliveries are all final (store.ClaimEvent); a
+// take-over closes it in the same commit. Otherwise the records are committed, the retry tasks
+// published, and the event closed after them, so that a crash at any step leaves the event open
+// for a take-over, which finishes the same plan: it reads the records and skips what is finished. A conflict means the claim was taken over meanwhile (this instance outlived its
 // lease): nothing of the commit was written, and the redelivery finds the event done or claimed.
 func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.EventClaim, firsts []delivery.First) (*delivery.Round, error) {
 	ids := deliveryIDs(firsts)
@@ -166,7 +172,7 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 	if err != nil {
 		return nil, err
 	}
-	closing := &store.Dispatched{Deliveries: ids, Dynamic: ev.WebhookConfig != nil, At: s.Now()}
+	closing := &store.Dispatched{At: s.Now()}
 	var done *store.Dispatched
 	if round.Final() && !claim.Fresh {
 		done = closing
@@ -187,7 +193,7 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 	if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
 		return nil, err
 	}
-	if err := s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, closing.Deliveries, closing.Dynamic, closing.At); err != nil {
+	if err := s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, closing.At); err != nil {
 		// The tasks are out; a redelivery (or the take-over) publishes them again under the
 		// same ids, which Deliver deduplicates.
 		return nil, stale(err)
@@ -201,6 +207,55 @@ func deliveryIDs(firsts []delivery.First) []string {
 		ids[i] = f.Task.DeliveryID
 	}
 	return ids
+}
+
+// Target keys name a planned target in the event record: its delivery id is derived from the
+// key (event.DeliveryID), and a take-over rebuilds the target from it.
+const (
+	keyWebhook = "webhook:"
+	keyURI     = "uri:"
+)
+
+func targetKeys(firsts []delivery.First) []string {
+	keys := make([]string, len(firsts))
+	for i, f := range firsts {
+		keys[i] = keyWebhook + f.Task.Webhook
+		if f.Task.Dynamic() {
+			keys[i] = keyURI + f.Task.URL
+		}
+	}
+	return keys
+}
+
+// planned are the targets of the first claim's plan, queued when the event was first claimed
+// (README, Guarantees: a take-over keeps the plan), whatever this instance's cache says now: a
+// static target's webhook is read by its attempt, so one deleted, disabled or re-created since
+// is recorded cancelled with its reason, and one created since is not a target. A record
+// written before the plan was kept has no target keys: its targets are planned again.
+func (s *Service) planned(ctx context.Context, ev event.JobEvent, claim store.EventClaim, targetWebhook string) ([]delivery.First, error) {
+	if len(claim.Targets) != len(claim.Deliveries) {
+		return s.targets(ctx, ev, targetWebhook, claim.CreateTime)
+	}
+	base := baseTask(ev, claim.CreateTime)
+	out := make([]delivery.First, len(claim.Targets))
+	for i, key := range claim.Targets {
+		t := base
+		t.DeliveryID = claim.Deliveries[i]
+		if id, ok := strings.CutPrefix(key, keyWebhook); ok {
+			t.Webhook = id
+		} else {
+			t.URL = strings.TrimPrefix(key, keyURI)
+		}
+		out[i] = delivery.First{Task: t}
+	}
+	return out, nil
+}
+
+func baseTask(ev event.JobEvent, queued time.Time) task.Task {
+	return task.Task{
+		Project: ev.Project, EventID: ev.ID, EventType: ev.Type, EventTime: ev.Timestamp,
+		MessageID: event.MessageID(ev.Project, ev.ID), Body: ev.Body(), QueueTime: queued,
+	}
 }
 
 // stale nacks a write refused because the claim was taken over: the new holder finishes.
@@ -219,25 +274,22 @@ const TargetWebhookAttribute = "target_webhook"
 // carries a webhook_config, the one webhook named by the target attribute, otherwise every
 // enabled webhook of the project subscribed to the type.
 func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook string, queued time.Time) ([]delivery.First, error) {
-	base := task.Task{
-		Project: ev.Project, EventID: ev.ID, EventType: ev.Type, EventTime: ev.Timestamp,
-		MessageID: event.MessageID(ev.Project, ev.ID), Body: ev.Body(), QueueTime: queued,
-	}
+	base := baseTask(ev, queued)
 	var out []delivery.First
 	if ev.WebhookConfig != nil {
 		for _, uri := range ev.WebhookConfig.URIs {
 			t := base
 			t.URL = uri
-			t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, "uri:"+uri)
+			t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, keyURI+uri)
 			out = append(out, delivery.First{Task: t})
 		}
 		return out, nil
 	}
-	hooks, err := s.candidates(ctx, ev.Project, ev.Type, targetWebhook)
+	sub, err := s.candidates(ctx, ev.Project, ev.Type, targetWebhook)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range hooks {
+	for _, w := range sub.hooks {
 		wanted := w.Subscribes(ev.Type)
 		if targetWebhook != "" {
 			wanted = w.ID == targetWebhook
@@ -249,8 +301,8 @@ func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook 
 		}
 		t := base
 		t.Webhook = w.ID
-		t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, "webhook:"+w.ID)
-		out = append(out, delivery.First{Task: t, Webhook: &w})
+		t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, keyWebhook+w.ID)
+		out = append(out, delivery.First{Task: t, Webhook: &w, Read: sub.read})
 	}
 	return out, nil
 }
@@ -258,20 +310,23 @@ func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook 
 // candidates are the webhooks an event may go to: those of the project subscribed to its type
 // (cached per type: a miss reads only them, not every webhook of the project), or the one
 // targeted webhook read fresh, so a ping right after creating a webhook finds it.
-func (s *Service) candidates(ctx context.Context, project, eventType, targetWebhook string) ([]webhook.Webhook, error) {
+func (s *Service) candidates(ctx context.Context, project, eventType, targetWebhook string) (subscribed, error) {
 	if targetWebhook == "" {
-		return s.webhooks.Get(project+"/"+eventType, func() ([]webhook.Webhook, error) {
-			return s.Store.ListSubscribedWebhooks(ctx, project, eventType)
+		return s.webhooks.Get(project+"/"+eventType, func() (subscribed, error) {
+			read := s.Now()
+			hooks, err := s.Store.ListSubscribedWebhooks(ctx, project, eventType)
+			return subscribed{hooks: hooks, read: read}, err
 		})
 	}
+	read := s.Now()
 	w, err := s.Store.GetWebhook(ctx, project, targetWebhook)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return subscribed{read: read}, nil
 	}
 	if err != nil {
-		return nil, err
+		return subscribed{}, err
 	}
-	return []webhook.Webhook{w}, nil
+	return subscribed{hooks: []webhook.Webhook{w}, read: read}, nil
 }
 
 // release gives the claim up and nacks, so the redelivery fans out without waiting for the lease.

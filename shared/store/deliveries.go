@@ -27,6 +27,12 @@ const (
 // Final reports whether no further attempt will be made.
 func (s DeliveryState) Final() bool { return s != Pending && s != "" }
 
+// ReasonGone is the reason of a delivery that ended on a 410 Gone: its static webhook is disabled.
+const ReasonGone = "gone"
+
+// Gone reports whether d ended on a 410 from a static webhook, which must then be disabled.
+func (d Delivery) Gone() bool { return d.State == Failed && d.Reason == ReasonGone && d.Webhook != "" }
+
 // Delivery is the record of one delivery: its state and the summary of its attempts.
 type Delivery struct {
 	ID        string        `firestore:"id"`
@@ -169,11 +175,10 @@ type Recorded struct {
 	Attempt  *Attempt
 }
 
-// Dispatched is what closes an event record: the deliveries it went to.
+// Dispatched is what closes an event record: when. The deliveries it went to are the plan the
+// record was claimed with, never rewritten (EventRecord.Targets).
 type Dispatched struct {
-	Deliveries []string
-	Dynamic    bool
-	At         time.Time
+	At time.Time
 }
 
 // maxBatchWrites keeps a commit below Firestore's 500 writes.
@@ -195,7 +200,7 @@ func (s *Store) CommitDispatch(ctx context.Context, project, eventID string, cla
 		}
 		last := k == len(recs)
 		if last && done != nil {
-			s.markDispatched(b, project, eventID, claim, done.Deliveries, done.Dynamic, done.At)
+			s.markDispatched(b, project, eventID, claim, done.At)
 		}
 		res, err := b.Commit(ctx)
 		if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -30,9 +31,18 @@ type EventRecord struct {
 	// ClaimTime is when a Dispatch instance took the event; a claim older than the lease is
 	// abandoned (the instance crashed) and may be taken over.
 	ClaimTime time.Time `firestore:"claim_time"`
-	// Deliveries are the delivery ids the event fans out to, planned when it is claimed (and
-	// rewritten when it is closed after a take-over); empty when nothing subscribed.
+	// Holder is a random token of the claim's holder: a claim whose create was written but
+	// answered an error (the client library retries it, and the retry finds the document) is
+	// recognised as the caller's own instead of waiting out the lease.
+	Holder string `firestore:"holder"`
+	// Deliveries are the delivery ids the event fans out to, planned when it is first claimed;
+	// empty when nothing subscribed.
 	Deliveries []string `firestore:"deliveries"`
+	// Targets are the planned targets themselves, in the order of Deliveries: the key each
+	// delivery id is derived from ("webhook:<id>" or "uri:<url>", event.DeliveryID). A take-over
+	// finishes exactly these, whatever its own cache now says (shared/delivery/README.md, A
+	// take-over keeps the plan). Absent on records older than the field.
+	Targets []string `firestore:"targets"`
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
 	Body         []byte    `firestore:"body"`
 	Dynamic      bool      `firestore:"dynamic"`
@@ -66,6 +76,9 @@ type EventClaim struct {
 	// Fresh is true when this claim created the event record: no delivery record of the event
 	// can exist yet, so none needs reading. A take-over is not fresh.
 	Fresh bool
+	// Targets and Deliveries are the plan: those the claim was created with, also after a
+	// take-over (EventRecord.Targets).
+	Targets, Deliveries []string
 }
 
 func (s *Store) events(project string) *firestore.CollectionRef {
@@ -79,10 +92,12 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 // event by at most the lease.
 func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
 	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
+	rec.Holder = rand.Text()
 	ref := s.events(rec.Project).Doc(rec.ID)
 	res, err := ref.Create(ctx, rec)
 	if err == nil {
-		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now, Fresh: true}, nil
+		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now, Fresh: true,
+			Targets: rec.Targets, Deliveries: rec.Deliveries}, nil
 	}
 	if status.Code(err) != codes.AlreadyExists {
 		return EventClaim{}, fmt.Errorf("store: claim event %s/%s: %w", rec.Project, rec.ID, err)
@@ -98,6 +113,11 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	if old.State == EventDispatched {
 		return EventClaim{Outcome: AlreadyDispatched}, nil
 	}
+	if old.Holder == rec.Holder {
+		// This call's own create, written though its first answer was an error.
+		return EventClaim{Outcome: Claimed, Version: snap.UpdateTime, CreateTime: old.CreateTime, Fresh: true,
+			Targets: old.Targets, Deliveries: old.Deliveries}, nil
+	}
 	if done, err := s.allFinal(ctx, rec.Project, old.Deliveries); err != nil || done {
 		return EventClaim{Outcome: AlreadyDispatched}, err
 	}
@@ -105,7 +125,7 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 		return EventClaim{Outcome: ClaimedElsewhere}, nil
 	}
 	// Take over an abandoned claim, unless someone else just did (the precondition).
-	res, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}},
+	res, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}, {Path: "holder", Value: rec.Holder}},
 		firestore.LastUpdateTime(snap.UpdateTime))
 	if status.Code(err) == codes.FailedPrecondition {
 		return EventClaim{Outcome: ClaimedElsewhere}, nil
@@ -113,10 +133,14 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	if err != nil {
 		return EventClaim{}, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
 	}
-	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: old.CreateTime}, nil
+	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: old.CreateTime,
+		Targets: old.Targets, Deliveries: old.Deliveries}, nil
 }
 
-// allFinal reports whether every one of the deliveries has a final record (true for none).
+// allFinal reports whether every one of the deliveries has a final record that leaves nothing
+// to finish (true for none). A static webhook's 410 is final for the delivery, but Dispatch
+// closes such an event only once the webhook is disabled: until then a take-over must run, to
+// repair a disable that failed (shared/delivery/finish.go, settled).
 func (s *Store) allFinal(ctx context.Context, project string, ids []string) (bool, error) {
 	if len(ids) == 0 {
 		return true, nil
@@ -126,7 +150,7 @@ func (s *Store) allFinal(ctx context.Context, project string, ids []string) (boo
 		return false, err
 	}
 	for _, id := range ids {
-		if d, ok := recs[id]; !ok || !d.State.Final() {
+		if d, ok := recs[id]; !ok || !d.State.Final() || d.Gone() {
 			return false, nil
 		}
 	}
@@ -153,20 +177,18 @@ func (s *Store) ReleaseEvent(ctx context.Context, project, id string, claim Even
 }
 
 // markDispatched adds to b the write that closes the event record, conditional on the claim.
-func (s *Store) markDispatched(b *firestore.WriteBatch, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) {
+func (s *Store) markDispatched(b *firestore.WriteBatch, project, id string, claim EventClaim, at time.Time) {
 	b.Update(s.events(project).Doc(id), []firestore.Update{
 		{Path: "state", Value: EventDispatched},
-		{Path: "deliveries", Value: deliveries},
-		{Path: "dynamic", Value: dynamic},
 		{Path: "dispatch_time", Value: at},
 	}, firestore.LastUpdateTime(claim.Version))
 }
 
 // MarkDispatched records that every task of the event was published. ErrConflict if the claim
 // was taken over meanwhile: the new holder publishes the tasks again and closes the record.
-func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim EventClaim, deliveries []string, dynamic bool, at time.Time) error {
+func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim EventClaim, at time.Time) error {
 	b := s.fs.Batch()
-	s.markDispatched(b, project, id, claim, deliveries, dynamic, at)
+	s.markDispatched(b, project, id, claim, at)
 	if _, err := b.Commit(ctx); err != nil {
 		return notFound(conflict(err), "mark event dispatched "+project+"/"+id)
 	}

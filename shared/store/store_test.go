@@ -76,7 +76,7 @@ func TestClaimEvent_DispatchedIsFinalAndAnAbandonedClaimIsTakenOver(t *testing.T
 	if c.Outcome != Claimed || !c.CreateTime.Equal(now.Truncate(time.Microsecond)) {
 		t.Errorf("after the lease: %v created %v, want Claimed (take-over) keeping the first claim's time %v", c.Outcome, c.CreateTime, now)
 	}
-	if err := s.MarkDispatched(ctx, "p", "e2", c, []string{"dlv_1"}, false, now); err != nil {
+	if err := s.MarkDispatched(ctx, "p", "e2", c, now); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(time.Hour)); c.Outcome != AlreadyDispatched {
@@ -108,14 +108,45 @@ func TestClaimEvent_ATakenOverHolderCannotReleaseOrCloseTheNewClaim(t *testing.T
 	if err := s.ReleaseEvent(ctx, "p", "e4", old); !errors.Is(err, ErrConflict) {
 		t.Errorf("the old holder's release: %v, want ErrConflict", err)
 	}
-	if err := s.MarkDispatched(ctx, "p", "e4", old, nil, false, now); !errors.Is(err, ErrConflict) {
+	if err := s.MarkDispatched(ctx, "p", "e4", old, now); !errors.Is(err, ErrConflict) {
 		t.Errorf("the old holder's dispatch mark: %v, want ErrConflict", err)
 	}
 	if c, _ := s.ClaimEvent(ctx, rec, time.Minute, now.Add(2*time.Minute+time.Second)); c.Outcome != ClaimedElsewhere {
 		t.Errorf("a third claim within the new lease: %v, want ClaimedElsewhere", c.Outcome)
 	}
-	if err := s.MarkDispatched(ctx, "p", "e4", taker, nil, false, now); err != nil {
+	if err := s.MarkDispatched(ctx, "p", "e4", taker, now); err != nil {
 		t.Errorf("the new holder's dispatch mark: %v", err)
+	}
+}
+
+// The plan is the first claim's: a take-over gets it back whatever plan it brings, and an event
+// whose only record ended on a static webhook's 410 is not done until it is closed (the webhook's
+// disable may not have happened).
+func TestClaimEvent_ATakeOverGetsTheFirstClaimsPlanAndA410KeepsTheEventOpen(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	first := EventRecord{Project: "p", ID: "e5", Type: "a.b", Deliveries: []string{"dlv_a", "dlv_b"}, Targets: []string{"webhook:a", "webhook:b"}}
+	if c, _ := s.ClaimEvent(ctx, first, time.Minute, now); c.Outcome != Claimed || len(c.Targets) != 2 {
+		t.Fatalf("first claim: %v with plan %v", c.Outcome, c.Targets)
+	}
+	later := EventRecord{Project: "p", ID: "e5", Type: "a.b", Deliveries: []string{"dlv_a"}, Targets: []string{"webhook:a"}}
+	c, _ := s.ClaimEvent(ctx, later, time.Minute, now.Add(2*time.Minute))
+	if c.Outcome != Claimed || c.Fresh || !slices.Equal(c.Targets, first.Targets) || !slices.Equal(c.Deliveries, first.Deliveries) {
+		t.Errorf("take-over: %v (fresh %v) with plan %v %v, want the first claim's %v %v", c.Outcome, c.Fresh, c.Targets, c.Deliveries, first.Targets, first.Deliveries)
+	}
+
+	gone := EventRecord{Project: "p", ID: "e6", Type: "a.b", Deliveries: []string{"dlv_g"}, Targets: []string{"webhook:g"}}
+	c, _ = s.ClaimEvent(ctx, gone, time.Minute, now)
+	d := Delivery{ID: "dlv_g", Project: "p", EventID: "e6", Webhook: "g", State: Failed, Reason: ReasonGone}
+	if err := s.PutDelivery(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseEvent(ctx, "p", "e6", c); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimEvent(ctx, gone, time.Minute, now.Add(time.Second)); c.Outcome != Claimed {
+		t.Errorf("an event whose one record is a 410 not yet closed: %v, want Claimed (to repair the disable)", c.Outcome)
 	}
 }
 

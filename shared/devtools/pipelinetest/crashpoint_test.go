@@ -83,6 +83,7 @@ type process struct {
 	ops ops
 
 	mu        sync.Mutex
+	faults    []*fault // faults_test.go
 	crashed   bool
 	cancel    context.CancelFunc
 	published int // messages the crash point's Publish let through
@@ -210,9 +211,16 @@ func (proc *process) unary(ctx context.Context, method string, req, reply any, c
 		proc.die()
 		return errCrashed
 	}
+	if err := proc.faultOf(method, req, before); err != nil {
+		return err
+	}
 	p, ok := proc.take(method, req, after)
 	if !ok {
-		return invoke(ctx, method, req, reply, cc, opts...)
+		err := invoke(ctx, method, req, reply, cc, opts...)
+		if err == nil {
+			err = proc.faultOf(method, req, after)
+		}
+		return err
 	}
 	if pr, isPublish := req.(*pubsubpb.PublishRequest); isPublish && p.keep > 0 && p.keep < len(pr.Messages) {
 		req = &pubsubpb.PublishRequest{Topic: pr.Topic, Messages: pr.Messages[:p.keep]}
@@ -254,6 +262,9 @@ func (s *crashStream) SendMsg(m any) error {
 	if _, ok := s.proc.take(s.method, m, before); ok {
 		s.proc.die()
 		return errCrashed
+	}
+	if err := s.proc.faultOf(s.method, m, before); err != nil {
+		return err
 	}
 	return s.ClientStream.SendMsg(m)
 }
