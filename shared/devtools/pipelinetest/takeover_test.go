@@ -236,3 +236,21 @@ func TestDeliver_EveryNackOfAnOldOrOftenDeliveredTaskRepublishesIt(t *testing.T)
 		})
 	}
 }
+
+// The event claim's create is written but answered Unavailable; the client library retries it and
+// finds the document. The claim is the caller's own: the event is fanned out now, not nacked
+// until the lease of a claim nobody else holds runs out.
+func TestDispatch_AClaimWrittenButAnsweredAnErrorIsTheCallersOwn(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	rcv := NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "wh", rcv.URL))
+	proc := newProcess(t, s, nil)
+	proc.inject(fault{method: methodCommit, match: createOf("/events/"), when: after, code: codes.Unavailable, times: 1})
+	if err := dispatchOn(proc, proc.dispatch(), eventMessage("acme", "job-1")); err != nil {
+		t.Fatalf("%v; want the event fanned out at once", err)
+	}
+	if d := delivery(t, s, "acme", "job-1", "wh"); d.State != store.Delivered || rcv.Count() != 1 {
+		t.Errorf("record %s after %d POSTs, want delivered after 1", d.State, rcv.Count())
+	}
+}
