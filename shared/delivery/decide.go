@@ -46,7 +46,7 @@ func receive(t task.Task, d store.Delivery, now time.Time, deliveryAttempt int, 
 		return superseded, d
 	}
 	if t.Series > d.Series {
-		d = startSeries(d, t)
+		d = d.StartSeries(t.Series, t.Generation)
 	}
 	if d.State.Final() {
 		return settled, d

@@ -198,12 +198,6 @@ func newRecord(t task.Task, now time.Time) store.Delivery {
 	}
 }
 
-// startSeries resets a record for a new attempt series (replay or manual retry).
-func startSeries(d store.Delivery, t task.Task) store.Delivery {
-	d.State, d.Reason, d.Series, d.Generation, d.Receipts = store.Pending, "", t.Series, t.Generation, 0
-	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered = time.Time{}, time.Time{}, time.Time{}, false
-	return d
-}
 
 // logOutcome writes the attempt line of README's Observability section.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {

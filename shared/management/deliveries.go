@@ -89,11 +89,40 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 	if err != nil {
 		return err
 	}
+	claimed, err := s.claimSeries(ctx, d, t)
+	if err != nil {
+		return err
+	}
 	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{resendMessage(t, d)}); err != nil {
+		s.unclaimSeries(ctx, d, claimed)
 		return err
 	}
 	s.Log.InfoContext(ctx, "delivery retried", "project", project, "webhook", w.ID, "delivery_id", d.ID, "series", t.Series)
 	return nil
+}
+
+// claimSeries writes the start of t's attempt series into d's record, conditional on the
+// version read, before t is published: of two retries of one delivery at once, one claims the
+// series and the other is refused, so one series never has two tasks that could POST at the
+// same moment. It returns the record as claimed.
+func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t task.Task) (store.Delivery, error) {
+	claimed := d.StartSeries(t.Series, t.Generation)
+	err := s.Store.PutDelivery(ctx, &claimed)
+	if errors.Is(err, store.ErrConflict) {
+		return claimed, Errorf(FailedPrecondition, "%s is being sent again already; it can be retried once that attempt series is finished",
+			DeliveryName(d.Project, d.Webhook, d.ID))
+	}
+	return claimed, err
+}
+
+// unclaimSeries puts back the record of a series whose task could not be published, so it is not
+// left pending with no task; unless Deliver or another call changed it meanwhile.
+func (s *Service) unclaimSeries(ctx context.Context, d, claimed store.Delivery) {
+	d.Version = claimed.Version
+	if err := s.Store.PutDelivery(ctx, &d); err != nil {
+		s.Log.ErrorContext(ctx, "delivery left pending without its task: its retry could not be published nor undone",
+			"project", d.Project, "webhook", d.Webhook, "delivery_id", d.ID, "series", claimed.Series, "error", err.Error())
+	}
 }
 
 // Replay re-sends every failed or exhausted delivery of a webhook created in [start, end), each
@@ -124,21 +153,36 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		return 0, invalid("end_time", "the range holds more than %d failed deliveries, the most one replay re-sends: replay up to end_time %s first, then from start_time %s",
 			s.maxReplay, next, next)
 	}
-	var msgs []topics.Message
+	var (
+		msgs    []topics.Message
+		before  []store.Delivery // the records as read, and as claimed for the replay
+		claimed []store.Delivery
+	)
 	for _, d := range ds {
 		t, err := s.resendTask(ctx, d)
+		var c store.Delivery
+		if err == nil {
+			c, err = s.claimSeries(ctx, d, t)
+		}
 		var e *Error
 		if errors.As(err, &e) {
 			s.Log.WarnContext(ctx, "delivery not replayed", "project", project, "webhook", webhookID, "delivery_id", d.ID, "reason", e.Message)
 			continue
 		}
-		if err != nil {
-			return 0, err
+		if err == nil {
+			msgs, before, claimed = append(msgs, resendMessage(t, d)), append(before, d), append(claimed, c)
+			continue
 		}
-		msgs = append(msgs, resendMessage(t, d))
+		for i := range claimed {
+			s.unclaimSeries(ctx, before[i], claimed[i])
+		}
+		return 0, err
 	}
 	if len(msgs) > 0 {
 		if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
+			for i := range claimed {
+				s.unclaimSeries(ctx, before[i], claimed[i])
+			}
 			return 0, err
 		}
 	}

@@ -27,6 +27,13 @@ const (
 // Final reports whether no further attempt will be made.
 func (s DeliveryState) Final() bool { return s != Pending && s != "" }
 
+// StartSeries is d reset for a new attempt series (a replay or manual retry) at generation.
+func (d Delivery) StartSeries(series, generation int) Delivery {
+	d.State, d.Reason, d.Series, d.Generation, d.Receipts = Pending, "", series, generation, 0
+	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered = time.Time{}, time.Time{}, time.Time{}, false
+	return d
+}
+
 // ReasonGone is the reason of a delivery that ended on a 410 Gone: its static webhook is disabled.
 const ReasonGone = "gone"
 

@@ -78,6 +78,7 @@ func (s *Store) queryDeliveries(ctx context.Context, q firestore.Query) ([]Deliv
 		if err := snap.DataTo(&d); err != nil {
 			return nil, fmt.Errorf("store: decode delivery %s: %w", snap.Ref.ID, err)
 		}
+		d.Version = snap.UpdateTime
 		out = append(out, d)
 	}
 	return out, nil

@@ -30,6 +30,14 @@ func newManage(t *testing.T, s *Stack, project string) manage {
 
 func (m manage) call(method, path, body string) {
 	m.t.Helper()
+	if code, got := m.do(method, path, body); code >= 300 {
+		m.t.Fatalf("%s %s: %d %s", method, path, code, got)
+	}
+}
+
+// do makes one API call and returns its status and body.
+func (m manage) do(method, path, body string) (int, string) {
+	m.t.Helper()
 	req, _ := http.NewRequest(method, m.base+path, strings.NewReader(body))
 	req.Header.Set("x-goog-api-key", m.key)
 	req.Header.Set("content-type", "application/json")
@@ -39,9 +47,7 @@ func (m manage) call(method, path, body string) {
 	}
 	defer resp.Body.Close()
 	got, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		m.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, got)
-	}
+	return resp.StatusCode, string(got)
 }
 
 func (m manage) create(id, url string) {
