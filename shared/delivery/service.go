@@ -198,7 +198,6 @@ func newRecord(t task.Task, now time.Time) store.Delivery {
 	}
 }
 
-
 // logOutcome writes the attempt line of README's Observability section.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
 	host := hostOf(d.URL)
