@@ -27,8 +27,8 @@ type target struct {
 	// host is url's, and spanName the name of an attempt's span: made once per target, not per
 	// attempt, as the target is cached.
 	host, spanName string
-	// loaded is when the webhook was read: a cancellation is decided on a copy read after the
-	// task was queued (see target).
+	// loaded is when the webhook was read, by Firestore's clock as a task's QueueTime is: a
+	// cancellation is decided on a copy read after the task was queued (see target).
 	loaded time.Time
 }
 
@@ -55,14 +55,14 @@ func (s *Service) target(ctx context.Context, t task.Task, known *webhook.Webhoo
 	}
 	key := t.Project + "/" + t.Webhook
 	load := func() (target, time.Time, error) {
+		read := s.Now()
 		tg, err := s.loadWebhook(ctx, t)
-		return tg, tg.loaded, err
+		return tg, read, err
 	}
 	first := load
 	if known != nil {
 		first = func() (target, time.Time, error) {
 			tg, err := s.targetOf(ctx, *known)
-			tg.loaded = read
 			return tg, read, err
 		}
 	}
@@ -98,25 +98,20 @@ func cancels(w webhook.Webhook, t task.Task) string {
 	}
 }
 
-// loadWebhook reads t's webhook; the target's loaded time is taken before the read, so that a
-// task queued while the read was on its way counts as queued after it.
 func (s *Service) loadWebhook(ctx context.Context, t task.Task) (target, error) {
-	read := s.Now()
 	w, err := s.Store.GetWebhook(ctx, t.Project, t.Webhook)
 	if errors.Is(err, store.ErrNotFound) {
-		return target{loaded: read}, &cancelled{reason: "webhook_deleted"}
+		return target{}, &cancelled{reason: "webhook_deleted"}
 	}
 	if err != nil {
 		return target{}, err
 	}
-	tg, err := s.targetOf(ctx, w)
-	tg.loaded = read
-	return tg, err
+	return s.targetOf(ctx, w)
 }
 
 // targetOf builds the target of webhook w: its secrets are decrypted here.
 func (s *Service) targetOf(ctx context.Context, w webhook.Webhook) (target, error) {
-	tg := withHost(target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: s.Now(),
+	tg := withHost(target{static: true, webhook: w, url: w.URL, headers: w.RequestHeaders, retriesOn: w.RetriesOn, loaded: w.ReadTime,
 		propagateTrace: w.PropagateTrace})
 	if w.State != webhook.Enabled {
 		return tg, nil

@@ -111,9 +111,9 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return s.poison(ctx, m, "attribute "+TargetWebhookAttribute+" is not a webhook id")
 	}
 	// The targets are planned before the claim, so that the claim records the plan: a fresh
-	// claim queues the deliveries now, and a take-over finishes exactly that plan.
+	// claim queues the deliveries, and a take-over finishes exactly that plan.
 	now, targetWebhook := s.Now(), m.Attributes[TargetWebhookAttribute]
-	firsts, err := s.targets(ctx, ev, targetWebhook, now)
+	firsts, err := s.targets(ctx, ev, targetWebhook, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,12 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return pushmsg.Retry(errClaimed)
 	}
 
-	if !claim.Fresh {
+	if claim.Fresh {
+		// Queued now, by Firestore's clock, as webhooks' incarnations are (webhook.Webhook.EnableTime).
+		for i := range firsts {
+			firsts[i].Task.QueueTime = claim.CreateTime
+		}
+	} else {
 		// A take-over: the deliveries were planned and queued when the event was first claimed.
 		if firsts, err = s.planned(ctx, ev, claim, targetWebhook); err != nil {
 			return s.release(ctx, ev, claim, err)
@@ -272,7 +277,9 @@ const TargetWebhookAttribute = "target_webhook"
 
 // targets are the event's targets, each with its task: the per-request URIs when the event
 // carries a webhook_config, the one webhook named by the target attribute, otherwise every
-// enabled webhook of the project subscribed to the type.
+// enabled webhook of the project subscribed to the type. queued is when the event was first
+// claimed, for a record older than its plan; zero when planning before a fresh claim, which
+// queues the event after every webhook listed became enabled.
 func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook string, queued time.Time) ([]delivery.First, error) {
 	base := baseTask(ev, queued)
 	var out []delivery.First
@@ -294,7 +301,7 @@ func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook 
 		if targetWebhook != "" {
 			wanted = w.ID == targetWebhook
 		}
-		if w.State != webhook.Enabled || !wanted || !w.Owns(queued) {
+		if w.State != webhook.Enabled || !wanted || !queued.IsZero() && !w.Owns(queued) {
 			// A webhook created or re-enabled after the event was first queued (a fan-out
 			// delayed by failures) does not get it: it belongs to the webhook's earlier life.
 			continue

@@ -89,7 +89,7 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 	if err != nil {
 		return err
 	}
-	claimed, err := s.claimSeries(ctx, d, t)
+	claimed, err := s.claimSeries(ctx, d, &t)
 	if err != nil {
 		return err
 	}
@@ -104,14 +104,16 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 // claimSeries writes the start of t's attempt series into d's record, conditional on the
 // version read, before t is published: of two retries of one delivery at once, one claims the
 // series and the other is refused, so one series never has two tasks that could POST at the
-// same moment. It returns the record as claimed.
-func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t task.Task) (store.Delivery, error) {
+// same moment. It returns the record as claimed; t is queued at the claim's commit time, by
+// Firestore's clock as webhooks' incarnations are (webhook.Webhook.EnableTime).
+func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t *task.Task) (store.Delivery, error) {
 	claimed := d.StartSeries(t.Series, t.Generation)
 	err := s.Store.PutDelivery(ctx, &claimed)
 	if errors.Is(err, store.ErrConflict) {
 		return claimed, Errorf(FailedPrecondition, "%s is being sent again already; it can be retried once that attempt series is finished",
 			DeliveryName(d.Project, d.Webhook, d.ID))
 	}
+	t.QueueTime = claimed.Version
 	return claimed, err
 }
 
@@ -162,7 +164,7 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		t, err := s.resendTask(ctx, d)
 		var c store.Delivery
 		if err == nil {
-			c, err = s.claimSeries(ctx, d, t)
+			c, err = s.claimSeries(ctx, d, &t)
 		}
 		var e *Error
 		if errors.As(err, &e) {
@@ -204,7 +206,7 @@ func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, 
 	return task.Task{
 		DeliveryID: d.ID, Project: d.Project, EventID: d.EventID, EventType: d.EventType,
 		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
-		Series: d.Series + 1, QueueTime: s.now(),
+		Series: d.Series + 1, // queued when its series is claimed (claimSeries)
 	}, nil
 }
 

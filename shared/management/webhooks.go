@@ -44,7 +44,8 @@ func (s *Service) CreateWebhook(ctx context.Context, project string, req CreateR
 	}
 
 	now := s.now()
-	w := webhook.Webhook{Project: project, ID: id, CreateTime: now, UpdateTime: now, EnableTime: now}
+	// EnableTime is left zero: the write stamps Firestore's commit time (webhook.Webhook).
+	w := webhook.Webhook{Project: project, ID: id, CreateTime: now, UpdateTime: now}
 	apply(&w, set, Settable)
 	sec, err := secrets.Generate()
 	if err != nil {
@@ -132,7 +133,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, project, id string, set Set
 			w.FailingSince, w.DisabledReason = time.Time{}, ""
 		}
 		if enabled {
-			w.EnableTime = now
+			w.EnableTime = time.Time{} // stamped with Firestore's commit time (webhook.Webhook)
 		}
 		w.UpdateTime = now
 		return nil

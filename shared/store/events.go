@@ -46,7 +46,9 @@ type EventRecord struct {
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
 	Body         []byte    `firestore:"body"`
 	Dynamic      bool      `firestore:"dynamic"`
-	CreateTime   time.Time `firestore:"create_time"`
+	// CreateTime is when the event was first claimed, by Firestore's clock (the claim's commit
+	// time): the queue time of its deliveries, compared with webhooks' EnableTime.
+	CreateTime   time.Time `firestore:"create_time,serverTimestamp"`
 	DispatchTime time.Time `firestore:"dispatch_time"`
 	ExpireTime   time.Time `firestore:"expire_time"`
 }
@@ -70,8 +72,8 @@ type EventClaim struct {
 	// (ReleaseEvent, MarkDispatched) are conditional on it, so a holder that was taken over
 	// after its lease ran out cannot clear or close the new holder's claim.
 	Version time.Time
-	// CreateTime is when the event was first claimed: the time its deliveries were queued,
-	// also after a take-over.
+	// CreateTime is when the event was first claimed, by Firestore's clock: the time its
+	// deliveries were queued, also after a take-over.
 	CreateTime time.Time
 	// Fresh is true when this claim created the event record: no delivery record of the event
 	// can exist yet, so none needs reading. A take-over is not fresh.
@@ -91,12 +93,12 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 // record; otherwise a claim older than lease is taken over, so a crash mid fan-out delays the
 // event by at most the lease.
 func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
-	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
+	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, time.Time{}, s.expiry(now)
 	rec.Holder = rand.Text()
 	ref := s.events(rec.Project).Doc(rec.ID)
 	res, err := ref.Create(ctx, rec)
 	if err == nil {
-		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: now, Fresh: true,
+		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: res.UpdateTime, Fresh: true,
 			Targets: rec.Targets, Deliveries: rec.Deliveries}, nil
 	}
 	if status.Code(err) != codes.AlreadyExists {

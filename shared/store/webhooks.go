@@ -47,6 +47,7 @@ func (s *Store) GetWebhook(ctx context.Context, project, id string) (webhook.Web
 	if err := snap.DataTo(&w); err != nil {
 		return w, fmt.Errorf("store: decode webhook %s: %w", webhook.Name(project, id), err)
 	}
+	w.ReadTime = snap.ReadTime
 	return w, nil
 }
 
@@ -67,6 +68,7 @@ func (s *Store) ListWebhooks(ctx context.Context, project string) ([]webhook.Web
 		if err := snap.DataTo(&w); err != nil {
 			return nil, fmt.Errorf("store: decode webhook %s: %w", snap.Ref.Path, err)
 		}
+		w.ReadTime = snap.ReadTime
 		out = append(out, w)
 	}
 }

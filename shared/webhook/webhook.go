@@ -55,8 +55,12 @@ type Webhook struct {
 	// EnableTime is when the webhook last became enabled: its creation, or an enable after a
 	// disable. It starts an incarnation: deliveries queued before it belonged to an earlier one
 	// (a webhook deleted and re-created under the same id, or disabled meanwhile) and are
-	// cancelled, never sent to this one. Zero on webhooks stored before it existed: see IncarnationStart.
-	EnableTime time.Time `firestore:"enable_time"`
+	// cancelled, never sent to this one. It is Firestore's commit time, never an instance's
+	// clock: a write with it zero stamps it (serverTimestamp), and the times it is compared with
+	// (a task's QueueTime, a copy's ReadTime) are Firestore's too, so no clock skew between the
+	// API and Dispatch decides an incarnation. Zero on webhooks stored before it existed: see
+	// IncarnationStart.
+	EnableTime time.Time `firestore:"enable_time,serverTimestamp"`
 	// FailingSince is the first failed attempt after the last success; zero while healthy. It is
 	// written only when health changes, never per attempt (a hot document would throttle).
 	FailingSince time.Time `firestore:"failing_since"`
@@ -65,6 +69,9 @@ type Webhook struct {
 	// PropagateTrace sends each attempt's W3C traceparent to the endpoint (README,
 	// Observability). Off by default: a trace id can reveal how the sender is built.
 	PropagateTrace bool `firestore:"propagate_trace"`
+	// ReadTime is when the store read this copy, by Firestore's clock; zero for a copy that was
+	// not read from the store. Not stored.
+	ReadTime time.Time `firestore:"-"`
 }
 
 // idPattern is AIP-122's resource id: lower-case letters, digits and hyphens, starting with a

@@ -34,6 +34,9 @@ func deliveryTask(t *testing.T, project, eventID, webhookID string) pushmsg.Mess
 		DeliveryID: event.DeliveryID(project, eventID, "webhook:"+webhookID), Project: project,
 		EventID: eventID, EventType: ev.Type, EventTime: ev.Timestamp, MessageID: event.MessageID(project, eventID),
 		Webhook: webhookID, Body: ev.Body(),
+		// Queued now by Firestore's clock, which is this machine's for the emulator: after the
+		// webhook's enable time, as Dispatch's claim would be.
+		QueueTime: time.Now(),
 	}
 	return pushmsg.Message{Data: tk.Encode(), Attributes: tk.Attributes(), MessageID: "task-" + eventID}
 }

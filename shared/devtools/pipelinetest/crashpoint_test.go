@@ -82,6 +82,9 @@ type process struct {
 	// ops counts what the instance asked of Firestore and Pub/Sub (ops_test.go).
 	ops ops
 
+	// skew is how far this instance's clock is from the stack's: instances' clocks differ.
+	skew time.Duration
+
 	mu        sync.Mutex
 	faults    []*fault // faults_test.go
 	crashed   bool
@@ -145,15 +148,18 @@ func (proc *process) logger() *slog.Logger {
 // deliver is Deliver's service on this instance, with the stack's clock.
 func (proc *process) deliver() *deliveryservice.Service {
 	return deliveryservice.New(proc.stack.Config, deliveryservice.Deps{
-		Store: proc.store, Publisher: proc.publisher, Keyring: proc.stack.Keyring, Log: proc.logger(), Now: proc.stack.Clock.Now,
+		Store: proc.store, Publisher: proc.publisher, Keyring: proc.stack.Keyring, Log: proc.logger(), Now: proc.now,
 		Sender: sender.New(sender.Options{Timeout: proc.stack.Config.AttemptTimeout, AllowInsecureTargets: true}),
 	})
 }
 
 // dispatch is Dispatch's service on this instance, with the stack's clock.
 func (proc *process) dispatch() *fanout.Service {
-	return fanout.New(proc.stack.Config, fanout.Deps{Store: proc.store, Publisher: proc.publisher, Delivery: proc.deliver(), Log: proc.logger(), Now: proc.stack.Clock.Now})
+	return fanout.New(proc.stack.Config, fanout.Deps{Store: proc.store, Publisher: proc.publisher, Delivery: proc.deliver(), Log: proc.logger(), Now: proc.now})
 }
+
+// now is the instance's clock: the stack's, off by the instance's skew.
+func (proc *process) now() time.Time { return proc.stack.Clock.Now().Add(proc.skew) }
 
 // handle runs one push of m through fn, as the function's HTTP entry point would, and returns
 // the handler's result (meaningless when the instance crashed: Pub/Sub saw no ack either way).
