@@ -44,8 +44,8 @@ type EventRecord struct {
 	// take-over keeps the plan). Absent on records older than the field.
 	Targets []string `firestore:"targets"`
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
-	Body         []byte    `firestore:"body"`
-	Dynamic      bool      `firestore:"dynamic"`
+	Body    []byte `firestore:"body"`
+	Dynamic bool   `firestore:"dynamic"`
 	// CreateTime is when the event was first claimed, by Firestore's clock (the claim's commit
 	// time): the queue time of its deliveries, compared with webhooks' EnableTime.
 	CreateTime   time.Time `firestore:"create_time,serverTimestamp"`
