@@ -1,6 +1,6 @@
 // Package fanout is Dispatch's domain: one job event in, the first attempt to every target made
-// at once, one delivery task out per target that needs a retry (README: How the pieces fit,
-// For job systems, What a receiver gets).
+// at once, one delivery task out per target that needs a retry (shared/delivery/README.md, One hop
+// on the happy path).
 //
 // Guarantees: an invalid event is dead-lettered with its reason and acknowledged, never retried;
 // a valid event is acknowledged only once every target's record is committed and every retry
@@ -72,7 +72,7 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // nacked, unless its message is old enough for Pub/Sub's retention to delete it unacked: then it
 // is published again and acked (see republish).
 //
-// The handling is the event's span (README, Observability): a child of the job system's
+// The handling is the event's span (shared/tracing/README.md, Spans): a child of the job system's
 // traceparent when the message carries one, else the root of a new trace. The first attempts
 // are its children, and the retry tasks carry it to Deliver.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
@@ -145,14 +145,14 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	return nil
 }
 
-// attempt makes the first attempts of a claimed event and records them (README, How the pieces
-// fit: one hop). When every target ended final, the commit of their records is the last write:
-// the event is done because its planned deliveries are all final (store.ClaimEvent), and a
-// take-over also closes it, since its targets may differ from the plan. Otherwise the records
-// are committed, the retry tasks published, and the event closed after them, so that a crash at
-// any step leaves the event open for a take-over, which reads the records and skips what is
-// finished. A conflict means the claim was taken over meanwhile (this instance outlived its
-// lease): nothing of the commit was written, and the redelivery finds the event done or claimed.
+// attempt makes the first attempts of a claimed event and records them (shared/delivery/README.md,
+// One hop on the happy path). When every target ended final, the commit of their records is the
+// last write: the event is done because its planned deliveries are all final (store.ClaimEvent),
+// and a take-over also closes it, since its targets may differ from the plan. Otherwise the records
+// are committed, the retry tasks published, and the event closed after them, so that a crash at any
+// step leaves the event open for a take-over, which reads the records and skips what is finished. A
+// conflict means the claim was taken over meanwhile (this instance outlived its lease): nothing of
+// the commit was written, and the redelivery finds the event done or claimed.
 func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.EventClaim, firsts []delivery.First) (*delivery.Round, error) {
 	ids := deliveryIDs(firsts)
 	var existing map[string]store.Delivery

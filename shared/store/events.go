@@ -12,9 +12,10 @@ import (
 
 // Event states. An event is claimed (dispatching) by one Dispatch while it makes the first
 // attempts. When every target's first attempt ended final, the commit of their records is the
-// last write (one hop's store budget: README, Guarantees): the record stays dispatching, with
-// its planned deliveries, and is done because all of them are final. When some target needs a
-// retry, the event is closed (dispatched) after its retry tasks are published.
+// last write (one hop's store budget: shared/delivery/README.md, One hop on the happy path): the
+// record stays dispatching, with its planned deliveries, and is done because all of them are final.
+// When some target needs a retry, the event is closed (dispatched) after its retry tasks are
+// published.
 const (
 	EventDispatching = "dispatching"
 	EventDispatched  = "dispatched"
