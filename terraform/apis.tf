@@ -15,7 +15,7 @@ locals {
     "run.googleapis.com",                  # gen2 functions run as Cloud Run services
     "secretmanager.googleapis.com",        # the KEK and the signing key
     "storage.googleapis.com",              # the source bucket
-    "telemetry.googleapis.com",            # receives the spans over OTLP (README, Observability)
+    "telemetry.googleapis.com",            # receives the spans over OTLP (shared/tracing/README.md, Export)
   ])
 }
 
@@ -27,7 +27,7 @@ resource "google_project_service" "enabled" {
 }
 
 # Reads the project through Cloud Resource Manager, so only once that API is enabled (a
-# service-account caller in a fresh project is refused until then; see README, Prerequisites).
+# service-account caller in a fresh project is refused until then; see terraform/README.md, Prerequisites).
 data "google_project" "this" {
   project_id = var.project_id
 

@@ -1,4 +1,4 @@
-# Firestore (native mode, one database): records of README, Guarantees and the API keys.
+# Firestore (native mode, one database): records of shared/delivery/README.md, Guarantees and the API keys.
 #
 #   projects/{p}/webhooks/{id}
 #   projects/{p}/events/{eventId}
@@ -7,12 +7,12 @@
 #   apikeys/{sha256hex}
 #   deadletters/{id}                              project, kind, reason, ...
 #
-# If the project already has a (default) database, import it (see README) or set
+# If the project already has a (default) database, import it (terraform/README.md, Prerequisites) or set
 # firestore_database to a new database id.
 #
 # The database sits in the functions' region unless firestore_location says otherwise: every
 # delivery reads and writes it, so a regional database is both the nearest and, per operation,
-# half the price of a multi-region one (terraform/README.md, What was decided).
+# half the price of a multi-region one (terraform/README.md, What was decided, and why).
 locals {
   # coalesce skips null and "" alike.
   firestore_location = coalesce(var.firestore_location, var.region)
@@ -130,9 +130,9 @@ resource "google_firestore_field" "expire_time" {
 # The timestamps are set to "now" (or a little after) on almost every write, so their automatic
 # index is a write hotspot at scale, and no query filters or orders on one alone:
 # last_attempt_time is queried only through the composite index deliveries_last_success, which
-# an exemption from single-field indexing leaves in place. A record's traceparent (README,
-# Observability) is random, so no hotspot, but it is only ever read with its record: indexing
-# it would be storage and write work for nothing.
+# an exemption from single-field indexing leaves in place. A record's traceparent
+# (shared/tracing/README.md, Spans) is random, so no hotspot, but it is only ever read with its
+# record: indexing it would be storage and write work for nothing.
 locals {
   unindexed_fields = {
     "deliveries/first_attempt_time" = { collection = "deliveries", field = "first_attempt_time" }

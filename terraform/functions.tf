@@ -59,11 +59,11 @@ locals {
     JOBHOOKS_JWT_ALGORITHM    = var.jwt_algorithm
     # Origins that may embed the console in a frame; none by default (frame-ancestors 'none').
     JOBHOOKS_CONSOLE_FRAME_ANCESTORS = join(" ", var.console_frame_ancestors)
-    # Spans go to Cloud Trace, through the Telemetry API (README, Observability): every job event
+    # Spans go to Cloud Trace, through the Telemetry API (shared/tracing/README.md, Export): every job event
     # whose trace arrived sampled, and this share of the rest.
     JOBHOOKS_TRACE_EXPORTER     = "cloudtrace"
     JOBHOOKS_TRACE_SAMPLE_RATIO = tostring(var.trace_sample_ratio)
-    # Shown on the console's Verify page (README, Console).
+    # Shown on the console's Verify page (shared/restapi/README.md, Console).
     JOBHOOKS_JWKS_URL = local.jwks_url
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"

@@ -1,6 +1,6 @@
 # Identities and least privilege. Each function runs as its own service account with only what
 # its code path needs; nothing is granted to the default compute account. Firestore has no
-# per-collection IAM, so tenancy (README, Security) is enforced in code; the Firestore grant below
+# per-collection IAM, so tenancy (shared/delivery/README.md, Security) is enforced in code; the Firestore grant below
 # is datastore.user with an IAM condition naming this module's database, for the functions that
 # touch records. terraform/tests/deployment.tftest.hcl asserts every account's exact grants.
 
@@ -41,7 +41,7 @@ locals {
   # Who reads which secret. accessor = payload of a named version; viewer = list versions (find
   # the newest enabled one, or all enabled ones), never a payload.
   secret_grants = {
-    # Dispatch makes every first attempt (README, How the pieces fit: one hop), so it signs as
+    # Dispatch makes every first attempt (shared/delivery/README.md, One hop on the happy path), so it signs as
     # Deliver does: webhook secrets opened with the KEK, dynamic webhooks with the signing keys.
     "Dispatch/kek/accessor"     = { function = "Dispatch", secret = "kek", role = "roles/secretmanager.secretAccessor" }
     "Dispatch/signing/accessor" = { function = "Dispatch", secret = "signing", role = "roles/secretmanager.secretAccessor" }
@@ -112,7 +112,7 @@ resource "google_project_iam_member" "firestore_user" {
 }
 
 # Dispatch, Deliver and DeadLetter send the spans of each job event's trace to Cloud Trace through
-# the Telemetry API (README, Observability): writing spans (cloudtrace.agent includes the Telemetry
+# the Telemetry API (shared/tracing/README.md, Export): writing spans (cloudtrace.agent includes the Telemetry
 # API's telemetry.traces.write) is all it allows, never reading a trace.
 resource "google_project_iam_member" "trace_agent" {
   for_each = local.tracing_functions
@@ -152,7 +152,7 @@ resource "google_cloud_run_v2_service_iam_member" "push_invokes" {
 
 # API and JWKS are public: the API authenticates every request with an API key, and the JWKS
 # is public by design. An organisation policy restricting allUsers (domain-restricted sharing)
-# blocks this grant; see README.
+# blocks this grant; see terraform/README.md, Prerequisites.
 resource "google_cloud_run_v2_service_iam_member" "public_invokes" {
   for_each = toset(["API", "JWKS"])
 

@@ -1,10 +1,10 @@
 output "api_url" {
-  description = "Base URL of the management API (README, The management API): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
+  description = "Base URL of the management API (shared/restapi/README.md, The management API): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
   value       = google_cloudfunctions2_function.fn["API"].service_config[0].uri
 }
 
 output "console_url" {
-  description = "The web console (README, Console): sign in with an API key, or hand out portal links from POST /v1/projects/{p}:createPortalLink."
+  description = "The web console (shared/restapi/README.md, Console): sign in with an API key, or hand out portal links from POST /v1/projects/{p}:createPortalLink."
   value       = "${google_cloudfunctions2_function.fn["API"].service_config[0].uri}/console/"
 }
 
@@ -21,7 +21,7 @@ output "jwks_url" {
 }
 
 output "job_events_topic" {
-  description = "Topic that job systems publish job-finished events to (README, For job systems)."
+  description = "Topic that job systems publish job-finished events to (shared/jobevents/README.md, The job event)."
   value       = google_pubsub_topic.topic[local.topic_ids.job_events].id
 }
 

@@ -1,4 +1,4 @@
-# Topics and push subscriptions (README, How the pieces fit, §8). Push subscriptions are managed here rather than by
+# Topics and push subscriptions (README.md, How the pieces fit). Push subscriptions are managed here rather than by
 # Eventarc triggers because an Eventarc subscription cannot carry a dead-letter policy in Terraform.
 
 # >>> subscription settings — the one source of these numbers in terraform/.

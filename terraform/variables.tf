@@ -85,7 +85,7 @@ variable "go_runtime" {
   }
 }
 
-# ---- delivery behaviour (README, Guarantees, §6) ----
+# ---- delivery behaviour (shared/delivery/README.md, Guarantees) ----
 
 variable "allow_insecure_targets" {
   description = "Allow plain http and private/loopback targets (turns the SSRF guard off). Only for the local stack: never in a real deployment."
@@ -144,7 +144,7 @@ variable "auto_disable_after" {
 }
 
 variable "cache_ttl" {
-  description = "How long an instance caches webhook configurations and decrypted secrets (Go duration, at most 30s: README, Guarantees)."
+  description = "How long an instance caches webhook configurations and decrypted secrets (Go duration, at most 30s: shared/delivery/README.md, Guarantees)."
   type        = string
   default     = "30s"
 
@@ -343,7 +343,7 @@ variable "oldest_unacked_alert_seconds" {
 # ---- first apply ----
 
 variable "propagation_wait_seconds" {
-  description = "How long the first apply waits where Google propagates asynchronously: new grants of the build account before the first build, the Pub/Sub service agent before its grants (README, First apply). Log-based metrics wait twice this before the alert policies that use them."
+  description = "How long the first apply waits where Google propagates asynchronously: new grants of the build account before the first build, the Pub/Sub service agent before its grants (terraform/README.md, The first apply, step by step). Log-based metrics wait twice this before the alert policies that use them."
   type        = number
   default     = 60
 
@@ -365,7 +365,7 @@ variable "console_frame_ancestors" {
 }
 
 variable "trace_sample_ratio" {
-  description = "Share of job events traced in Cloud Trace among those whose trace did not arrive sampled (a job event published with a sampled traceparent is always traced). 0 traces only those; 1 traces every event (README, Observability)."
+  description = "Share of job events traced in Cloud Trace among those whose trace did not arrive sampled (a job event published with a sampled traceparent is always traced). 0 traces only those; 1 traces every event (shared/tracing/README.md, Sampling)."
   type        = number
   default     = 0.1
 

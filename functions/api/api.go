@@ -1,6 +1,6 @@
-// Package api is the API function: the management API of README, The management API (shared/restapi over
-// shared/management), authenticated with API keys (shared/apikeys) or portal links
-// (shared/portal), and the web console beside it under /console/ (shared/console).
+// Package api is the API function: the management API of shared/restapi/README.md, The management
+// API (shared/restapi over shared/management), authenticated with API keys (shared/apikeys) or
+// portal links (shared/portal), and the web console beside it under /console/ (shared/console).
 package api
 
 import (
@@ -73,7 +73,7 @@ func Build(ctx context.Context, in *instance.Instance) (http.Handler, error) {
 	}), nil
 }
 
-// consoleOf is the web console (README, Console) as this deployment serves it.
+// consoleOf is the web console (shared/restapi/README.md, Console) as this deployment serves it.
 func consoleOf(in *instance.Instance) http.Handler {
 	return console.Handler(console.Options{FrameAncestors: in.Config.ConsoleFrameAncestors, JWKSURL: in.Config.JWKSURL})
 }

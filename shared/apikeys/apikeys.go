@@ -1,4 +1,5 @@
-// Package apikeys issues, revokes and checks the API keys of the management API (README, The management API).
+// Package apikeys issues, revokes and checks the API keys of the management API
+// (shared/restapi/README.md, The management API).
 //
 // A key is "jh_" followed by the unpadded base64url of 32 random bytes. It belongs to exactly
 // one project. Only its SHA-256 hash is stored (store.APIKey, apikeys/{hash}): the key itself is
@@ -31,7 +32,8 @@ const Prefix = "jh_"
 // keyBytes is the entropy of a key.
 const keyBytes = 32
 
-// MaxTTL is the longest a key's project is cached (README, Guarantees: changes take effect within 30 s).
+// MaxTTL is the longest a key's project is cached (shared/delivery/README.md, Guarantees: changes
+// take effect within 30 s).
 const MaxTTL = 30 * time.Second
 
 // ErrInvalid is returned for a key that is malformed, unknown or revoked. It never carries the key.

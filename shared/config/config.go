@@ -36,7 +36,8 @@ type Config struct {
 	// SigningJWKSSecret is the Secret Manager secret whose newest version is the public key set
 	// of SigningKeySecret, published at every rotation: all the JWKS function may read.
 	SigningJWKSSecret string
-	// PortalKeySecret is the Secret Manager secret whose versions sign portal links (README, Console).
+	// PortalKeySecret is the Secret Manager secret whose versions sign portal links
+	// (shared/restapi/README.md, Portal links).
 	PortalKeySecret string
 	// ConsoleFrameAncestors are the origins allowed to embed the console in a frame (a platform
 	// embedding the portal); empty: no one may (frame-ancestors 'none').
@@ -74,7 +75,8 @@ type Config struct {
 	// FunctionTimeout is the deployed request timeout of the push functions (Terraform's
 	// function_timeout_seconds): an attempt plus its recording must end well within it.
 	FunctionTimeout time.Duration
-	// MaxWebhooksPerProject caps how many static webhooks one project may register (README, The management API).
+	// MaxWebhooksPerProject caps how many static webhooks one project may register
+	// (shared/restapi/README.md, Limits and rules).
 	MaxWebhooksPerProject int
 	// MaxReplay caps how many deliveries one replay call re-sends: the API function reads and
 	// publishes them all within the request, so a wider range is refused with a clear error.
@@ -88,7 +90,7 @@ type Config struct {
 	// Version is reported in the User-Agent of every delivery.
 	Version string
 
-	// TraceExporter is where the push functions send their spans (README, Observability):
+	// TraceExporter is where the push functions send their spans (shared/tracing/README.md, Export):
 	// "cloudtrace" in production (Cloud Trace, through the Telemetry API), "file" on the local
 	// stack, "none" to export nothing (log lines and messages still carry the trace context).
 	TraceExporter string
@@ -99,7 +101,7 @@ type Config struct {
 	TraceDir string
 }
 
-// Signing modes of dynamic webhooks (README, What a receiver gets).
+// Signing modes of dynamic webhooks (shared/verify/README.md, Signature schemes).
 const (
 	// SigningModeV1a signs with Ed25519, Standard Webhooks "v1a,<base64>" signatures.
 	SigningModeV1a = "v1a"
@@ -188,7 +190,8 @@ func load(r *reader) (Config, error) {
 		r.errs = append(r.errs, EnvGoogleProject+" is not set")
 	}
 	if c.CacheTTL > 30*time.Second {
-		// README, Guarantees: a change made through the API takes effect everywhere within 30 s.
+		// shared/delivery/README.md, Guarantees: a change made through the API takes effect
+		// everywhere within 30 s.
 		r.errs = append(r.errs, EnvCacheTTL+" must be at most 30s")
 	}
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {

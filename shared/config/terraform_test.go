@@ -23,8 +23,8 @@ var setByThePlatform = map[string]string{
 }
 
 // defaultInProduction are read by Load but not deployed by Terraform: their defaults are the
-// production values (README, The management API and One hop on the happy path), and the local
-// stack and the tests set them where they need another.
+// production values (shared/restapi/README.md, Limits and rules; shared/delivery/README.md, One hop
+// on the happy path), and the local stack and the tests set them where they need another.
 var defaultInProduction = map[string]string{
 	EnvFirstAttemptConcurrency: "32 first attempts of one event at once",
 	EnvMaxWebhooksPerProject:   "100 webhooks per project",

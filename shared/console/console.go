@@ -1,7 +1,7 @@
-// Package console serves the web console (README, Console): static HTML, CSS and JavaScript
-// embedded in the binary, with no build step and nothing fetched from elsewhere. The console
-// talks only to the management API beside it, so it can do nothing the API would not let its
-// caller do.
+// Package console serves the web console (shared/restapi/README.md, Console): static HTML, CSS and
+// JavaScript embedded in the binary, with no build step and nothing fetched from elsewhere. The
+// console talks only to the management API beside it, so it can do nothing the API would not let
+// its caller do.
 //
 // Its promises:
 //   - Every answer carries a strict Content-Security-Policy: scripts, styles and requests from

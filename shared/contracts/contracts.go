@@ -2,10 +2,11 @@
 // API clients written in any language:
 //
 //   - schemas/job-event.json: the job event a job system publishes to the job-events topic
-//     (README, For job systems), accepting exactly what Dispatch accepts except for byte limits (see its
-//     description); schemas/payload.json: the body every endpoint receives (README, What a receiver gets);
-//     schemas/data/<type>.json: the data of each catalog event type, applied by
-//     catalog-event.json and catalog-payload.json; schemas/fields.json: what they share.
+//     (shared/jobevents/README.md, The job event), accepting exactly what Dispatch accepts except
+//     for byte limits (see its description); schemas/payload.json: the body every endpoint receives
+//     (shared/verify/README.md, What a receiver gets); schemas/data/<type>.json: the data of each
+//     catalog event type, applied by catalog-event.json and catalog-payload.json;
+//     schemas/fields.json: what they share.
 //   - openapi.json: the OpenAPI 3.1 document of the management API, both surfaces.
 //   - examples/: job events and payloads, checked against the schemas by this package's tests.
 //

@@ -82,7 +82,7 @@ func TestSchemas_EachNamesItsDraftAndIDAndCompiles(t *testing.T) {
 }
 
 // TestSchemas_FollowTheEventPackage keeps the catalog and the limits of the schemas equal to
-// shared/event, the one implementation of README, For job systems.
+// shared/event, the one implementation of shared/jobevents/README.md, The job event.
 func TestSchemas_FollowTheEventPackage(t *testing.T) {
 	data, _ := fs.Glob(contracts.Files(), "schemas/data/*.json")
 	var types []string
@@ -209,31 +209,6 @@ func TestFixtures_SigningVectorBodiesAreValidPayloads(t *testing.T) {
 	}
 	for _, c := range v.Cases {
 		checkPayload(t, "vectors.json "+c.Name, []byte(c.Body))
-	}
-}
-
-// TestREADME_JSONExamplesAreValid checks every ```json block of the README that is a job event
-// or a payload.
-func TestREADME_JSONExamplesAreValid(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := 0
-	for i, block := range strings.Split(string(b), "```json\n")[1:] {
-		block, _, _ = strings.Cut(block, "```")
-		where := fmt.Sprintf("README.md json block %d", i+1)
-		switch kind([]byte(block)) {
-		case "event":
-			checkEvent(t, where, []byte(block))
-			found++
-		case "payload":
-			checkPayload(t, where, []byte(block))
-			found++
-		}
-	}
-	if found == 0 {
-		t.Error("README.md has no JSON job event or payload; the test lost track of them")
 	}
 }
 

@@ -56,7 +56,7 @@ var errHeld = errors.New("deadletter: a copy of the task may still be mid-POST; 
 
 // Handle records one dead letter. The handling is a span of the trace the dead letter carries
 // (of the Dispatch or Deliver that sent it, or of the task Pub/Sub gave up on), with its outcome
-// and reason (README, Observability).
+// and reason (shared/tracing/README.md, Spans).
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
 	ctx, span := tracing.StartHandling(ctx, tracing.Tracer(s.Tracer), "DeadLetter", m)
 	defer func() { tracing.End(span, err) }()

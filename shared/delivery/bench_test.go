@@ -28,15 +28,16 @@ import (
 )
 
 // BenchmarkDeliver_OwnCPUPerSuccessfulDelivery measures what Deliver itself spends on one
-// successful delivery of a 1 KiB body, without the network and the store (README, Targets the benchmarks report:
-// ≤ 50 µs): decoding the push envelope and the task, building and signing the request headers,
-// classifying the 200, folding it into the delivery and attempt records, and the attempt log line.
-// "sampled" adds what tracing costs (README, Observability): the trace context read from the
-// task's attributes, the handling and attempt spans, sampled, with their attributes, the
-// receiver's traceparent, and the spans handed to the batch span processor, as in production,
-// whose exporter discards them; "unsampled" is the same event left out by the sampler (90 % of
-// the events that did not arrive sampled). cpu-ns/op is the process's CPU per delivery, on every
-// thread: it includes the garbage collector's and the batch processor's goroutines.
+// successful delivery of a 1 KiB body, without the network and the store
+// (shared/devtools/README.md, Targets the benchmarks report: ≤ 50 µs): decoding the push envelope
+// and the task, building and signing the request headers, classifying the 200, folding it into the
+// delivery and attempt records, and the attempt log line. "sampled" adds what tracing costs
+// (shared/tracing/README.md, Cost): the trace context read from the task's attributes, the handling
+// and attempt spans, sampled, with their attributes, the receiver's traceparent, and the spans
+// handed to the batch span processor, as in production, whose exporter discards them; "unsampled"
+// is the same event left out by the sampler (90 % of the events that did not arrive sampled).
+// cpu-ns/op is the process's CPU per delivery, on every thread: it includes the garbage collector's
+// and the batch processor's goroutines.
 func BenchmarkDeliver_OwnCPUPerSuccessfulDelivery(b *testing.B) {
 	b.Run("untraced", func(b *testing.B) { benchDeliver(b, nil, "01") })
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(export.Sampler(0.1)), sdktrace.WithBatcher(tracetest.NewNoopExporter()))

@@ -12,7 +12,7 @@ import (
 )
 
 // The decisions of this file are pure: they read a task, its record and the clock, and say what
-// comes next. Handle and FirstAttempts carry them out (README, Guarantees).
+// comes next. Handle and FirstAttempts carry them out (shared/delivery/README.md, Guarantees).
 
 // step is what one receipt of a delivery task comes to before any POST.
 type step int
@@ -56,7 +56,8 @@ func receive(t task.Task, d store.Delivery, now time.Time, deliveryAttempt int, 
 	}
 	d.Receipts = max(d.Receipts+1, deliveryAttempt)
 	if d.WindowStart.IsZero() {
-		// The window runs from the first handling, attempt or not (README, Guarantees).
+		// The window runs from the first handling, attempt or not (shared/delivery/README.md,
+		// Guarantees).
 		d.WindowStart = firstNonZero(d.FirstAttemptTime, now)
 	}
 	switch {

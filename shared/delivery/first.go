@@ -186,9 +186,9 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 }
 
 // Settle finishes a round whose records are committed: the attempt log lines, and the health of
-// each static webhook (README, Guarantees: auto-disable). It fails only when a webhook that
-// answered 410 could not be disabled: Dispatch then leaves the event open, and the take-over
-// finds the record final and disables it (settled).
+// each static webhook (shared/delivery/README.md, Guarantees: auto-disable). It fails only when a
+// webhook that answered 410 could not be disabled: Dispatch then leaves the event open, and the
+// take-over finds the record final and disables it (settled).
 func (s *Service) Settle(ctx context.Context, r *Round) error {
 	var errs []error
 	for _, f := range r.firsts {

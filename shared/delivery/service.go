@@ -1,5 +1,6 @@
 // Package delivery is Deliver's domain: one delivery task in, at most one signed POST out, the
-// outcome recorded, and the decision to acknowledge or redeliver the task (README, Guarantees).
+// outcome recorded, and the decision to acknowledge or redeliver the task
+// (shared/delivery/README.md, Guarantees).
 //
 // Guarantees: a delivery whose record is final is never POSTed again (a redelivery after a lost
 // ack sends nothing); a failure to record an attempt nacks the task, so a POST may repeat but
@@ -198,7 +199,7 @@ func newRecord(t task.Task, now time.Time) store.Delivery {
 	}
 }
 
-// logOutcome writes the attempt line of README's Observability section.
+// logOutcome writes the attempt line of shared/tracing/README.md, Logs join the trace.
 func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery, outcome string, status int, latency time.Duration, reason string) {
 	host := hostOf(d.URL)
 	level := slog.LevelInfo

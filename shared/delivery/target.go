@@ -148,11 +148,12 @@ func stateWord(s webhook.State) string {
 	return "disabled"
 }
 
-// noteHealth keeps the webhook's failure streak (README: auto-disable) and handles 410. It
-// writes only when health changes — the first failure after a success, the first success after
-// failures — never per attempt. Errors are logged: health must not decide the task's ack, except
-// for a 410's disable, which is returned: the redelivery finds the record final and repairs it
-// (settled), while an acknowledged task would leave the webhook enabled.
+// noteHealth keeps the webhook's failure streak (shared/delivery/README.md, Guarantees:
+// auto-disable) and handles 410. It writes only when health changes — the first failure after a
+// success, the first success after failures — never per attempt. Errors are logged: health must not
+// decide the task's ack, except for a 410's disable, which is returned: the redelivery finds the
+// record final and repairs it (settled), while an acknowledged task would leave the webhook
+// enabled.
 func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res retry.Result, now time.Time) error {
 	key := t.Project + "/" + t.Webhook
 	w := tg.webhook

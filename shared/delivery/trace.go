@@ -13,9 +13,9 @@ import (
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
-// Spans of one delivery (README, Observability): Deliver's handling of a task is a child of the
-// span that published the task (Dispatch's, or the Deliver that re-published it), and each POST
-// is a child of the handling that made it, so every attempt of one event lands in one trace.
+// Spans of one delivery (shared/tracing/README.md, Spans): Deliver's handling of a task is a child
+// of the span that published the task (Dispatch's, or the Deliver that re-published it), and each
+// POST is a child of the handling that made it, so every attempt of one event lands in one trace.
 
 // taskAttributes name the task's event and delivery on Deliver's span (none of a task whose
 // header did not parse; those it named of one that failed its checks: tracing.StartHandling

@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// Body renders the notification every endpoint of the event receives (README, What a receiver gets). It is rendered
-// once at dispatch and sent byte-for-byte on every attempt, so signatures stay verifiable and
-// receivers can hash it.
+// Body renders the notification every endpoint of the event receives (shared/verify/README.md, What
+// a receiver gets). It is rendered once at dispatch and sent byte-for-byte on every attempt, so
+// signatures stay verifiable and receivers can hash it.
 func (e JobEvent) Body() []byte {
 	var md json.RawMessage
 	if e.WebhookConfig != nil {

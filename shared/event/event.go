@@ -1,5 +1,6 @@
-// Package event parses and validates job events (README, For job systems), the messages job systems publish to
-// the job-events topic, and renders the body every endpoint receives (README, What a receiver gets).
+// Package event parses and validates job events (shared/jobevents/README.md, The job event), the
+// messages job systems publish to the job-events topic, and renders the body every endpoint
+// receives (shared/verify/README.md, What a receiver gets).
 //
 // Parse never panics: anything that is not a valid event comes back as an *Invalid error whose
 // Reason says which field is wrong and why. Such an event is a poison message: it is dead-lettered,
@@ -18,7 +19,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of README, For job systems.
+// Limits of shared/jobevents/README.md, The job event.
 const (
 	MaxData         = 64 << 10
 	MaxUserMetadata = 16 << 10
@@ -45,7 +46,8 @@ var (
 	typePattern    = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 )
 
-// ValidID, ValidProject and ValidType check one field against its pattern of README, For job systems.
+// ValidID, ValidProject and ValidType check one field against its pattern of
+// shared/jobevents/README.md, The job event.
 func ValidID(s string) bool {
 	// Firestore reserves document ids of the form __.*__; the id names the event's record.
 	return idPattern.MatchString(s) && !(len(s) >= 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__"))

@@ -1,12 +1,14 @@
 // Package fanout is Dispatch's domain: one job event in, the first attempt to every target made
-// at once, one delivery task out per target that needs a retry (README: How the pieces fit,
-// For job systems, What a receiver gets).
+// at once, one delivery task out per target that needs a retry (shared/delivery/README.md, One hop
+// on the happy path).
 //
 // Guarantees: an invalid event is dead-lettered with its reason and acknowledged, never retried;
 // a valid event is acknowledged only once every target's record is committed and every retry
 // task published; the same event id published twice fans out once (the event record is claimed
-// with create-if-absent); a crash mid fan-out leads to a take-over that reads the records and
-// skips the targets already finished, so a POST may repeat but no target is left out.
+// with create-if-absent, which records the plan); a crash or failure mid fan-out leads to a
+// take-over that finishes exactly that plan, whatever its own cache says: it reads the records
+// and skips the targets already finished, so a POST may repeat but no planned target is left
+// out or left pending without a task.
 package fanout
 
 import (
@@ -79,7 +81,7 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // nacked, unless its message is old enough for Pub/Sub's retention to delete it unacked: then it
 // is published again and acked (see republish).
 //
-// The handling is the event's span (README, Observability): a child of the job system's
+// The handling is the event's span (shared/tracing/README.md, Spans): a child of the job system's
 // traceparent when the message carries one, else the root of a new trace. The first attempts
 // are its children, and the retry tasks carry it to Deliver.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
@@ -157,12 +159,13 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	return nil
 }
 
-// attempt makes the first attempts of a claimed event and records them (README, How the pieces
-// fit: one hop). When every target ended final, the commit of their records is the last write:
-// the event is done because its planned deliveries are all final (store.ClaimEvent); a
-// take-over closes it in the same commit. Otherwise the records are committed, the retry tasks
+// attempt makes the first attempts of a claimed event and records them (shared/delivery/README.md,
+// One hop on the happy path). When every target ended final, the commit of their records is the
+// last write: the event is done because its planned deliveries are all final (store.ClaimEvent);
+// a take-over closes it in the same commit. Otherwise the records are committed, the retry tasks
 // published, and the event closed after them, so that a crash at any step leaves the event open
-// for a take-over, which finishes the same plan: it reads the records and skips what is finished. A conflict means the claim was taken over meanwhile (this instance outlived its
+// for a take-over, which finishes the same plan: it reads the records and skips what is
+// finished. A conflict means the claim was taken over meanwhile (this instance outlived its
 // lease): nothing of the commit was written, and the redelivery finds the event done or claimed.
 func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.EventClaim, firsts []delivery.First) (*delivery.Round, error) {
 	ids := deliveryIDs(firsts)
@@ -233,7 +236,7 @@ func targetKeys(firsts []delivery.First) []string {
 }
 
 // planned are the targets of the first claim's plan, queued when the event was first claimed
-// (README, Guarantees: a take-over keeps the plan), whatever this instance's cache says now: a
+// (shared/delivery/README.md, What a crash at each step does), whatever this instance's cache says now: a
 // static target's webhook is read by its attempt, so one deleted, disabled or re-created since
 // is recorded cancelled with its reason, and one created since is not a target. A record
 // written before the plan was kept has no target keys: its targets are planned again.

@@ -17,9 +17,9 @@ const FlushGrace = 3 * time.Second
 
 // FlushOnSIGTERM exports the spans tp still holds in its batch when the process gets SIGTERM,
 // within grace, then lets the signal end the process as it would have without this hook.
-// Spans are exported in batches off the request path (README, Observability): without it, the
-// last seconds of spans of every stopped instance would be lost. functions-framework-go runs
-// its own HTTP server and handles no signal, so the instance's setup (Default) installs it.
+// Spans are exported in batches off the request path (shared/tracing/README.md, Export): without
+// it, the last seconds of spans of every stopped instance would be lost. functions-framework-go
+// runs its own HTTP server and handles no signal, so the instance's setup (Default) installs it.
 func FlushOnSIGTERM(tp *sdktrace.TracerProvider, grace time.Duration, log *slog.Logger) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	go func() {

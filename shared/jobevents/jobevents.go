@@ -1,6 +1,7 @@
-// Package jobevents is for job systems written in Go: it builds a job event (README, For job systems), validates
-// it with exactly the rules Dispatch applies (event.Parse, the one implementation), and publishes
-// it to the job-events topic with the `type` and `project` attributes set.
+// Package jobevents is for job systems written in Go: it builds a job event
+// (shared/jobevents/README.md, The job event), validates it with exactly the rules Dispatch applies
+// (event.Parse, the one implementation), and publishes it to the job-events topic with the `type`
+// and `project` attributes set.
 //
 // Its promises:
 //   - An event Publish or Marshal accepts is never dead-lettered by Dispatch as poison; one they
@@ -141,7 +142,7 @@ func (p *Publisher) PublishRaw(ctx context.Context, data []byte, attrs map[strin
 }
 
 // send publishes with the trace of ctx's span, if any, as the traceparent attribute: Dispatch
-// continues that trace (README, Observability).
+// continues that trace (shared/tracing/README.md, The trace travels with the event).
 func (p *Publisher) send(ctx context.Context, data []byte, attrs map[string]string) (string, error) {
 	tracing.ToAttributes(ctx, attrs)
 	id, err := p.topic.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)

@@ -1,8 +1,8 @@
 // Package jsonscan reads JSON in one pass, by hand, for the two documents every delivery starts
 // with: the Pub/Sub push envelope and the delivery task's header. encoding/json's reflection
 // scans a document twice (it validates it, then decodes it) and copies every string once more;
-// on those two documents it was about half of Deliver's own CPU per delivery (README, Targets
-// the benchmarks report).
+// on those two documents it was about half of Deliver's own CPU per delivery
+// (shared/devtools/README.md, Targets the benchmarks report).
 //
 // A Scanner accepts and refuses exactly what encoding/json does (FuzzSkip checks it against
 // json.Valid), and its callers read values as encoding/json would into the same Go types (their

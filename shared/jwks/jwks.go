@@ -1,5 +1,5 @@
 // Package jwks serves the public keys of the dynamic-webhook signing key as a JSON Web Key Set
-// (RFC 7517): the JWKS function's domain (README, The management API).
+// (RFC 7517): the JWKS function's domain (shared/verify/README.md, Signature schemes).
 //
 // The document lists every enabled key — OKP/Ed25519 (crv, x) and RSA (n, e) — each with its
 // kid, alg and use "sig", newest first. It is the public key set that scripts/signing-key

@@ -212,7 +212,7 @@ func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, 
 
 // resendMessage is the message of t, a new attempt series of d. It carries the traceparent d's
 // record keeps, so Deliver's handling of the series is a child of the span the record was
-// created under, in the event's trace, sampled as the event was (README, Observability): the
+// created under, in the event's trace, sampled as the event was (shared/tracing/README.md, Spans): the
 // publisher keeps a traceparent a message has, and the API makes no span of its own. A record
 // without one (older than the field) is sent as before, and Deliver starts a trace.
 func resendMessage(t task.Task, d store.Delivery) topics.Message {

@@ -13,9 +13,10 @@ import (
 // Code is a google.rpc status code name, as the error body's "status" carries it.
 type Code string
 
-// The codes the API answers with (README, The management API). FAILED_PRECONDITION is google.rpc's code for "the
-// request is valid but the resource is not in a state that allows it" (retrying a pending
-// delivery, pinging a disabled webhook); Google maps it to HTTP 400.
+// The codes the API answers with (shared/restapi/README.md, The management API).
+// FAILED_PRECONDITION is google.rpc's code for "the request is valid but the resource is not in a
+// state that allows it" (retrying a pending delivery, pinging a disabled webhook); Google maps it
+// to HTTP 400.
 const (
 	InvalidArgument    Code = "INVALID_ARGUMENT"
 	FailedPrecondition Code = "FAILED_PRECONDITION"
@@ -77,7 +78,8 @@ func invalid(field, format string, args ...any) *Error {
 }
 
 // notFound is the one NOT_FOUND message of a resource: the same whether it never existed, was
-// deleted, or belongs to a project the caller's key does not (README, The management API: do not reveal existence).
+// deleted, or belongs to a project the caller's key does not (shared/restapi/README.md, Limits and
+// rules: do not reveal existence).
 func notFound(resource string) *Error {
 	return Errorf(NotFound, "%s was not found", resource)
 }

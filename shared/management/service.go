@@ -1,13 +1,14 @@
-// Package management is the service layer of the management API (README, The management API): create, read,
-// update and delete webhooks, rotate their signing secrets, ping them, and read, retry and
-// replay their deliveries. Both HTTP surfaces (shared/restapi) are thin codecs over it.
+// Package management is the service layer of the management API (shared/restapi/README.md, The
+// management API): create, read, update and delete webhooks, rotate their signing secrets, ping
+// them, and read, retry and replay their deliveries. Both HTTP surfaces (shared/restapi) are thin
+// codecs over it.
 //
 // Its promises:
 //   - Every method is scoped by the project it is given and touches nothing outside it; the
 //     caller (the HTTP layer) has already checked that the API key belongs to that project.
-//   - Every write is validated as README, The management API says before anything is stored; a refused request
-//     changes nothing. Failures meant for the caller are *Error values carrying a google.rpc
-//     code and a message naming the offending field.
+//   - Every write is validated as shared/restapi/README.md, Limits and rules says before anything
+//     is stored; a refused request changes nothing. Failures meant for the caller are *Error values
+//     carrying a google.rpc code and a message naming the offending field.
 //   - A signing secret leaves this package in plain text exactly twice: in the result of
 //     CreateWebhook and of RotateSigningSecret. It is stored only sealed with the KEK, bound to
 //     the webhook's resource name, and never logged.
@@ -34,7 +35,8 @@ type Deps struct {
 	Keyring *secrets.Keyring
 	// Publisher publishes pings (job events) and retried or replayed delivery tasks.
 	Publisher *topics.Publisher
-	// URLs checks webhook URLs (README, The management API); it honours the deployment's AllowInsecureTargets.
+	// URLs checks webhook URLs (shared/delivery/README.md, Security); it honours the deployment's
+	// AllowInsecureTargets.
 	URLs *sender.Client
 	Log  *slog.Logger
 	// Now is the clock; time.Now when nil.

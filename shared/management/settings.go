@@ -23,14 +23,16 @@ const (
 	FieldState                Field = "state"
 	FieldRequestHeaders       Field = "request_headers"
 	FieldStatusCodesToRetryOn Field = "status_codes_to_retry_on"
-	// FieldPropagateTrace opts a webhook in to receiving Jobhooks' traceparent (README, Observability).
+	// FieldPropagateTrace opts a webhook in to receiving Jobhooks' traceparent
+	// (shared/tracing/README.md, Receivers).
 	FieldPropagateTrace Field = "propagate_trace"
 )
 
 // Settable lists every field a caller may set, in display order.
 var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn, FieldPropagateTrace}
 
-// Limits of the management API: those README, The management API names, and ours where it is silent.
+// Limits of the management API: those shared/restapi/README.md, Limits and rules names, and ours
+// where it is silent.
 const (
 	MaxRequestHeaders   = 20
 	MaxHeaderValueBytes = 4096
@@ -69,8 +71,9 @@ func forbiddenHeader(name string) bool {
 	return slices.Contains(forbiddenHeaders, n) || strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "proxy-")
 }
 
-// check validates the fields of s that fields names. The URL check may resolve the host (README, The management API:
-// a name resolving only to blocked addresses is refused), so it runs outside any transaction.
+// check validates the fields of s that fields names. The URL check may resolve the host
+// (shared/delivery/README.md, Security: a name resolving only to blocked addresses is refused), so
+// it runs outside any transaction.
 func (s *Service) check(ctx context.Context, set Settings, fields []Field) error {
 	for _, f := range fields {
 		var err error

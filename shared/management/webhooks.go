@@ -113,7 +113,7 @@ func (s *Service) ListWebhooks(ctx context.Context, project string, page PageReq
 // changes nothing and returns the webhook as it is. Re-enabling a webhook resets its health
 // (the failure streak and the reason it was disabled), and so does a new URL: the streak was
 // another endpoint's. Re-enabling also starts a new incarnation: deliveries queued before it
-// are cancelled, however soon their next attempt comes (README, Guarantees).
+// are cancelled, however soon their next attempt comes (shared/delivery/README.md, Guarantees).
 func (s *Service) UpdateWebhook(ctx context.Context, project, id string, set Settings, mask []Field) (webhook.Webhook, error) {
 	if len(mask) == 0 {
 		return s.GetWebhook(ctx, project, id)

@@ -1,5 +1,5 @@
 // Package portal issues and checks portal links: signed, expiring tokens that open the console
-// (README, Console) for one project without handing over an API key.
+// (shared/restapi/README.md, Portal links) for one project without handing over an API key.
 //
 // A token is a compact JWS (HS256) whose key is a version of a Secret Manager secret
 // (jobhooks-portal-key, 32 random bytes per version, created like the KEK); its kid header is

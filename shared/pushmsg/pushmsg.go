@@ -151,9 +151,10 @@ type logSlot struct{ ctx context.Context }
 
 // LogUnder makes Respond write its line about this handling's result ("acknowledged", "handler
 // failed") under ctx instead of the request's context. A handler calls it with the context of
-// its span, so that the line joins the job event's trace like the handler's own lines (README,
-// Observability). ctx must be the handler's context or one derived from it; anywhere else
-// LogUnder does nothing. Not safe for concurrent use: call it from the handler's goroutine.
+// its span, so that the line joins the job event's trace like the handler's own lines
+// (shared/tracing/README.md, Logs join the trace). ctx must be the handler's context or one derived
+// from it; anywhere else LogUnder does nothing. Not safe for concurrent use: call it from the
+// handler's goroutine.
 func LogUnder(ctx context.Context) {
 	if s, ok := ctx.Value(logKey{}).(*logSlot); ok {
 		s.ctx = ctx

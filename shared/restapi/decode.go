@@ -16,7 +16,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/management"
 )
 
-// MaxBody is the largest request body accepted (README, The management API).
+// MaxBody is the largest request body accepted (shared/restapi/README.md, Limits and rules).
 const MaxBody = 1 << 20
 
 func badRequest(format string, args ...any) error {

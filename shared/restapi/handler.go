@@ -1,6 +1,6 @@
-// Package restapi is the management API over HTTP (README, The management API): one router, API-key
-// authentication, and two thin JSON codecs over the management service — Surface A,
-// resource-style, under /v1/projects/{project}/webhooks, and Surface B, the Gemini
+// Package restapi is the management API over HTTP (shared/restapi/README.md, The management API):
+// one router, API-key authentication, and two thin JSON codecs over the management service —
+// Surface A, resource-style, under /v1/projects/{project}/webhooks, and Surface B, the Gemini
 // WebhookService wire format, under /v1beta/webhooks and /v1/webhooks.
 //
 // Its promises:
@@ -39,7 +39,8 @@ type Options struct {
 	// Portal checks portal-link tokens (Authorization: Bearer) and issues them
 	// (:createPortalLink). Without it only API keys are accepted.
 	Portal *portal.Issuer
-	// Console serves the web console under /console/ (README, Console); nil: no console.
+	// Console serves the web console under /console/ (shared/restapi/README.md, Console); nil: no
+	// console.
 	Console http.Handler
 	Log     *slog.Logger
 	// Now is the clock (which secrets are still active); time.Now when nil.

@@ -14,9 +14,9 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// Portal links (README, Console): a signed, expiring token a platform hands its own customer
-// instead of an API key. It arrives as Authorization: Bearer and reaches one project, perhaps
-// only some of its webhooks, perhaps read only.
+// Portal links (shared/restapi/README.md, Portal links): a signed, expiring token a platform hands
+// its own customer instead of an API key. It arrives as Authorization: Bearer and reaches one
+// project, perhaps only some of its webhooks, perhaps read only.
 
 // scopeKey carries the caller's link scope in the request's context.
 type scopeKey struct{}
@@ -181,7 +181,7 @@ func consoleURL(r *http.Request) string {
 	return scheme + "://" + r.Host + "/console/"
 }
 
-// isConsolePath reports whether path is the console's (README, Console).
+// isConsolePath reports whether path is the console's (shared/restapi/README.md, Console).
 func isConsolePath(path string) bool {
 	return path == "/console" || strings.HasPrefix(path, "/console/")
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
-// propagate_trace (README, Observability): off unless set, settable on both surfaces, stored
-// where Deliver reads it.
+// propagate_trace (shared/tracing/README.md, Receivers): off unless set, settable on both surfaces,
+// stored where Deliver reads it.
 func TestPropagateTrace_IsOffByDefaultAndSettableOnBothSurfaces(t *testing.T) {
 	t.Parallel()
 	s, c := env(t, pipelinetest.Options{})

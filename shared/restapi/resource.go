@@ -10,8 +10,9 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// Surface A: /v1/projects/{project}/webhooks[/{webhook}...], the JSON of README, The management API.
-// Its methods are written once for both surfaces (webhooks.go); this file is its wire format.
+// Surface A: /v1/projects/{project}/webhooks[/{webhook}...], the JSON of shared/restapi/README.md,
+// The management API. Its methods are written once for both surfaces (webhooks.go); this file is
+// its wire format.
 
 var resourceSurface = surface[resourceWebhookIn, resourceWebhook]{
 	fields:   resourceFields,

@@ -1,5 +1,6 @@
-// Package retry decides what one attempt's result means (README, Guarantees): delivered, retry later, the
-// endpoint is gone, or a permanent failure; and when the next attempt may happen at the earliest.
+// Package retry decides what one attempt's result means (shared/delivery/README.md, Guarantees):
+// delivered, retry later, the endpoint is gone, or a permanent failure; and when the next attempt
+// may happen at the earliest.
 //
 // It decides only; recording the attempt and acknowledging the message are the caller's.
 package retry

@@ -44,7 +44,7 @@ const (
 	tagSize   = 16
 
 	// DefaultCacheTTL bounds how long a KEK read from Secret Manager is used without reading it
-	// again (README, Guarantees: changes take effect everywhere within 30 s).
+	// again (shared/delivery/README.md, Guarantees: changes take effect everywhere within 30 s).
 	DefaultCacheTTL = 30 * time.Second
 	// DefaultFetchTimeout bounds one read of Secret Manager, retries included.
 	DefaultFetchTimeout = 10 * time.Second

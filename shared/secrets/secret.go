@@ -1,12 +1,13 @@
 // Package secrets holds webhook signing secrets and keeps them encrypted at rest.
 //
-// A [Secret] is the 32 random bytes a static webhook is signed with (README, What a receiver gets). Its only printable
-// full form is [Secret.Reveal] (`whsec_` + standard padded base64), which the API shows once.
-// Everything that formats values on its own — fmt with any verb, log/slog, encoding/json — gets the
-// truncated form instead, so a secret passed to a logger or an error by mistake does not leak.
+// A [Secret] is the 32 random bytes a static webhook is signed with (shared/verify/README.md,
+// Signature schemes). Its only printable full form is [Secret.Reveal] (`whsec_` + standard padded
+// base64), which the API shows once. Everything that formats values on its own — fmt with any verb,
+// log/slog, encoding/json — gets the truncated form instead, so a secret passed to a logger or an
+// error by mistake does not leak.
 //
 // A [Keyring] seals secrets for storage with AES-256-GCM under a key-encryption key (KEK) kept in
-// Secret Manager, and opens them again (README, Security). Its promises:
+// Secret Manager, and opens them again (shared/delivery/README.md, Security). Its promises:
 //
 //   - The associated data is the webhook's resource name, so a ciphertext copied to another webhook
 //     does not open.

@@ -29,18 +29,15 @@ var internalNames = []string{
 	"home.arpa",
 }
 
-// CheckURL validates a webhook URL as README, The management API asks, before the API stores it.
-// The URL must be absolute https (http too when insecure targets are
-// allowed), carry no user name or password, be at most 2048 characters, name
-// a host and, if it has a port, one from 1 to 65535. Unless insecure targets
-// are allowed, the host — an international name in the IDNA form net/http
-// dials, e.g. "１２７.０.０.１" as 127.0.0.1 — must not be an
-// IP address in a blocked range (also when written as a decimal, octal or
-// hex IPv4 shorthand such as 2130706433 or 0x7f.0.0.1), nor localhost or an
-// internal or single-label name, nor a name whose addresses are all blocked.
-// A name that does not resolve (yet) is accepted: the dial guard checks every
-// delivery anyway. The error, which wraps ErrBlocked, is a sentence meant for
-// the API user.
+// CheckURL validates a webhook URL as shared/delivery/README.md, Security asks, before the API
+// stores it. The URL must be absolute https (http too when insecure targets are allowed), carry no
+// user name or password, be at most 2048 characters, name a host and, if it has a port, one from 1
+// to 65535. Unless insecure targets are allowed, the host — an international name in the IDNA form
+// net/http dials, e.g. "１２７.０.０.１" as 127.0.0.1 — must not be an IP address in a blocked range
+// (also when written as a decimal, octal or hex IPv4 shorthand such as 2130706433 or 0x7f.0.0.1),
+// nor localhost or an internal or single-label name, nor a name whose addresses are all blocked. A
+// name that does not resolve (yet) is accepted: the dial guard checks every delivery anyway. The
+// error, which wraps ErrBlocked, is a sentence meant for the API user.
 func (c *Client) CheckURL(ctx context.Context, rawURL string) error {
 	u, err := c.checkStatic(rawURL)
 	if err != nil || c.allowInsecure {

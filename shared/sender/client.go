@@ -44,7 +44,7 @@ const (
 	defaultTimeout         = 15 * time.Second
 	defaultMaxResponseBody = 4096
 	defaultUserAgent       = "Jobhooks"
-	// maxURLLength is README, The management API's limit.
+	// maxURLLength is the longest webhook URL the API stores (shared/contracts/README.md).
 	maxURLLength = 2048
 	// drainLimit bounds how much unread response body is discarded so the
 	// connection can go back to the pool; beyond it, closing is cheaper.
@@ -159,8 +159,8 @@ func New(opts Options) *Client {
 	}
 	c.http = &http.Client{
 		Transport: transport,
-		// README, Guarantees: a redirect is not followed; the 3xx itself is the outcome.
-		// Following it would also let an endpoint point the next request anywhere.
+		// shared/delivery/README.md, Guarantees: a redirect is not followed; the 3xx itself is the
+		// outcome. Following it would also let an endpoint point the next request anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return c

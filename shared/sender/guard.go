@@ -44,7 +44,7 @@ type rule struct {
 func r(prefix, what string) rule { return rule{netip.MustParsePrefix(prefix), what} }
 
 // policy is checked before the ssrf library so that refusals name the range
-// in words. It repeats the ranges README, Security names even where the library's
+// in words. It repeats the ranges shared/delivery/README.md, Security names even where the library's
 // IANA-generated list has them too, so our promise does not depend on what a
 // future version of that list contains; the library stays the backstop for
 // every other special-purpose range. IPv6 entries outside 2000::/3 are listed

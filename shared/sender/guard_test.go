@@ -76,7 +76,7 @@ func TestGuard_RefusesEveryBlockedRange(t *testing.T) {
 		{"64:ff9b:1::a00:1", "2000::/3"}, // local-use NAT64 (RFC 8215)
 		// IPv4-translated (SIIT, ::ffff:0:0/96): not 4in6, outside global unicast.
 		{"::ffff:0:7f00:1", "2000::/3"},
-		// Both ends of each range README, Security names.
+		// Both ends of each range shared/delivery/README.md, Security names.
 		{"10.255.255.255", "10.0.0.0/8"},
 		{"172.31.255.255", "172.16.0.0/12"},
 		{"192.168.255.255", "192.168.0.0/16"},

@@ -12,7 +12,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// JWTLifetime is how long a delivery token is valid after its iat (README, What a receiver gets: exp = iat + 5 min).
+// JWTLifetime is how long a delivery token is valid after its iat (shared/verify/README.md,
+// Signature schemes: exp = iat + 5 min).
 const JWTLifetime = 5 * time.Minute
 
 // JWT algorithms of jwt mode.

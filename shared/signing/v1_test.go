@@ -60,7 +60,8 @@ func key(t testing.TB) []byte {
 	return k
 }
 
-// BenchmarkHMAC_Sign1KiB measures v1 signing of a 1 KiB body (README, Targets the benchmarks report: ≥ 300k/s per core).
+// BenchmarkHMAC_Sign1KiB measures v1 signing of a 1 KiB body (shared/devtools/README.md, Targets
+// the benchmarks report: ≥ 300k/s per core).
 func BenchmarkHMAC_Sign1KiB(b *testing.B) {
 	s := NewHMAC(key(b))
 	body := bytes.Repeat([]byte("a"), 1024)

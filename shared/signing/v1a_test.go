@@ -60,8 +60,8 @@ func TestEd25519_IsDeterministicAndSafeForConcurrentUse(t *testing.T) {
 	}
 }
 
-// BenchmarkEd25519_Sign1KiB measures v1a signing of a 1 KiB body with one key (README, Targets the benchmarks report:
-// ≥ 15k/s per core).
+// BenchmarkEd25519_Sign1KiB measures v1a signing of a 1 KiB body with one key
+// (shared/devtools/README.md, Targets the benchmarks report: ≥ 15k/s per core).
 func BenchmarkEd25519_Sign1KiB(b *testing.B) {
 	_, k, _ := ed25519.GenerateKey(rand.Reader)
 	s := NewEd25519(k)

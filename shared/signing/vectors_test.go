@@ -20,9 +20,9 @@ import (
 	"github.com/jobhooks/jobhooks/shared/signingkey"
 )
 
-// The published test vectors (testdata/README.md). `go test ./shared/signing -run TestVectors
-// -update` rewrites testdata/vectors.json from the code, keeping its keys; without -update the
-// test fails when the code and the file disagree.
+// The published test vectors (shared/signing/testdata/README.md). `go test ./shared/signing -run
+// TestVectors -update` rewrites testdata/vectors.json from the code, keeping its keys; without
+// -update the test fails when the code and the file disagree.
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the code")
 
 const vectorsFile = "testdata/vectors.json"

@@ -1,6 +1,6 @@
 // Package signingkey keeps the deployment's asymmetric signing key in Secret Manager: the private
 // keys that sign dynamic (per-request) webhooks, and whose public halves the JWKS function
-// publishes (README: What a receiver gets, The management API, Security).
+// publishes (shared/verify/README.md, Signature schemes).
 //
 // One secret holds the key; each version is one key, stored as a PKCS#8 PEM private key
 // ("-----BEGIN PRIVATE KEY-----", what `openssl genpkey` writes): Ed25519 for v1a and for jwt

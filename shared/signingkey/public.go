@@ -22,7 +22,7 @@ import (
 // The public key set is published beside the private keys: a second secret whose newest version
 // is the JWKS document of every enabled key. The JWKS function, public and unauthenticated, may
 // read only that secret, so a flaw in it cannot leak a private key (terraform/README.md, What
-// was decided). Ensure, Rotate and Retire publish it whenever a Source has a PublicSecretID.
+// was decided, and why). Ensure, Rotate and Retire publish it whenever a Source has a PublicSecretID.
 
 // PublicSet is a published key set: public keys only.
 type PublicSet struct {

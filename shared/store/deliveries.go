@@ -77,13 +77,13 @@ type Delivery struct {
 	DeadLettered bool      `firestore:"dead_lettered"`
 	ExpireTime   time.Time `firestore:"expire_time"`
 	// FirstAttempt holds the attempt of a first-try success inside the record itself: one
-	// document write for the delivery instead of two (README, Guarantees: store budget). Every
-	// other attempt is a document of the record's attempts collection.
+	// document write for the delivery instead of two (shared/delivery/README.md, One hop on the
+	// happy path). Every other attempt is a document of the record's attempts collection.
 	FirstAttempt *Attempt `firestore:"first_attempt,omitempty"`
 	// Traceparent is the W3C traceparent of the span the record was created under: Dispatch's
 	// for a first attempt, else the Deliver or DeadLetter handling that found no record. A
 	// manual retry or replay puts it on its task, so that its attempts join the event's trace
-	// (README, Observability). Only the record's creation writes it (writeDelivery); it is
+	// (shared/tracing/README.md, Spans). Only the record's creation writes it (writeDelivery); it is
 	// absent when that span had no valid context, and on records older than the field.
 	Traceparent string `firestore:"traceparent,omitempty"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.

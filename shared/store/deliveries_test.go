@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// A delivery record keeps the traceparent it was created with (README, Observability): a later
-// write leaves it as it is, whatever the struct it writes holds, and a record created without
+// A delivery record keeps the traceparent it was created with (shared/tracing/README.md, Spans): a
+// later write leaves it as it is, whatever the struct it writes holds, and a record created without
 // one stays without.
 func TestPutDelivery_TheTraceparentIsWrittenOnlyWithTheNewRecord(t *testing.T) {
 	s := open(t)

@@ -13,9 +13,10 @@ import (
 
 // Event states. An event is claimed (dispatching) by one Dispatch while it makes the first
 // attempts. When every target's first attempt ended final, the commit of their records is the
-// last write (one hop's store budget: README, Guarantees): the record stays dispatching, with
-// its planned deliveries, and is done because all of them are final. When some target needs a
-// retry, the event is closed (dispatched) after its retry tasks are published.
+// last write (one hop's store budget: shared/delivery/README.md, One hop on the happy path): the
+// record stays dispatching, with its planned deliveries, and is done because all of them are final.
+// When some target needs a retry, the event is closed (dispatched) after its retry tasks are
+// published.
 const (
 	EventDispatching = "dispatching"
 	EventDispatched  = "dispatched"
@@ -40,8 +41,8 @@ type EventRecord struct {
 	Deliveries []string `firestore:"deliveries"`
 	// Targets are the planned targets themselves, in the order of Deliveries: the key each
 	// delivery id is derived from ("webhook:<id>" or "uri:<url>", event.DeliveryID). A take-over
-	// finishes exactly these, whatever its own cache now says (shared/delivery/README.md, A
-	// take-over keeps the plan). Absent on records older than the field.
+	// finishes exactly these, whatever its own cache now says (shared/delivery/README.md, What
+	// a crash at each step does). Absent on records older than the field.
 	Targets []string `firestore:"targets"`
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
 	Body    []byte `firestore:"body"`

@@ -59,7 +59,8 @@ func (t Task) Dynamic() bool { return t.Webhook == "" }
 
 // Encode serialises the task as the message data: one line of compact JSON with the fields, a
 // newline, then the body as is. Keeping the body out of the JSON spares Deliver a base64 and a
-// JSON scan of it on every attempt (Deliver's CPU per delivery is a target: README, Targets the benchmarks report).
+// JSON scan of it on every attempt (Deliver's CPU per delivery is a target:
+// shared/devtools/README.md, Targets the benchmarks report).
 func (t Task) Encode() []byte {
 	head, _ := json.Marshal(t) // a Task always marshals: strings, ints, time; never a raw newline
 	b := make([]byte, 0, len(head)+1+len(t.Body))

@@ -22,7 +22,8 @@ type Publisher struct {
 
 // NewPublisher publishes to the given topic ids of the client's project. Batches wait at most
 // 1 ms: a job finishing is latency-sensitive, and on the hop Dispatch → Deliver the client's
-// default 10 ms delay is the larger part of the latency (README, Targets the benchmarks report).
+// default 10 ms delay is the larger part of the latency (shared/devtools/README.md, Targets the
+// benchmarks report).
 func NewPublisher(client *pubsub.Client, jobEventsTopic, deliveriesTopic, deadLetterTopic string) *Publisher {
 	tune := func(p *pubsub.Publisher) *pubsub.Publisher {
 		p.PublishSettings.DelayThreshold = time.Millisecond

@@ -16,7 +16,8 @@ type Subscription struct {
 	// AckDeadline stays above the function's timeout so Pub/Sub never redelivers a message that is
 	// still being handled.
 	AckDeadline time.Duration
-	// MinBackoff and MaxBackoff are the retry policy: README, Guarantees retries with backoff 10 s → 600 s.
+	// MinBackoff and MaxBackoff are the retry policy: shared/delivery/README.md, Guarantees:
+	// retries with backoff 10 s → 600 s.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// Retention is how long an unacked message is kept.

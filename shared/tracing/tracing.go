@@ -1,5 +1,5 @@
 // Package tracing carries one job event's trace from the job system's publish to every POST of
-// every attempt (README, Observability): the trace context travels in Pub/Sub message
+// every attempt (shared/tracing/README.md): the trace context travels in Pub/Sub message
 // attributes as a W3C traceparent, Dispatch, Deliver and DeadLetter continue it, and their log
 // lines name it.
 //
@@ -35,7 +35,7 @@ const (
 // Name is the instrumentation name of Jobhooks' spans.
 const Name = "github.com/jobhooks/jobhooks"
 
-// Span attribute keys (README, Observability). The attempt's keys follow OpenTelemetry's HTTP
+// Span attribute keys (shared/tracing/README.md, Spans). The attempt's keys follow OpenTelemetry's HTTP
 // names where one exists.
 const (
 	KeyEventID    = "jobhooks.event_id"

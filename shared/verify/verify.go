@@ -1,5 +1,5 @@
 // Package verify checks that a webhook request comes from Jobhooks and is fresh: the receiver's
-// half of Standard Webhooks signing, for the three schemes Jobhooks sends (README, What a receiver gets).
+// half of Standard Webhooks signing, for the three schemes Jobhooks sends (shared/verify/README.md).
 //
 //   - v1 (static webhooks): HMAC-SHA256 with the webhook's whsec_ secret. Give every secret that
 //     may be in use (during a rotation, the old and the new one); any one matching accepts.

@@ -66,8 +66,9 @@ type Webhook struct {
 	FailingSince time.Time `firestore:"failing_since"`
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
-	// PropagateTrace sends each attempt's W3C traceparent to the endpoint (README,
-	// Observability). Off by default: a trace id can reveal how the sender is built.
+	// PropagateTrace sends each attempt's W3C traceparent to the endpoint
+	// (shared/tracing/README.md, Receivers). Off by default: a trace id can reveal how the sender
+	// is built.
 	PropagateTrace bool `firestore:"propagate_trace"`
 	// ReadTime is when the store read this copy, by Firestore's clock; zero for a copy that was
 	// not read from the store. Not stored.
@@ -116,8 +117,8 @@ func (w Webhook) RetriesOn(status int) bool {
 	return slices.Contains(codes, status)
 }
 
-// ActiveSecrets are the secrets that sign at time now, newest first (README, What a receiver gets: during a rotation's
-// grace period every unexpired secret signs).
+// ActiveSecrets are the secrets that sign at time now, newest first (shared/verify/README.md,
+// Signature schemes: during a rotation's grace period every unexpired secret signs).
 func (w Webhook) ActiveSecrets(now time.Time) []Secret {
 	var out []Secret
 	for _, s := range w.Secrets {

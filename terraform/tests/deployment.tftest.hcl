@@ -1,4 +1,4 @@
-# What review checks in a plan (README, What was decided): each account's exact grants, which
+# What review checks in a plan (terraform/README.md, What was decided, and why): each account's exact grants, which
 # functions the internet can reach, the subscription settings, the dashboard's stable JSON, and
 # what a first apply needs. Offline, against a mocked google provider.
 mock_provider "google" {

@@ -1,4 +1,4 @@
-// The console's session and its one door to the management API (README, Console): the credential
+// The console's session and its one door to the management API (shared/restapi/README.md, Console): the credential
 // (an API key, or a portal link's token taken from the URL fragment) lives in this tab's session
 // storage and goes out only in api()'s requests, to the API beside the console.
 "use strict";

@@ -1,8 +1,8 @@
-// Package bench measures the local stack end to end (README, Targets the benchmarks report): in one run, the emulators' own
-// push ceiling (a bare push subscription to a no-op endpoint) and Jobhooks from job event
-// published to verified POST received, reported as a ratio of the two. Its paced mode (Options.Rate)
-// publishes at a steady rate instead of in a burst and compares latencies with a bare one-hop
-// push subscription paced at the same rate.
+// Package bench measures the local stack end to end (shared/devtools/README.md, Targets the
+// benchmarks report): in one run, the emulators' own push ceiling (a bare push subscription to a
+// no-op endpoint) and Jobhooks from job event published to verified POST received, reported as a
+// ratio of the two. Its paced mode (Options.Rate) publishes at a steady rate instead of in a burst
+// and compares latencies with a bare one-hop push subscription paced at the same rate.
 //
 // It starts a fresh local stack of its own (emulators slow down over a long session), so
 // numbers from different runs compare.

@@ -153,8 +153,8 @@ func (h *bareHop) close() {
 }
 
 // storeWork is the store work of one event delivered on its first try to one endpoint, through
-// the store package as Dispatch does it (README, How the pieces fit: one hop): claim the event
-// record, then commit the delivery's record with its attempt inside.
+// the store package as Dispatch does it (shared/delivery/README.md, One hop on the happy path):
+// claim the event record, then commit the delivery's record with its attempt inside.
 func storeWork(st *store.Store) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
 		id := "dlv_bound_" + strconv.Itoa(i)

@@ -93,7 +93,7 @@ func openRig(ctx context.Context, project string, n, m int) (*rig, error) {
 }
 
 // event is job event i, stamped now: the receiver measures its latency from this timestamp,
-// which the body repeats exactly as published (README, What a receiver gets).
+// which the body repeats exactly as published (shared/verify/README.md, What a receiver gets).
 func (r *rig) event(i int) jobevents.Event {
 	return jobevents.Event{
 		ID: "bench-" + strconv.Itoa(i), Project: r.project, Type: "batch.succeeded", Timestamp: time.Now(),

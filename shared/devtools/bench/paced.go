@@ -10,10 +10,10 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 )
 
-// Paced is what the paced mode adds to a Result (README, Targets the benchmarks report): job
-// events published at a steady rate, and beside them a bare one-hop push subscription to a no-op
-// endpoint paced at the same rate on the same warm stack. Result's P50ms, P90ms and P99ms are
-// Jobhooks' latencies at that rate (job event published → verified POST received).
+// Paced is what the paced mode adds to a Result (shared/devtools/README.md, Targets the benchmarks
+// report): job events published at a steady rate, and beside them a bare one-hop push subscription
+// to a no-op endpoint paced at the same rate on the same warm stack. Result's P50ms, P90ms and
+// P99ms are Jobhooks' latencies at that rate (job event published → verified POST received).
 type Paced struct {
 	RatePerSecond   float64 `json:"rate_per_second"`
 	DurationSeconds float64 `json:"duration_seconds"`

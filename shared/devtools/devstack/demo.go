@@ -129,7 +129,7 @@ func createDemoWebhook(ctx context.Context, env map[string]string, url string) (
 }
 
 // portalLink asks the API for a 24-hour console link to project demo, as a platform would for
-// its customer (README, Console).
+// its customer (shared/restapi/README.md, Portal links).
 func portalLink(ctx context.Context, env map[string]string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env["JOBHOOKS_API_URL"]+"/v1/projects/"+Project+":createPortalLink",
 		strings.NewReader(`{"ttl":"86400s"}`))

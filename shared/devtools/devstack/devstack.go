@@ -1,6 +1,6 @@
-// Package devstack runs Jobhooks on a laptop (README, The local stack): gcloud's Pub/Sub and Firestore
-// emulators, the local Secret Manager, and every function as its own process on the real
-// handlers, wired with the topics and push subscriptions Terraform deploys.
+// Package devstack runs Jobhooks on a laptop (shared/devtools/README.md, The local stack): gcloud's
+// Pub/Sub and Firestore emulators, the local Secret Manager, and every function as its own process
+// on the real handlers, wired with the topics and push subscriptions Terraform deploys.
 //
 // State lives in one directory (.dev by default) and survives restarts unless Fresh. Run refuses
 // to start twice on the same directory, writes DIR/env only once everything answers, and on
@@ -143,7 +143,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 		instance.SecretManagerHostEnv:  sm.Addr(),
 		config.EnvJobEventsTopic:       topics.JobEvents,
 		config.EnvAllowInsecureTargets: fmt.Sprint(!opts.Secure),
-		// Every event is traced, its spans written as JSON lines for scripts/trace (README, Observability).
+		// Every event is traced, its spans written as JSON lines for scripts/trace
+		// (shared/devtools/README.md, Following an event locally).
 		config.EnvTraceExporter:    "file",
 		config.EnvTraceDir:         filepath.Join(absolute(opts.Dir), "traces"),
 		config.EnvTraceSampleRatio: "1",
@@ -163,7 +164,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			return err
 		}
 	}
-	// The console's verify page shows the JWKS address (README, Console).
+	// The console's verify page shows the JWKS address (shared/restapi/README.md, Console).
 	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", ports["JWKS"], jwks.Path))
 	children := map[string]*child{}
 	for _, name := range Functions {

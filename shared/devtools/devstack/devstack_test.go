@@ -148,7 +148,8 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 	}
 
 	// No log line of any process the stack ran holds the webhook's secret or the API key, in
-	// full or shaped like one (README, Security); the truncated secret (whsec_ and four characters) is fine.
+	// full or shaped like one (shared/delivery/README.md, Security); the truncated secret (whsec_
+	// and four characters) is fine.
 	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*"))
 	if len(logs) == 0 {
 		t.Fatal("the stack wrote no logs")

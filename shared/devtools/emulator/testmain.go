@@ -13,7 +13,8 @@ import (
 const RequiredEnv = "JOBHOOKS_REQUIRE_EMULATORS"
 
 // shortSkip is why integration tests skip under -short: the emulators are JVMs that take
-// seconds to start, and `go test -short ./...` is the quick run (README, The two commands).
+// seconds to start, and `go test -short ./...` is the quick run (shared/devtools/README.md, Running
+// the tests).
 const shortSkip = "-short: emulator-backed tests run without it (CI runs everything)"
 
 // unavailable says why the integration tests of this test binary cannot run ("" when they can).

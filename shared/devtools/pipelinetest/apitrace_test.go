@@ -17,8 +17,8 @@ import (
 )
 
 // A manual retry or a replay through the management API, hours after the event, joins the
-// event's trace (README, Observability): the delivery record keeps the traceparent of the span
-// it was created under, Dispatch's, and the API puts it on the task it publishes, without a
+// event's trace (shared/tracing/README.md, Spans): the delivery record keeps the traceparent of the
+// span it was created under, Dispatch's, and the API puts it on the task it publishes, without a
 // span of its own.
 
 // deliverSpan waits for the ended Deliver span, in any trace, that handled delivery id.

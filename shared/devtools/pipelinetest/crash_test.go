@@ -19,9 +19,10 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// Crash points (README, Guarantees): whichever step of Deliver or Dispatch a process dies at, Pub/Sub's
-// redelivery of the same message ends in the right final state; no event is lost and an
-// endpoint gets at most one duplicate POST. See crashpoint_test.go for how a crash is made.
+// Crash points (shared/delivery/README.md, Guarantees): whichever step of Deliver or Dispatch a
+// process dies at, Pub/Sub's redelivery of the same message ends in the right final state; no event
+// is lost and an endpoint gets at most one duplicate POST. See crashpoint_test.go for how a crash
+// is made.
 
 // deliveryTask is the task Dispatch publishes for (event, static webhook), as a pushed message.
 func deliveryTask(t *testing.T, project, eventID, webhookID string) pushmsg.Message {
@@ -190,12 +191,12 @@ func TestDeliver_CrashAroundTheDeadLetterStillEndsExhaustedAndDeadLettered(t *te
 	}
 }
 
-// Dispatch's crash points (README, How the pieces fit: one hop). Scenario "ok": three endpoints
-// answer 200 at once, so the records and the closing of the event are one commit. Scenario
-// "retry": the third answers 503 first, so the records are committed, its task published, and
-// the event closed after it. Whatever step the process dies at, the redelivery (a take-over once
-// the dead process's lease runs out) reaches every endpoint, and only a crash between the POSTs
-// and their commit repeats a POST: once per endpoint.
+// Dispatch's crash points (shared/delivery/README.md, What a crash at each step does). Scenario
+// "ok": three endpoints answer 200 at once, so the records and the closing of the event are one
+// commit. Scenario "retry": the third answers 503 first, so the records are committed, its task
+// published, and the event closed after it. Whatever step the process dies at, the redelivery (a
+// take-over once the dead process's lease runs out) reaches every endpoint, and only a crash
+// between the POSTs and their commit repeats a POST: once per endpoint.
 func TestDispatch_CrashAtAnyStepReachesEveryTargetWithAtMostOneDuplicate(t *testing.T) {
 	t.Parallel()
 	eventClose := writeOf("/events/", "state")

@@ -24,10 +24,10 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// The delivery core's guarantees at its edges (README, Guarantees): whatever an endpoint
-// answers is recordable; nothing waits in Pub/Sub until its retention deletes it; failures
-// before the POST count like failed attempts; a task belongs to one webhook incarnation; a
-// success at the window's close stands; dead letters close only the live task.
+// The delivery core's guarantees at its edges (shared/delivery/README.md, Guarantees): whatever an
+// endpoint answers is recordable; nothing waits in Pub/Sub until its retention deletes it; failures
+// before the POST count like failed attempts; a task belongs to one webhook incarnation; a success
+// at the window's close stands; dead letters close only the live task.
 
 // cutMidCharacter is longer than the 4 KiB the sender keeps, and its byte 4,096 is the second
 // byte of "é": the kept excerpt ends inside a character.

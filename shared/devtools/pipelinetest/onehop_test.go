@@ -34,10 +34,10 @@ func hanging(t *testing.T) (url string, abandoned *atomic.Int64) {
 	return srv.URL + "/hook", abandoned
 }
 
-// The first-attempt budget (README, How the pieces fit: one hop): an endpoint that hangs is cut
-// off when the budget runs out, though its own attempt timeout is ten minutes. Its attempt is
-// recorded as a timeout and handed to Deliver as a task; the event's other target is delivered
-// and the event handled, so Dispatch moves on to the next event.
+// The first-attempt budget (shared/delivery/README.md, One hop on the happy path): an endpoint that
+// hangs is cut off when the budget runs out, though its own attempt timeout is ten minutes. Its
+// attempt is recorded as a timeout and handed to Deliver as a task; the event's other target is
+// delivered and the event handled, so Dispatch moves on to the next event.
 func TestDispatch_AHangingEndpointIsCutOffByTheFirstAttemptBudgetAndRetried(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Options{NoPush: true, Configure: func(c *config.Config) {

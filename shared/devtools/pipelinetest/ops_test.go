@@ -117,12 +117,12 @@ func firstTry(t *testing.T, n int) count {
 	return c
 }
 
-// The store budget of the happy path (README, How the pieces fit: one hop): a first-try success
-// costs at most one document write per delivery plus two per event, and no document read per
-// delivery on a fresh event; it publishes no delivery task, so the event costs one function
-// request. Counted through the real clients on the emulators, not timed. The same counts, with a
-// delivery that needs three attempts, are priced in terraform/README.md's cost table, which
-// must be what they compute to.
+// The store budget of the happy path (shared/delivery/README.md, One hop on the happy path): a
+// first-try success costs at most one document write per delivery plus two per event, and no
+// document read per delivery on a fresh event; it publishes no delivery task, so the event costs
+// one function request. Counted through the real clients on the emulators, not timed. The same
+// counts, with a delivery that needs three attempts, are priced in terraform/README.md's cost
+// table, which must be what they compute to.
 func TestOps_FirstTrySuccessesFitTheStoreBudgetAndPriceTheCostTable(t *testing.T) {
 	t.Parallel()
 	var rows []costRow

@@ -10,8 +10,8 @@ import (
 	"github.com/jobhooks/jobhooks/shared/topics"
 )
 
-// Instances' clocks differ. Which incarnation of a webhook a delivery belongs to (README,
-// Guarantees) is decided on Firestore's clock alone: the webhook's enable time is a commit time,
+// Instances' clocks differ. Which incarnation of a webhook a delivery belongs to
+// (shared/delivery/README.md, Guarantees) is decided on Firestore's clock alone: the webhook's enable time is a commit time,
 // and so is the event's queue time. Here Dispatch's clock is ten minutes off the API's.
 func TestDispatch_ClockSkewBetweenTheAPIAndDispatchDecidesNoIncarnation(t *testing.T) {
 	t.Parallel()

@@ -13,7 +13,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// A take-over keeps the plan (README, Guarantees): the targets planned at an event's first claim
+// A take-over keeps the plan (shared/delivery/README.md, What a crash at each step does): the targets planned at an event's first claim
 // are its targets, whatever the cache of the instance that takes it over says.
 
 // recordsCommit matches the commit of an event's delivery records.
@@ -186,7 +186,7 @@ func TestDispatch_AWebhookChangeShowsWithinOneCacheTTLNotTwo(t *testing.T) {
 		ttl/3+time.Second, ttl+time.Second, before.Count(), after.Count())
 }
 
-// Every nack of Deliver obeys the retention rule (README, Guarantees: retention), not only a
+// Every nack of Deliver obeys the retention rule (shared/delivery/README.md, Guarantees), not only a
 // failed attempt's: a record, dead letter or disable that cannot be written on an old message
 // re-publishes the task instead of leaving it to be deleted by Pub/Sub's retention. And when the
 // record cannot even be read, Pub/Sub's own delivery count decides, so its dead-letter policy

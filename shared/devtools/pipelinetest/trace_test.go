@@ -24,7 +24,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
-// One trace per job event (README, Observability), through the emulators with an in-memory span
+// One trace per job event (shared/tracing/README.md), through the emulators with an in-memory span
 // recorder: the job system's traceparent is continued, every attempt of the event is a span of
 // its trace however many retries it takes, a dead-lettered delivery's last span says why, and
 // every log line of the event names the trace.

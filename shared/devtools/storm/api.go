@@ -13,8 +13,8 @@ import (
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
-// api is the management API as a customer uses it: resource style, one API key (README, "The
-// management API").
+// api is the management API as a customer uses it: resource style, one API key
+// (shared/restapi/README.md, The management API).
 type api struct {
 	url, key, project string
 	client            *http.Client

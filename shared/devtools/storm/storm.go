@@ -1,7 +1,8 @@
-// Package storm is the fault storm of README, Targets the benchmarks report ("No loss"): thousands of job events to dozens
-// of endpoints that answer 5xx, time out, reset the connection, answer 429 with Retry-After, go
-// away and come back, answer 410 or 400; one Deliver process killed with SIGKILL mid-run and
-// restarted; a retry window compressed to a minute or two so that the run ends in minutes.
+// Package storm is the fault storm of shared/devtools/README.md, The fault storm: thousands of job
+// events to dozens of endpoints that answer 5xx, time out, reset the connection, answer 429 with
+// Retry-After, go away and come back, answer 410 or 400; one Deliver process killed with SIGKILL
+// mid-run and restarted; a retry window compressed to a minute or two so that the run ends in
+// minutes.
 //
 // Some endpoints answer with hostile bodies — binary, Latin-1, cut mid-character at 4 KiB — which
 // must be recorded like any other (bodies.go). A few webhooks are deleted and re-created at a new

@@ -1,7 +1,7 @@
 // Package export sends a function instance's spans somewhere: Cloud Trace in production, through
-// Google Cloud's Telemetry (OTLP) API; JSON lines under a directory on the local stack (README,
-// Observability). Only the functions link it; a job system that only propagates a trace needs
-// shared/tracing alone.
+// Google Cloud's Telemetry (OTLP) API; JSON lines under a directory on the local stack
+// (shared/tracing/README.md, Export). Only the functions link it; a job system that only propagates
+// a trace needs shared/tracing alone.
 package export
 
 import (

@@ -14,7 +14,7 @@ import (
 )
 
 // TelemetryAPI is Google Cloud's Telemetry (OTLP) API, which stores the spans it receives in
-// Cloud Trace (README, Observability); spans are posted to its TracesPath.
+// Cloud Trace (shared/tracing/README.md, Export); spans are posted to its TracesPath.
 const (
 	TelemetryAPI = "https://telemetry.googleapis.com"
 	TracesPath   = "/v1/traces"

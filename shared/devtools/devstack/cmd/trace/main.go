@@ -1,5 +1,6 @@
 // Command trace prints the one-line waterfall of a job event's trace on the local stack
-// (scripts/trace; README, Observability): publish → Dispatch → each POST, retries included.
+// (scripts/trace; shared/devtools/README.md, Following an event locally): publish → Dispatch → each
+// POST, retries included.
 package main
 
 import (
