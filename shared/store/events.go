@@ -47,9 +47,9 @@ type EventRecord struct {
 	// Body is the rendered notification, kept so a retry or replay re-sends the same bytes.
 	Body    []byte `firestore:"body"`
 	Dynamic bool   `firestore:"dynamic"`
-	// CreateTime is when the event was first claimed, by Firestore's clock (the claim's commit
-	// time): the queue time of its deliveries, compared with webhooks' EnableTime.
-	CreateTime   time.Time `firestore:"create_time,serverTimestamp"`
+	// CreateTime is when the event was first claimed, by the claiming instance's clock. The
+	// queue time of its deliveries is the document's own creation time instead (EventClaim).
+	CreateTime   time.Time `firestore:"create_time"`
 	DispatchTime time.Time `firestore:"dispatch_time"`
 	ExpireTime   time.Time `firestore:"expire_time"`
 }
@@ -73,8 +73,9 @@ type EventClaim struct {
 	// (ReleaseEvent, MarkDispatched) are conditional on it, so a holder that was taken over
 	// after its lease ran out cannot clear or close the new holder's claim.
 	Version time.Time
-	// CreateTime is when the event was first claimed, by Firestore's clock: the time its
-	// deliveries were queued, also after a take-over.
+	// CreateTime is when the event was first claimed, by Firestore's clock (the commit time of
+	// the record's creation, as webhooks' enable times are): the time its deliveries were
+	// queued, also after a take-over.
 	CreateTime time.Time
 	// Fresh is true when this claim created the event record: no delivery record of the event
 	// can exist yet, so none needs reading. A take-over is not fresh.
@@ -94,7 +95,7 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 // record; otherwise a claim older than lease is taken over, so a crash mid fan-out delays the
 // event by at most the lease.
 func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
-	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, time.Time{}, s.expiry(now)
+	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
 	rec.Holder = rand.Text()
 	ref := s.events(rec.Project).Doc(rec.ID)
 	res, err := ref.Create(ctx, rec)
@@ -118,7 +119,7 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	}
 	if old.Holder == rec.Holder {
 		// This call's own create, written though its first answer was an error.
-		return EventClaim{Outcome: Claimed, Version: snap.UpdateTime, CreateTime: old.CreateTime, Fresh: true,
+		return EventClaim{Outcome: Claimed, Version: snap.UpdateTime, CreateTime: snap.CreateTime, Fresh: true,
 			Targets: old.Targets, Deliveries: old.Deliveries}, nil
 	}
 	if done, err := s.allFinal(ctx, rec.Project, old.Deliveries); err != nil || done {
@@ -136,7 +137,7 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	if err != nil {
 		return EventClaim{}, fmt.Errorf("store: take over event %s/%s: %w", rec.Project, rec.ID, err)
 	}
-	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: old.CreateTime,
+	return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: snap.CreateTime,
 		Targets: old.Targets, Deliveries: old.Deliveries}, nil
 }
 
