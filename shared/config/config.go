@@ -72,6 +72,11 @@ type Config struct {
 	// deletes a message left unacked for its subscription's retention (24 h) without
 	// dead-lettering it.
 	RepublishAge time.Duration
+	// ClaimLease is how long a Dispatch instance holds an event it fans out; past it another
+	// instance may take over (the holder crashed). Above FunctionTimeout, so that a holder the
+	// platform has not killed yet is never taken over. Only the fault storm shortens it, as it
+	// compresses the retry window.
+	ClaimLease time.Duration
 	// FunctionTimeout is the deployed request timeout of the push functions (Terraform's
 	// function_timeout_seconds): an attempt plus its recording must end well within it.
 	FunctionTimeout time.Duration
@@ -131,6 +136,7 @@ func Defaults() Config {
 		RepublishAfter:          90,
 		RepublishAge:            20 * time.Hour,
 		FunctionTimeout:         60 * time.Second,
+		ClaimLease:              DefaultClaimLease,
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",
 		Version:                 "0.1.0",
@@ -175,6 +181,7 @@ func load(r *reader) (Config, error) {
 	c.RepublishAfter = r.integer(EnvRepublishAfter, c.RepublishAfter)
 	c.RepublishAge = r.duration(EnvRepublishAge, c.RepublishAge)
 	c.FunctionTimeout = r.duration(EnvFunctionTimeout, c.FunctionTimeout)
+	c.ClaimLease = r.duration(EnvClaimLease, c.ClaimLease)
 	c.PublicBaseURL = r.str(EnvPublicBaseURL, c.PublicBaseURL)
 	c.MaxWebhooksPerProject = r.integer(EnvMaxWebhooksPerProject, c.MaxWebhooksPerProject)
 	c.MaxReplay = r.integer(EnvMaxReplay, c.MaxReplay)
@@ -220,6 +227,8 @@ func load(r *reader) (Config, error) {
 // AttemptMargin is what that may take before the function's timeout kills the request.
 const (
 	AttemptMargin = 10 * time.Second
+	// DefaultClaimLease is ClaimLease in production: above the 60 s function timeout, with room.
+	DefaultClaimLease = 2 * time.Minute
 	// SubscriptionRetention is how long Pub/Sub keeps an unacked message (topics.Subscriptions).
 	SubscriptionRetention = 24 * time.Hour
 	// RecordTTLMargin is how long a record outlives the retry window of its latest series.
@@ -239,6 +248,10 @@ func (c Config) crossChecks() []string {
 	if c.FirstAttemptBudget <= 0 || c.FirstAttemptBudget > c.AttemptTimeout {
 		errs = append(errs, fmt.Sprintf("%s (%s) must be above zero and at most %s (%s)",
 			EnvFirstAttemptBudget, c.FirstAttemptBudget, EnvAttemptTimeout, c.AttemptTimeout))
+	}
+	if c.ClaimLease <= c.FunctionTimeout {
+		errs = append(errs, fmt.Sprintf("%s (%s) must be above %s (%s): a live holder would be taken over",
+			EnvClaimLease, c.ClaimLease, EnvFunctionTimeout, c.FunctionTimeout))
 	}
 	if c.RepublishAge+time.Hour > SubscriptionRetention {
 		errs = append(errs, fmt.Sprintf("%s (%s) must be at least an hour below the subscriptions' %s retention",

@@ -37,6 +37,7 @@ const (
 	EnvRepublishAfter          = "JOBHOOKS_REPUBLISH_AFTER"
 	EnvRepublishAge            = "JOBHOOKS_REPUBLISH_AGE"
 	EnvFunctionTimeout         = "JOBHOOKS_FUNCTION_TIMEOUT"
+	EnvClaimLease              = "JOBHOOKS_CLAIM_LEASE"
 	EnvPublicBaseURL           = "JOBHOOKS_PUBLIC_BASE_URL"
 	EnvMaxWebhooksPerProject   = "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT"
 	EnvMaxReplay               = "JOBHOOKS_MAX_REPLAY"

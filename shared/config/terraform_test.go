@@ -29,6 +29,7 @@ var defaultInProduction = map[string]string{
 	EnvFirstAttemptConcurrency: "32 first attempts of one event at once",
 	EnvMaxWebhooksPerProject:   "100 webhooks per project",
 	EnvMaxReplay:               "1,000 deliveries per replay",
+	EnvClaimLease:              "2 minutes; only the fault storm shortens it (shared/devtools/storm)",
 	EnvTraceDir:                "used only by the file exporter of the local stack; production exports to Cloud Trace",
 }
 

@@ -35,8 +35,8 @@ import (
 
 // ClaimLease is how long a Dispatch instance holds an event it is fanning out; past it another
 // instance may take over (the holder crashed). It exceeds the first-attempt budget plus the
-// commit and the publish timeout.
-const ClaimLease = 2 * time.Minute
+// commit and the publish timeout. The configuration may shorten it (config.ClaimLease).
+const ClaimLease = config.DefaultClaimLease
 
 // Deps are the per-instance clients the service uses.
 type Deps struct {
@@ -122,7 +122,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	claim, err := s.Store.ClaimEvent(ctx, store.EventRecord{
 		Project: ev.Project, ID: ev.ID, Type: ev.Type, EventTime: ev.Timestamp, Body: ev.Body(),
 		Deliveries: deliveryIDs(firsts), Targets: targetKeys(firsts), Dynamic: ev.WebhookConfig != nil,
-	}, ClaimLease, now)
+	}, s.cfg.ClaimLease, now)
 	switch {
 	case err != nil:
 		return err

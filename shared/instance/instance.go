@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"go.opentelemetry.io/otel/trace"
@@ -70,11 +71,15 @@ func (in *Instance) Store(ctx context.Context) (*store.Store, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.store == nil {
-		s, err := store.Open(ctx, in.Config.GoogleProject, in.Config.FirestoreDatabase, in.Config.RecordTTL)
+		opts, err := clientOptions(APIFirestore)
 		if err != nil {
 			return nil, err
 		}
-		in.store = s
+		fs, err := firestore.NewClientWithDatabase(ctx, in.Config.GoogleProject, in.Config.FirestoreDatabase, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("instance: firestore client: %w", err)
+		}
+		in.store = store.New(fs, in.Config.RecordTTL)
 	}
 	return in.store, nil
 }
@@ -84,8 +89,12 @@ func (in *Instance) Publisher(ctx context.Context) (*topics.Publisher, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.publisher == nil {
+		opts, err := clientOptions(APIPubSub)
+		if err != nil {
+			return nil, err
+		}
 		// The client outlives the request that created it: it must not use the request's context.
-		c, err := pubsub.NewClient(context.WithoutCancel(ctx), in.Config.GoogleProject)
+		c, err := pubsub.NewClient(context.WithoutCancel(ctx), in.Config.GoogleProject, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("instance: pubsub client: %w", err)
 		}
@@ -137,6 +146,30 @@ func (in *Instance) Sender() *sender.Client {
 		})
 	}
 	return in.sender
+}
+
+// The APIs whose clients ClientOptions may add to.
+const (
+	APIFirestore = "firestore"
+	APIPubSub    = "pubsub"
+)
+
+// ClientOptions, when set, adds options to the Firestore and Pub/Sub clients the instance
+// creates (api is APIFirestore or APIPubSub); the options come last, so they override the
+// clients' own. Deployed functions leave it nil. The local stack's function host sets it, before
+// it serves, to inject store and publish faults for the fault storm (shared/devtools/faults):
+// a seam here keeps that code out of every deployed binary.
+var ClientOptions func(api string) ([]option.ClientOption, error)
+
+func clientOptions(api string) ([]option.ClientOption, error) {
+	if ClientOptions == nil {
+		return nil, nil
+	}
+	opts, err := ClientOptions(api)
+	if err != nil {
+		return nil, fmt.Errorf("instance: %s client options: %w", api, err)
+	}
+	return opts, nil
 }
 
 // SecretManagerOptions connect to the local stand-in when SECRETMANAGER_EMULATOR_HOST is set.

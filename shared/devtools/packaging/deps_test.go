@@ -14,6 +14,7 @@ var testOnly = []string{
 	"github.com/jobhooks/jobhooks/shared/devtools/localsecretmanager",
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest",
 	"github.com/jobhooks/jobhooks/shared/devtools/emulator",
+	"github.com/jobhooks/jobhooks/shared/devtools/faults",
 	"github.com/jobhooks/jobhooks/shared/devtools/devstack",
 	"github.com/jobhooks/jobhooks/shared/devtools/storm",
 	"github.com/jobhooks/jobhooks/shared/devtools/bench",

@@ -35,8 +35,15 @@ type webhookAnswer struct {
 // endpoint the signing secret the API shows once.
 func (a *api) createWebhooks(ctx context.Context, eps []*endpoint) error {
 	for _, e := range eps {
-		if _, err := a.create(ctx, e); err != nil {
+		created, err := a.create(ctx, e)
+		if err != nil {
 			return err
+		}
+		if c := e.change; c != nil && c.kind == URLEdited {
+			// The other URL of the same webhook verifies with the same secret.
+			if err := c.next.setSecret(created.NewSigningSecret); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -69,10 +76,15 @@ func (a *api) delete(ctx context.Context, id string) error {
 
 // setState disables or enables a webhook; the answer's update_time is when the change took effect.
 func (a *api) setState(ctx context.Context, id string, st webhook.State) (webhookAnswer, error) {
-	body, _ := json.Marshal(map[string]any{"state": st})
+	return a.patch(ctx, id, "state", st)
+}
+
+// patch changes one field of a webhook (its update mask) to value.
+func (a *api) patch(ctx context.Context, id, field string, value any) (webhookAnswer, error) {
+	body, _ := json.Marshal(map[string]any{field: value})
 	var updated webhookAnswer
-	if err := a.do(ctx, http.MethodPatch, "/"+url.PathEscape(id)+"?update_mask=state", body, &updated); err != nil {
-		return updated, fmt.Errorf("set webhook %s %s: %w", id, st, err)
+	if err := a.do(ctx, http.MethodPatch, "/"+url.PathEscape(id)+"?update_mask="+field, body, &updated); err != nil {
+		return updated, fmt.Errorf("set webhook %s %s to %v: %w", id, field, value, err)
 	}
 	return updated, nil
 }

@@ -45,11 +45,14 @@ type pair struct {
 	hook     webhook.State // the webhook's state at the end
 	ev       eventState
 	id       string // the delivery id
+	msgID    string
 	// toNew are the POSTs that reached a new incarnation of the webhook although the delivery
 	// was queued before it began (incarnation.go).
 	toNew int
-	// deliverDown is when Deliver was killed and not yet restarted.
-	deliverDown outage
+	// crashes are the kills of Deliver and Dispatch; faulted says an injected failure touched
+	// the delivery or its event: either may leave an attempt unrecorded.
+	crashes []crash
+	faulted bool
 }
 
 func (p pair) received() bool {
@@ -100,14 +103,23 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 		return err
 	}
 
+	inj, err := readInjected(r.opts.Dir)
+	if err != nil {
+		return err
+	}
+	res.Faults, res.FaultsInjected, res.Crashes = inj.lines(), inj.total, len(r.crashes)
 	seen := r.opts.CacheTTL + time.Second
 	for i, ev := range r.plan.events {
 		msgID := event.MessageID(project, ev.ID)
 		for _, idx := range r.plan.targets[i] {
 			ep := r.eps[idx]
-			p := pair{ep: ep, answers: ep.allAnswers(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID],
-				id: event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID()), deliverDown: r.deliverDown}
+			p := pair{ep: ep, answers: ep.allAnswers(msgID), hook: state[ep.plan.ID()], ev: events[ev.ID], msgID: msgID,
+				id: event.DeliveryID(project, ev.ID, "webhook:"+ep.plan.ID()), crashes: r.crashes}
+			p.faulted = inj.deliveries[p.id] || inj.events[ev.ID]
 			p.rec, p.recorded = records[p.id]
+			crashed, faulted, other := duplicateCauses(p, r.crashes, r.opts.AttemptTimeout, p.faulted)
+			res.DuplicatesCrash, res.DuplicatesFault, res.DuplicatesOther = res.DuplicatesCrash+crashed, res.DuplicatesFault+faulted, res.DuplicatesOther+other
+			res.LateAfterEdit += ep.change.late(p, seen+r.opts.AttemptTimeout)
 			toNew := ep.change.toNewIncarnation(ep, msgID, p.ev.CreateTime)
 			p.toNew = len(toNew)
 			res.ToNewIncarnation += p.toNew
@@ -190,8 +202,9 @@ func (p pair) judgeReceived() (string, bool) {
 
 // retryUnrecorded: a garbled endpoint answered a delivery's first POST 5xx with a hostile body,
 // a later one 200, yet the record counts one attempt. Excused: two copies of the task POSTed at
-// once (Pub/Sub may push a message twice; the slower copy's record write loses), and a 5xx just
-// before Deliver was killed (the process died before recording it).
+// once (Pub/Sub may push a message twice; the slower copy's record write loses), a 5xx just
+// before Deliver or Dispatch was killed (the process died before recording it), and a delivery
+// whose record write, or whose event's, an injected fault failed.
 func (p pair) retryUnrecorded() bool {
 	first := p.answers[0]
 	if first.status < 500 || p.rec.Attempts >= 2 {
@@ -201,8 +214,9 @@ func (p pair) retryUnrecorded() bool {
 	if i < 0 || p.answers[i].at.Sub(first.at) < time.Second {
 		return false
 	}
-	down := p.deliverDown
-	return down.from.IsZero() || first.at.Before(down.from.Add(-2*time.Second)) || first.at.After(down.to)
+	return !p.faulted && !slices.ContainsFunc(p.crashes, func(c crash) bool {
+		return !first.at.Before(c.from.Add(-2*time.Second)) && !first.at.After(c.to)
+	})
 }
 
 // agrees says whether a final failure is what the endpoint's behaviour must lead to.

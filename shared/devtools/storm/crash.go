@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,39 +19,87 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 )
 
-// trap makes the SIGKILL of Deliver land at the worst moment: armed, it holds the next POST an
-// endpoint accepts (logged as received) until Deliver is dead, so the attempt's record is never
-// written and the redelivery POSTs again — the duplicate the storm must count, not a loss.
+// trap makes a SIGKILL land at the worst moment: armed, it holds the next POST an endpoint
+// accepts (logged as received) until the function is dead. If the dead function made that POST,
+// the attempt's record is never written and a redelivery or take-over POSTs again — the
+// duplicate the storm must count, not a loss. It can be sprung again and again.
 type trap struct {
-	armed  atomic.Bool
-	caught chan struct{}
+	mu     sync.Mutex
+	armed  bool
 	free   chan struct{}
+	caught chan struct{}
 }
 
-func newTrap() *trap { return &trap{caught: make(chan struct{}, 1), free: make(chan struct{})} }
+func newTrap() *trap { return &trap{caught: make(chan struct{}, 1)} }
 
 // hold is called by an endpoint that accepted a POST, before it answers.
 func (t *trap) hold() {
-	if t.armed.CompareAndSwap(true, false) {
-		t.caught <- struct{}{}
-		<-t.free
+	t.mu.Lock()
+	if !t.armed {
+		t.mu.Unlock()
+		return
 	}
+	t.armed = false
+	free := t.free
+	t.mu.Unlock()
+	t.caught <- struct{}{}
+	<-free
 }
 
 // spring arms the trap, waits (at most a few seconds) for a POST to be held, calls kill, and
 // frees the held POST. It reports whether a POST was held.
 func (t *trap) spring(kill func() error) (bool, error) {
-	t.armed.Store(true)
+	select {
+	case <-t.caught: // a hold that came after the last spring gave up waiting
+	default:
+	}
+	t.mu.Lock()
+	t.armed, t.free = true, make(chan struct{})
+	free := t.free
+	t.mu.Unlock()
 	held := false
 	select {
 	case <-t.caught:
 		held = true
 	case <-time.After(5 * time.Second):
-		t.armed.Store(false)
+		t.mu.Lock()
+		t.armed = false
+		t.mu.Unlock()
 	}
 	err := kill()
-	close(t.free)
+	close(free)
 	return held, err
+}
+
+// crash is one SIGKILL of a function and its restart.
+type crash struct {
+	function string
+	outage
+}
+
+// crash kills the function at the trap's moment, keeps it dead for Down, starts it again and
+// records the outage.
+func (r *run) crash(ctx context.Context, p *functionProcess, why string) error {
+	held, err := r.trap.spring(p.kill)
+	if err != nil {
+		return err
+	}
+	c := crash{function: p.name, outage: outage{from: time.Now()}}
+	how := ""
+	if held {
+		how = ", while an endpoint was accepting a POST"
+	}
+	r.note("%s killed (SIGKILL) %s%s", p.name, why, how)
+	sleep(ctx, r.opts.Down)
+	if err := p.restart(ctx, r.opts.Dir); err != nil {
+		return err
+	}
+	c.to = time.Now()
+	r.mu.Lock()
+	r.crashes = append(r.crashes, c)
+	r.mu.Unlock()
+	r.note("%s restarted on the same port", p.name)
+	return nil
 }
 
 // functionProcess is a function of the local stack as the storm sees it: a process group it can

@@ -77,7 +77,8 @@ func newEndpoint(p endpointPlan, seed uint64, attemptTimeout time.Duration, rece
 }
 
 // startEndpoints listens for every endpoint of the plan, and for the new incarnation of each
-// webhook that is re-created mid-storm: a port of its own, answers drawn from a seed of its own.
+// webhook that is re-created mid-storm, or the new URL of one whose URL is edited: a port of its
+// own, answers drawn from a seed of its own.
 func startEndpoints(p plan, opts Options, received *atomic.Int64, tr *trap) ([]*endpoint, func(), error) {
 	var all []*endpoint
 	stop := func() {
@@ -97,7 +98,7 @@ func startEndpoints(p plan, opts Options, received *atomic.Int64, tr *trap) ([]*
 			continue
 		}
 		e.change = &change{kind: ep.Change}
-		if ep.Change == Recreated {
+		if ep.Change == Recreated || ep.Change == URLEdited {
 			next, err := newEndpoint(ep, opts.Seed^0x9e3779b97f4a7c15, opts.AttemptTimeout, received, tr)
 			if err != nil {
 				stop()

@@ -44,21 +44,32 @@ func (r *run) changeWebhook(ctx context.Context, a *api, e *endpoint, publishing
 		}
 	}
 	c.from = time.Now()
+	var err error
 	switch c.kind {
 	case Recreated:
-		if err := a.delete(ctx, id); err != nil {
-			return err
+		if err = a.delete(ctx, id); err == nil {
+			r.note("webhook %s deleted", id)
 		}
-		r.note("webhook %s deleted", id)
 	case Reenabled:
-		if _, err := a.setState(ctx, id, webhook.Disabled); err != nil {
-			return err
+		if _, err = a.setState(ctx, id, webhook.Disabled); err == nil {
+			r.note("webhook %s disabled", id)
 		}
-		r.note("webhook %s disabled", id)
+	case URLEdited, Unsubscribed:
+		// An edit is one step: it took effect when the API answered.
+		return r.edit(ctx, a, e)
+	}
+	if err != nil {
+		return err
 	}
 	if !sleep(ctx, r.opts.CacheTTL+e.plan.Pause) {
 		return nil
 	}
+	return r.renew(ctx, a, e)
+}
+
+// renew ends a delete or a disable: the webhook's new incarnation begins.
+func (r *run) renew(ctx context.Context, a *api, e *endpoint) error {
+	c, id := e.change, e.plan.ID()
 	switch c.kind {
 	case Recreated:
 		created, err := a.create(ctx, c.next)
@@ -77,6 +88,31 @@ func (r *run) changeWebhook(ctx context.Context, a *api, e *endpoint, publishing
 	}
 	if c.to.IsZero() {
 		return fmt.Errorf("webhook %s %s: the API answered no time", id, c.kind)
+	}
+	return nil
+}
+
+// edit changes the webhook's URL to the endpoint's other listener, or its subscribed events to
+// a type the storm never publishes.
+func (r *run) edit(ctx context.Context, a *api, e *endpoint) error {
+	c, id := e.change, e.plan.ID()
+	var edited webhookAnswer
+	var err error
+	if c.kind == URLEdited {
+		edited, err = a.patch(ctx, id, "url", c.next.URL())
+	} else {
+		edited, err = a.patch(ctx, id, "subscribed_events", []string{unusedType})
+	}
+	if err != nil {
+		return err
+	}
+	if c.to = edited.UpdateTime; c.to.IsZero() {
+		return fmt.Errorf("webhook %s %s: the API answered no time", id, c.kind)
+	}
+	if c.kind == URLEdited {
+		r.note("webhook %s URL edited, from %s to %s", id, e.URL(), c.next.URL())
+	} else {
+		r.note("webhook %s unsubscribed from %s (now %s only)", id, strings.Join(e.plan.Events, ", "), unusedType)
 	}
 	return nil
 }
@@ -113,7 +149,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // toNewIncarnation are the POSTs of an event (its message id) that reached the webhook's new
 // incarnation although the event was queued before it began. A nil change has none.
 func (c *change) toNewIncarnation(ep *endpoint, msgID string, queued time.Time) []answer {
-	if c == nil || c.to.IsZero() || !queued.Before(c.to) {
+	if c == nil || !c.newIncarnation() || c.to.IsZero() || !queued.Before(c.to) {
 		return nil
 	}
 	if c.kind == Recreated {
@@ -125,7 +161,7 @@ func (c *change) toNewIncarnation(ep *endpoint, msgID string, queued time.Time) 
 // receivedByNew reports whether the new incarnation accepted an event (its message id) queued
 // after it began.
 func (c *change) receivedByNew(ep *endpoint, msgID string, queued time.Time) bool {
-	if c == nil || c.to.IsZero() || queued.Before(c.to) {
+	if c == nil || !c.newIncarnation() || c.to.IsZero() || queued.Before(c.to) {
 		return false
 	}
 	answers := ep.log(msgID)
@@ -134,6 +170,10 @@ func (c *change) receivedByNew(ep *endpoint, msgID string, queued time.Time) boo
 	}
 	return slices.ContainsFunc(answers, func(a answer) bool { return a.kind == answeredOK && a.verified && !a.at.Before(c.to) })
 }
+
+// newIncarnation reports whether the change begins a new incarnation of the webhook: an edit
+// of its URL or events does not.
+func (c *change) newIncarnation() bool { return c.kind == Recreated || c.kind == Reenabled }
 
 // Outcomes of a pair of a changed webhook.
 const (
@@ -147,6 +187,12 @@ const (
 // after the change, by a webhook read before it.
 func judgeChange(p pair, seen time.Duration) (string, bool) {
 	c, rec := p.ep.change, p.rec
+	switch c.kind {
+	case URLEdited:
+		return judge(p) // either URL may have it: the answers of both are the pair's
+	case Unsubscribed:
+		return judgeUnsubscribed(p)
+	}
 	switch {
 	case p.toNew > 0:
 		return outToNewIncarnation, false

@@ -51,7 +51,16 @@ const (
 	Recreated Change = "re-created"
 	// Reenabled: the webhook is disabled and enabled again a moment later.
 	Reenabled Change = "re-enabled"
+	// URLEdited: the webhook's URL is changed to another listener of the endpoint, with the same
+	// secret. A delivery may reach either URL; a POST to the old one well after the change is late.
+	URLEdited Change = "url-edited"
+	// Unsubscribed: the webhook's subscribed events are changed to a type the storm never
+	// publishes. Deliveries planned before stay due: they must be delivered or end final.
+	Unsubscribed Change = "unsubscribed"
 )
+
+// unusedType is what an Unsubscribed webhook subscribes to instead.
+const unusedType = "storm.unsubscribed"
 
 // eventTypes are the types the storm publishes, with their weights (per mille). The endpoints whose every
 // delivery fails for the whole window subscribe to the rare ones: the emulator pushes only about
@@ -120,7 +129,8 @@ type plan struct {
 	targets [][]int
 }
 
-func newPlan(events, endpoints int, seed uint64) plan {
+// newPlan draws the storm from its seed; edits adds webhooks whose URL or events change.
+func newPlan(events, endpoints int, seed uint64, edits bool) plan {
 	rng := rand.New(rand.NewPCG(seed, 0x5707))
 	var p plan
 	for i := range endpoints {
@@ -141,7 +151,7 @@ func newPlan(events, endpoints int, seed uint64) plan {
 		ep.Index = i
 		p.endpoints = append(p.endpoints, ep)
 	}
-	p.pickChanges(rng)
+	p.pickChanges(rng, edits)
 	total := 0
 	for _, t := range eventTypes {
 		total += t.weight
@@ -167,10 +177,15 @@ func newPlan(events, endpoints int, seed uint64) plan {
 }
 
 // pickChanges chooses, by the seed, the endpoints whose webhook is re-created or re-enabled
-// mid-storm: a few among those that answer a delivery's first request with a retryable failure
-// (throttled, flaky), so that each has deliveries pending when its webhook changes — the ones
-// the change must cancel. One of each at least, then one more of each per 30 endpoints.
-func (p *plan) pickChanges(rng *rand.Rand) {
+// mid-storm (and, with edits, whose URL or events are edited): a few among those that answer a
+// delivery's first request with a retryable failure (throttled, flaky), so that each has
+// deliveries pending when its webhook changes — the ones the change must cancel, or must not.
+// One of each at least, then one more of each per 30 endpoints.
+func (p *plan) pickChanges(rng *rand.Rand, edits bool) {
+	kinds := []Change{Recreated, Reenabled}
+	if edits {
+		kinds = append(kinds, URLEdited, Unsubscribed)
+	}
 	var candidates []int
 	for _, ep := range p.endpoints {
 		if ep.Profile == Throttled || ep.Profile == Flaky {
@@ -180,14 +195,11 @@ func (p *plan) pickChanges(rng *rand.Rand) {
 	rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	each := 1 + len(p.endpoints)/30
 	for n, idx := range candidates {
-		if n >= 2*each {
+		if n >= len(kinds)*each {
 			break
 		}
 		ep := &p.endpoints[idx]
-		ep.Change = Recreated
-		if n%2 == 1 {
-			ep.Change = Reenabled
-		}
+		ep.Change = kinds[n%len(kinds)]
 		// Early enough that events keep coming after the change. The change lasts longer than
 		// the cache TTL, so that every instance sees the webhook gone or disabled, and, with the
 		// storm's defaults, less than a retry gap, so that a delivery pending before may next be

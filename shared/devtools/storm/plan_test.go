@@ -33,7 +33,7 @@ func TestCutBody_IsValidUTF8LongerThan4KiB(t *testing.T) {
 // The brief storm of TestFaultStorm must contain every new kind of trouble, whatever the seed.
 func TestPlan_BriefStormHasEveryKindOfTrouble(t *testing.T) {
 	for seed := uint64(1); seed <= 50; seed++ {
-		p := newPlan(300, 12, seed)
+		p := newPlan(300, 12, seed, false)
 		has := map[Profile]bool{}
 		for _, ep := range p.endpoints {
 			has[ep.Profile] = true
@@ -47,6 +47,21 @@ func TestPlan_BriefStormHasEveryKindOfTrouble(t *testing.T) {
 		for _, want := range []Profile{Garbled, GarbledGone, Gone, Profile(Recreated), Profile(Reenabled)} {
 			if !has[want] {
 				t.Errorf("seed %d: no %s endpoint", seed, want)
+			}
+		}
+	}
+}
+
+// The full storm's plan edits webhooks too: a URL and the subscribed events.
+func TestPlan_FullStormEditsURLsAndEvents(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		has := map[Change]int{}
+		for _, ep := range newPlan(2000, 30, seed, true).endpoints {
+			has[ep.Change]++
+		}
+		for _, want := range []Change{Recreated, Reenabled, URLEdited, Unsubscribed} {
+			if has[want] == 0 {
+				t.Errorf("seed %d: no webhook %s", seed, want)
 			}
 		}
 	}

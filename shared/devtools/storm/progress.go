@@ -2,6 +2,7 @@ package storm
 
 import (
 	"context"
+	"time"
 
 	"cloud.google.com/go/firestore"
 
@@ -14,17 +15,29 @@ import (
 type progress struct {
 	dispatched int // events recorded dispatched
 	records    int // delivery records
-	// fannedOut are the deliveries the dispatched events were fanned out to, each of which must
-	// get a record; -1 until the cheaper conditions of settled hold (it reads every event record).
-	fannedOut int
+	// missing are the deliveries planned by the events' records that have no record of their
+	// own yet; -1 until the cheaper conditions of settled hold (it reads every event record).
+	missing int
 	// pending are the pending records whose pair is not received yet; leftPending those whose
 	// pair is received (normally final a moment later).
 	pending     int
 	leftPending map[string]bool
+	// stuck are the pending records and missing records that nothing will finish any more:
+	// their window and a take-over's lease are long over. The check judges their pairs.
+	stuck int
 }
 
-func readProgress(ctx context.Context, fs *firestore.Client, project string, p plan, eps map[string]*endpoint) (progress, error) {
-	pr := progress{fannedOut: -1, leftPending: map[string]bool{}}
+// pendingRecord is the part of a pending record progress reads.
+type pendingRecord struct {
+	EventID         string    `firestore:"event_id"`
+	Webhook         string    `firestore:"webhook"`
+	CreateTime      time.Time `firestore:"create_time"`
+	WindowStart     time.Time `firestore:"window_start"`
+	LastAttemptTime time.Time `firestore:"last_attempt_time"`
+}
+
+func readProgress(ctx context.Context, fs *firestore.Client, project string, p plan, eps map[string]*endpoint, stuckAfter time.Duration) (progress, error) {
+	pr := progress{missing: -1, leftPending: map[string]bool{}}
 	root := fs.Collection("projects").Doc(project)
 	deliveries := root.Collection("deliveries")
 	var err error
@@ -36,43 +49,74 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 	if pr.records, err = countOf(ctx, deliveries.Query); err != nil {
 		return pr, err
 	}
-	pending, err := deliveries.Where("state", "==", string(store.Pending)).Select("event_id", "webhook").Documents(ctx).GetAll()
+	pending, err := deliveries.Where("state", "==", string(store.Pending)).
+		Select("event_id", "webhook", "create_time", "window_start", "last_attempt_time").Documents(ctx).GetAll()
 	if err != nil {
 		return pr, err
 	}
 	for _, snap := range pending {
-		var d store.Delivery
+		var d pendingRecord
 		if err := snap.DataTo(&d); err != nil {
 			return pr, err
 		}
-		if ep := eps[d.Webhook]; ep != nil && ep.accepted(event.MessageID(project, d.EventID)) {
+		switch {
+		case time.Since(latest(d.CreateTime, d.WindowStart, d.LastAttemptTime)) > stuckAfter:
+			pr.stuck++
+		case eps[d.Webhook] != nil && eps[d.Webhook].accepted(event.MessageID(project, d.EventID)):
 			pr.leftPending[snap.Ref.ID] = true
-		} else {
+		default:
 			pr.pending++
 		}
 	}
 	if pr.dispatched < len(p.events) || pr.pending > 0 {
 		return pr, nil
 	}
-	// Not every pair is fanned out: a webhook disabled by a 410, deleted or disabled through the
-	// API is left out of the events dispatched meanwhile. The events' own lists say which are.
-	events, err := root.Collection("events").Select("deliveries").Documents(ctx).GetAll()
+	// Not every pair is fanned out: a webhook disabled by a 410, deleted, disabled or
+	// unsubscribed through the API is left out of the events dispatched meanwhile. The events'
+	// own lists say which are.
+	recorded := map[string]bool{}
+	refs, err := deliveries.Select().Documents(ctx).GetAll()
 	if err != nil {
 		return pr, err
 	}
-	pr.fannedOut = 0
+	for _, r := range refs {
+		recorded[r.Ref.ID] = true
+	}
+	events, err := root.Collection("events").Select("deliveries", "create_time", "dispatch_time").Documents(ctx).GetAll()
+	if err != nil {
+		return pr, err
+	}
+	pr.missing = 0
 	for _, snap := range events {
 		var e eventState
 		if err := snap.DataTo(&e); err != nil {
 			return pr, err
 		}
-		pr.fannedOut += len(e.Deliveries)
+		for _, id := range e.Deliveries {
+			switch {
+			case recorded[id]:
+			case time.Since(e.CreateTime) > stuckAfter:
+				pr.stuck++
+			default:
+				pr.missing++
+			}
+		}
 	}
 	return pr, nil
 }
 
-// settled: every event is dispatched, every delivery it was fanned out to has a record, and no
-// record is pending but those of received pairs.
+func latest(ts ...time.Time) time.Time {
+	var l time.Time
+	for _, t := range ts {
+		if t.After(l) {
+			l = t
+		}
+	}
+	return l
+}
+
+// settled: every event is dispatched, every delivery it was fanned out to has a record (or
+// never will), and no record is pending but those of received pairs and those left for good.
 func (pr progress) settled(p plan) bool {
-	return pr.dispatched == len(p.events) && pr.pending == 0 && pr.records == pr.fannedOut
+	return pr.dispatched == len(p.events) && pr.pending == 0 && pr.missing == 0
 }

@@ -20,8 +20,20 @@ type Result struct {
 	// Received pairs got at least one POST that verified and was answered 200.
 	Received int `json:"received"`
 	POSTs    int `json:"posts"`
-	// Duplicates are 200-answered POSTs of a pair after its first.
-	Duplicates    int `json:"duplicates"`
+	// Duplicates are 200-answered POSTs of a pair after its first; each is put down to a crash,
+	// an injected fault, or neither (dupes.go).
+	Duplicates      int `json:"duplicates"`
+	DuplicatesCrash int `json:"duplicates_after_a_crash"`
+	DuplicatesFault int `json:"duplicates_after_a_fault"`
+	DuplicatesOther int `json:"duplicates_otherwise"`
+	// Crashes are the SIGKILLs of Deliver and Dispatch; FaultsInjected the store and publish
+	// failures injected into them, and Faults their counts by function, call and code.
+	Crashes        int      `json:"crashes"`
+	FaultsInjected int      `json:"faults_injected"`
+	Faults         []string `json:"faults,omitempty"`
+	// LateAfterEdit are the POSTs to a webhook's old URL, and the pairs of an unsubscribed
+	// webhook fanned out, later than a cache TTL (and an attempt) after the edit (edits.go).
+	LateAfterEdit int `json:"late_after_edit"`
 	BadSignatures int `json:"signature_failures"`
 	// Final counts the pairs not received, by final state and reason (and those a disabled
 	// webhook was no longer fanned out to).
@@ -68,7 +80,15 @@ type ProfileRow struct {
 // OK reports whether the storm lost nothing and every final failure matched its endpoint.
 func (r Result) OK() bool {
 	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0 &&
-		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0
+		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0 && r.LateAfterEdit == 0
+}
+
+// Per10k is n per 10,000 pairs received.
+func (r Result) Per10k(n int) float64 {
+	if r.Received == 0 {
+		return 0
+	}
+	return float64(n) * 10000 / float64(r.Received)
 }
 
 func (r *Result) add(p Profile, outcome string, ok bool, answers []answer) {
@@ -148,7 +168,10 @@ func (r Result) Table() string {
 	row("events", r.Events, "")
 	row("deliveries (event × subscribed endpoint)", r.Pairs, fmt.Sprintf("   %d delivery records, %d POSTs", r.Records, r.POSTs))
 	row("received (signature verified, answered 200)", r.Received, "")
-	row("duplicates (200-answered POSTs after the first)", r.Duplicates, "")
+	row("duplicates (200-answered POSTs after the first)", r.Duplicates, fmt.Sprintf("   %.1f per 10k received", r.Per10k(r.Duplicates)))
+	row("  just after a crash (the POST before it came just before a kill)", r.DuplicatesCrash, fmt.Sprintf("   %.1f per 10k", r.Per10k(r.DuplicatesCrash)))
+	row("  else after an injected fault on its delivery or event", r.DuplicatesFault, fmt.Sprintf("   %.1f per 10k", r.Per10k(r.DuplicatesFault)))
+	row("  neither (goal: at most 1 per 10k)", r.DuplicatesOther, fmt.Sprintf("   %.1f per 10k", r.Per10k(r.DuplicatesOther)))
 	row("lost (must be 0)", r.Lost, "")
 	if r.Unsettled > 0 {
 		row("not settled when the storm stopped waiting (must be 0)", r.Unsettled, "")
@@ -159,6 +182,7 @@ func (r Result) Table() string {
 	row("records left pending for good (must be 0)", r.PendingRecords, "")
 	row("POSTs to a new incarnation, queued before it (must be 0)", r.ToNewIncarnation, "")
 	row("received by a new incarnation, queued after it", r.ReceivedByNew, "")
+	row("old URL or events followed a cache TTL after an edit (must be 0)", r.LateAfterEdit, "")
 	row("requests that failed signature verification (must be 0)", r.BadSignatures, "")
 	total := 0
 	for _, n := range r.Final {
@@ -174,6 +198,11 @@ func (r Result) Table() string {
 		row("  "+k, r.Final[k], "")
 	}
 	row("dead letters recorded for deliveries", r.DeadLetters, "")
+	row("crashes (SIGKILL of Deliver or Dispatch, then a restart)", r.Crashes, "")
+	row("store and publish failures injected into Dispatch and Deliver", r.FaultsInjected, "")
+	for _, f := range r.Faults {
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
 	fmt.Fprintf(&b, "\n%-22s %9s %7s %9s %6s %10s %5s\n", "profile", "endpoints", "pairs", "received", "final", "duplicates", "lost")
 	for _, p := range r.kinds() {
 		x := r.ByProfile[p]
@@ -194,7 +223,7 @@ func (r Result) Table() string {
 func (r Result) kinds() []Profile {
 	var out []Profile
 	for _, p := range profiles {
-		for _, k := range []Profile{p, kind(p, Recreated), kind(p, Reenabled)} {
+		for _, k := range []Profile{p, kind(p, Recreated), kind(p, Reenabled), kind(p, URLEdited), kind(p, Unsubscribed)} {
 			if x := r.ByProfile[k]; x != nil && x.Endpoints > 0 {
 				out = append(out, k)
 			}

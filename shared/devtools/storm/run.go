@@ -26,8 +26,8 @@ type run struct {
 	trap     *trap
 	began    time.Time
 	progress io.Writer
-	// deliverDown is when Deliver was dead: an attempt made just before has no record.
-	deliverDown outage
+	// crashes are the kills of Deliver and Dispatch: an attempt made just before has no record.
+	crashes []crash
 	// failed receives an error that ends the storm (a webhook change the API refused).
 	failed   chan error
 	timeline []string
@@ -106,15 +106,15 @@ func (r *run) posts() (n int) {
 }
 
 // watch reports progress, kills and restarts Deliver once KillAt of the pairs are received (or
-// every event is out), and returns once every pair is settled or the wait is over.
-func (r *run) watch(ctx context.Context, published <-chan error, deliver *functionProcess, st *store.Store) (bool, error) {
-	killed := r.opts.KillAt < 0
+// every event is out) and Dispatch DispatchKills times while the events are published, and
+// returns once every pair is settled or the wait is over.
+func (r *run) watch(ctx context.Context, published <-chan error, fns map[string]*functionProcess, st *store.Store) (bool, error) {
+	deliverKilled, dispatchKills := r.opts.KillAt < 0, 0
 	var publishedAt time.Time
 	// Records left pending although their pair is received are normally final a moment later;
 	// the storm waits until the set has not changed for a few redelivery rounds.
 	var leftPending map[string]bool
 	var leftSince time.Time
-	grace := max(3*r.opts.Kick, 30*time.Second)
 	byID := map[string]*endpoint{}
 	for _, e := range r.eps {
 		byID[e.plan.ID()] = e
@@ -136,40 +136,33 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 			published = nil
 		case <-tick.C:
 		}
-		got, posts := int(r.received.Load()), r.posts()
-		if !killed && (float64(got) >= r.opts.KillAt*float64(r.plan.pairs()) || !publishedAt.IsZero()) {
-			killed = true
-			held, err := r.trap.spring(deliver.kill)
-			if err != nil {
+		got, posts, sent := int(r.received.Load()), r.posts(), r.sentCount()
+		if !deliverKilled && (float64(got) >= r.opts.KillAt*float64(r.plan.pairs()) || !publishedAt.IsZero()) {
+			deliverKilled = true
+			if err := r.crash(ctx, fns["Deliver"], fmt.Sprintf("with %d of %d pairs received", got, r.plan.pairs())); err != nil {
 				return false, err
 			}
-			r.deliverDown.from = time.Now()
-			how := ""
-			if held {
-				how = ", while an endpoint was accepting one of its POSTs"
-			}
-			r.note("Deliver killed (SIGKILL) with %d of %d pairs received%s", got, r.plan.pairs(), how)
-			time.Sleep(r.opts.Down)
-			if err := deliver.restart(ctx, r.opts.Dir); err != nil {
+		}
+		if dispatchKills < r.opts.DispatchKills && sent >= (dispatchKills+1)*len(r.plan.events)/(r.opts.DispatchKills+1) {
+			dispatchKills++
+			if err := r.crash(ctx, fns["Dispatch"], fmt.Sprintf("(%d of %d) with %d of %d events published", dispatchKills, r.opts.DispatchKills, sent, len(r.plan.events))); err != nil {
 				return false, err
 			}
-			r.deliverDown.to = time.Now()
-			r.note("Deliver restarted on the same port")
 		}
 		if n%5 != 0 {
 			continue
 		}
-		line := fmt.Sprintf("published %d/%d, received %d/%d pairs, %d POSTs", r.sentCount(), len(r.plan.events), got, r.plan.pairs(), posts)
+		line := fmt.Sprintf("published %d/%d, received %d/%d pairs, %d POSTs", sent, len(r.plan.events), got, r.plan.pairs(), posts)
 		if !publishedAt.IsZero() {
-			pr, err := readProgress(ctx, st.Client(), devstack.Project, r.plan, byID)
+			pr, err := readProgress(ctx, st.Client(), devstack.Project, r.plan, byID, r.stuckAfter())
 			if err != nil {
 				return false, err
 			}
-			line += fmt.Sprintf("; %d delivery records, %d pending", pr.records, pr.pending+len(pr.leftPending))
+			line += fmt.Sprintf("; %d delivery records, %d pending, %d stuck", pr.records, pr.pending+len(pr.leftPending), pr.stuck)
 			if !maps.Equal(pr.leftPending, leftPending) {
 				leftPending, leftSince = pr.leftPending, time.Now()
 			}
-			if pr.settled(r.plan) && (len(leftPending) == 0 || time.Since(leftSince) > grace) {
+			if pr.settled(r.plan) && (len(leftPending) == 0 || time.Since(leftSince) > r.grace()) {
 				fmt.Fprintf(r.progress, "%6s  %s\n", since(r.began, time.Now()), line)
 				r.note("every pair settled")
 				return true, nil
@@ -182,6 +175,14 @@ func (r *run) watch(ctx context.Context, published <-chan error, deliver *functi
 		fmt.Fprintf(r.progress, "%6s  %s\n", since(r.began, time.Now()), line)
 	}
 }
+
+// grace is how long the storm waits for something that should happen at the next redelivery.
+func (r *run) grace() time.Duration { return max(3*r.opts.Kick, 30*time.Second) }
+
+// stuckAfter is how long after its window began a delivery must be final: its window, the
+// claim lease of a take-over, and the grace of a few redeliveries. A pending record older than
+// that, or a planned delivery with no record, is left for good.
+func (r *run) stuckAfter() time.Duration { return r.opts.Window + r.opts.ClaimLease + r.grace() }
 
 func (r *run) sentCount() int {
 	r.mu.Lock()

@@ -1,20 +1,23 @@
 // Package storm is the fault storm of shared/devtools/README.md, The fault storm: thousands of job
 // events to dozens of endpoints that answer 5xx, time out, reset the connection, answer 429 with
 // Retry-After, go away and come back, answer 410 or 400; one Deliver process killed with SIGKILL
-// mid-run and restarted; a retry window compressed to a minute or two so that the run ends in
-// minutes.
+// mid-run and restarted, and Dispatch killed and restarted twice while events are published
+// (crash.go); Dispatch's and Deliver's store commits, transactions, reads and publishes failing a
+// few percent of the time, half of them after the call succeeded (shared/devtools/faults); a retry
+// window and a claim lease compressed so that the run ends in minutes.
 //
 // Some endpoints answer with hostile bodies — binary, Latin-1, cut mid-character at 4 KiB — which
 // must be recorded like any other (bodies.go). A few webhooks are deleted and re-created at a new
 // URL, or disabled and enabled again, mid-storm through the management API: the deliveries queued
-// before must never reach the new incarnation (incarnation.go).
+// before must never reach the new incarnation (incarnation.go). With Edits, a few more have
+// their URL or their subscribed events edited while their events are in flight (edits.go).
 //
 // Afterwards every (event, endpoint) pair must be received at least once with a valid
 // signature and recorded delivered, or recorded final (failed, exhausted, cancelled) with a
 // reason that matches what its endpoint did; a 410 endpoint's pairs dispatched after its webhook
 // was disabled are not fanned out at all, and the event record shows it, as are a changed
 // webhook's while it was deleted or disabled. No record may be left pending. Duplicates are
-// counted, not forbidden.
+// counted, not forbidden, each put down to a crash, an injected fault, or neither (dupes.go).
 //
 // It starts a fresh local stack of its own under Options.Dir, as scripts/bench does, with the
 // retry window, attempt timeout and cache TTL set in the environment the stack passes to the
@@ -38,6 +41,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/devtools/devstack"
+	"github.com/jobhooks/jobhooks/shared/devtools/faults"
 	"github.com/jobhooks/jobhooks/shared/store"
 )
 
@@ -68,6 +72,19 @@ type Options struct {
 	// long it stays dead. KillAt < 0 kills nothing.
 	KillAt float64
 	Down   time.Duration
+	// DispatchKills is how many times Dispatch is killed (SIGKILL) and restarted while the
+	// events are published, spread evenly over them; negative kills none.
+	DispatchKills int
+	// StoreFaults, PublishFaults and ReadFaults are the shares of Dispatch's and Deliver's store
+	// writes (commits, transactions), publishes and reads that fail (shared/devtools/faults);
+	// negative: none. Their seed is Seed.
+	StoreFaults, PublishFaults, ReadFaults float64
+	// ClaimLease is how long a Dispatch claim holds (JOBHOOKS_CLAIM_LEASE): how soon a killed
+	// Dispatch's events are taken over. The storm sets the function timeout to the least the
+	// attempt timeout allows; the lease must be above it.
+	ClaimLease time.Duration
+	// Edits also edits webhooks' URLs and subscribed events mid-storm (edits.go).
+	Edits bool
 	// Settle bounds the wait, after the last event is published, for every pair to be settled.
 	Settle time.Duration
 	// Dir is the stack's state directory (wiped first).
@@ -86,6 +103,16 @@ func (o Options) withDefaults() Options {
 	def(&o.Endpoints, 30)
 	def(&o.Rate, 100)
 	def(&o.MaxBacklog, 1500)
+	def(&o.DispatchKills, 2)
+	for _, f := range []struct {
+		v *float64
+		d float64
+	}{{&o.StoreFaults, 0.03}, {&o.PublishFaults, 0.03}, {&o.ReadFaults, 0.01}} {
+		if *f.v == 0 {
+			*f.v = f.d
+		}
+		*f.v = max(*f.v, 0)
+	}
 	for _, d := range []struct {
 		v *time.Duration
 		d time.Duration
@@ -94,6 +121,9 @@ func (o Options) withDefaults() Options {
 		if *d.v <= 0 {
 			*d.v = d.d
 		}
+	}
+	if o.ClaimLease <= 0 {
+		o.ClaimLease = o.functionTimeout() + 4*time.Second
 	}
 	if o.Settle <= 0 {
 		o.Settle = o.Window + 4*time.Minute
@@ -110,15 +140,26 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// functionTimeout is the least function timeout the attempt timeout allows (config's cross-check).
+func (o Options) functionTimeout() time.Duration {
+	return o.AttemptTimeout + config.AttemptMargin + time.Second
+}
+
+func (o Options) faults() faults.Spec {
+	return faults.Spec{Functions: []string{"Dispatch", "Deliver"}, Store: o.StoreFaults, Publish: o.PublishFaults, Reads: o.ReadFaults, Seed: o.Seed}
+}
+
 // Run starts a fresh stack, runs the storm, checks every pair and stops the stack.
 func Run(ctx context.Context, opts Options) (Result, error) {
 	opts = opts.withDefaults()
 	began := time.Now()
-	p := newPlan(opts.Events, opts.Endpoints, opts.Seed)
+	p := newPlan(opts.Events, opts.Endpoints, opts.Seed, opts.Edits)
 	res := Result{
 		Events: opts.Events, Endpoints: opts.Endpoints, Pairs: p.pairs(), Final: map[string]int{}, ByProfile: map[Profile]*ProfileRow{},
-		Settings: fmt.Sprintf("%d events → %d endpoints (seed %d), %d/s; retry window %s, attempt timeout %s, cache TTL %s, redelivery kick every %s",
-			opts.Events, opts.Endpoints, opts.Seed, opts.Rate, opts.Window, opts.AttemptTimeout, opts.CacheTTL, kickText(opts.Kick)),
+		Settings: fmt.Sprintf("%d events → %d endpoints (seed %d), %d/s; retry window %s, attempt timeout %s, cache TTL %s, claim lease %s, "+
+			"redelivery kick every %s; Dispatch killed %d times; faults %s; webhook edits %v",
+			opts.Events, opts.Endpoints, opts.Seed, opts.Rate, opts.Window, opts.AttemptTimeout, opts.CacheTTL, opts.ClaimLease,
+			kickText(opts.Kick), max(opts.DispatchKills, 0), opts.faults(), opts.Edits),
 	}
 	for _, ep := range p.endpoints {
 		if res.ByProfile[ep.Kind()] == nil {
@@ -134,6 +175,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	os.Setenv(config.EnvRetryWindow, opts.Window.String())
 	os.Setenv(config.EnvAttemptTimeout, opts.AttemptTimeout.String())
 	os.Setenv(config.EnvCacheTTL, opts.CacheTTL.String())
+	os.Setenv(config.EnvFunctionTimeout, opts.functionTimeout().String())
+	os.Setenv(config.EnvClaimLease, opts.ClaimLease.String())
+	os.Setenv(faults.EnvFaults, opts.faults().String())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	env, stopStack, err := startStack(ctx, opts)
@@ -168,6 +212,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	defer deliver.stop()
+	dispatch, err := findFunction(ctx, opts.Dir, "Dispatch", "job-events-dispatch", ps)
+	if err != nil {
+		return res, err
+	}
+	defer dispatch.stop()
 
 	r := &run{opts: opts, plan: p, eps: eps, received: received, trap: tr, began: time.Now(), progress: opts.Progress,
 		failed: make(chan error, len(eps))}
@@ -188,7 +237,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	published := make(chan error, 1)
 	go func() { published <- r.publish(runCtx, ps) }()
 
-	res.Settled, err = r.watch(ctx, published, deliver, st)
+	res.Settled, err = r.watch(ctx, published, map[string]*functionProcess{"Deliver": deliver, "Dispatch": dispatch}, st)
 	stopRun()
 	changing.Wait()
 	r.note("storm ended; checking every pair")

@@ -15,8 +15,9 @@ import (
 )
 
 // TestFaultStorm runs a brief storm — 300 events to a dozen endpoints, a 20 s retry window,
-// Deliver killed once, replies with hostile bodies, one webhook deleted and re-created and one
-// disabled and enabled again — in about a minute and a half. It starts a whole local stack and keeps
+// Deliver killed once and Dispatch twice, 3 % of their commits, transactions and publishes
+// failing (half after the call succeeded), replies with hostile bodies, one webhook deleted and
+// re-created and one disabled and enabled again — in about two minutes. It starts a whole local stack and keeps
 // both cores busy meanwhile, so it runs only when asked for by name, as CI does:
 //
 //	go test -run TestFaultStorm -count=1 ./shared/devtools/storm
@@ -74,6 +75,22 @@ func TestFaultStorm(t *testing.T) {
 	for _, line := range []string{"Deliver restarted", "re-created under the same id", "enabled again"} {
 		if !slices.ContainsFunc(res.Timeline, func(l string) bool { return strings.Contains(l, line) }) {
 			t.Errorf("timeline %q: no line with %q", res.Timeline, line)
+		}
+	}
+	restarts := 0
+	for _, l := range res.Timeline {
+		if strings.Contains(l, "Dispatch restarted") {
+			restarts++
+		}
+	}
+	if restarts < 2 {
+		t.Errorf("Dispatch restarted %d times, want 2", restarts)
+	}
+	// Faults of every kind reached both functions: before and after the call, on commits and
+	// on publishes.
+	for _, want := range []string{"Dispatch Commit", "Deliver Commit", "Publish", "after it succeeded", "before the call"} {
+		if !slices.ContainsFunc(res.Faults, func(l string) bool { return strings.Contains(l, want) }) {
+			t.Errorf("faults injected %q: none with %q", res.Faults, want)
 		}
 	}
 	// Hostile bodies came back with 2xx, 5xx and 410, and each was recorded.
