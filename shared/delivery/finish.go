@@ -93,7 +93,8 @@ func (s *Service) deadLetter(ctx context.Context, data []byte, t task.Task, reas
 
 // redoGone disables the webhook of a delivery that ended on a 410, if a crash between the
 // record write and the disable lost the latter: nothing else would ever disable it. A change
-// made to the webhook after the 410 (re-enabled through the API) stands.
+// made to the webhook after the 410 (re-enabled through the API, or moved to another URL than
+// the one that answered it) stands.
 func (s *Service) redoGone(ctx context.Context, t task.Task, d store.Delivery) error {
 	w, err := s.Store.GetWebhook(ctx, t.Project, t.Webhook)
 	if errors.Is(err, store.ErrNotFound) {
@@ -106,5 +107,5 @@ func (s *Service) redoGone(ctx context.Context, t task.Task, d store.Delivery) e
 		return nil
 	}
 	s.webhooks.Forget(t.Project + "/" + t.Webhook)
-	return s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", d.LastAttemptTime)
+	return s.Store.DisableGone(ctx, t.Project, t.Webhook, d.URL, t.QueueTime, d.LastAttemptTime)
 }

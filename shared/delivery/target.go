@@ -166,7 +166,7 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 	case retry.Gone:
 		s.webhooks.Forget(key)
-		if err := s.Store.DisableForFailures(ctx, t.Project, t.Webhook, "endpoint answered 410 Gone", now); err != nil {
+		if err := s.Store.DisableGone(ctx, t.Project, t.Webhook, tg.url, t.QueueTime, now); err != nil {
 			return err
 		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")

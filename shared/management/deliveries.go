@@ -2,6 +2,7 @@ package management
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"slices"
 	"time"
@@ -108,7 +109,15 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 // Firestore's clock as webhooks' incarnations are (webhook.Webhook.EnableTime).
 func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t *task.Task) (store.Delivery, error) {
 	claimed := d.StartSeries(t.Series, t.Generation)
+	claimed.SeriesClaim = rand.Text()
 	err := s.Store.PutDelivery(ctx, &claimed)
+	if err != nil {
+		// A commit carried out but answered an error (the client library retries Unavailable,
+		// and the retry meets the claim's own change as a conflict): no task would ever follow.
+		if fresh, rerr := s.Store.GetDelivery(ctx, d.Project, d.ID); rerr == nil && fresh.SeriesClaim == claimed.SeriesClaim {
+			claimed, err = fresh, nil
+		}
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return claimed, Errorf(FailedPrecondition, "%s is being sent again already; it can be retried once that attempt series is finished",
 			DeliveryName(d.Project, d.Webhook, d.ID))

@@ -29,7 +29,7 @@ func (s DeliveryState) Final() bool { return s != Pending && s != "" }
 
 // StartSeries is d reset for a new attempt series (a replay or manual retry) at generation.
 func (d Delivery) StartSeries(series, generation int) Delivery {
-	d.State, d.Reason, d.Series, d.Generation, d.Receipts = Pending, "", series, generation, 0
+	d.State, d.Reason, d.Series, d.Generation, d.Receipts, d.SeriesClaim = Pending, "", series, generation, 0, ""
 	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered = time.Time{}, time.Time{}, time.Time{}, false
 	return d
 }
@@ -56,11 +56,15 @@ type Delivery struct {
 	// Generation and Receipts count Pub/Sub deliveries of the current task message, so Deliver
 	// can re-publish before the subscription's dead-letter limit. Series counts attempt series
 	// (a replay starts a new one).
-	Generation int       `firestore:"generation"`
-	Receipts   int       `firestore:"receipts"`
-	Series     int       `firestore:"series"`
-	EventTime  time.Time `firestore:"event_time"`
-	CreateTime time.Time `firestore:"create_time"`
+	Generation int `firestore:"generation"`
+	Receipts   int `firestore:"receipts"`
+	Series     int `firestore:"series"`
+	// SeriesClaim is a random token of the manual retry or replay that claimed the current
+	// series: a claim whose commit was carried out but answered an error is recognised as the
+	// caller's own (shared/management/deliveries.go, claimSeries) instead of left pending with no task.
+	SeriesClaim string    `firestore:"series_claim,omitempty"`
+	EventTime   time.Time `firestore:"event_time"`
+	CreateTime  time.Time `firestore:"create_time"`
 	// WindowStart is when the current attempt series was first handled: its first attempt, or
 	// its first receipt when something failed before the POST. The retry window runs from it,
 	// and the record's expiry is counted from it (a new series keeps the record alive).
@@ -93,14 +97,18 @@ type Delivery struct {
 
 // Attempt is one POST of a delivery.
 type Attempt struct {
-	Number     int       `firestore:"number"`
-	Series     int       `firestore:"series"`
-	Time       time.Time `firestore:"time"`
-	URL        string    `firestore:"url"`
-	StatusCode int       `firestore:"status_code"`
-	LatencyMS  int64     `firestore:"latency_ms"`
-	Outcome    string    `firestore:"outcome"`
-	Error      string    `firestore:"error"`
+	Number int `firestore:"number"`
+	Series int `firestore:"series"`
+	// SeriesClaim is a random token of the manual retry or replay that claimed the current
+	// series: a claim whose commit was carried out but answered an error is recognised as the
+	// caller's own (shared/management/deliveries.go, claimSeries) instead of left pending with no task.
+	SeriesClaim string    `firestore:"series_claim,omitempty"`
+	Time        time.Time `firestore:"time"`
+	URL         string    `firestore:"url"`
+	StatusCode  int       `firestore:"status_code"`
+	LatencyMS   int64     `firestore:"latency_ms"`
+	Outcome     string    `firestore:"outcome"`
+	Error       string    `firestore:"error"`
 	// ResponseBody is the first 4 KiB of the endpoint's answer.
 	ResponseBody string    `firestore:"response_body"`
 	ExpireTime   time.Time `firestore:"expire_time"`

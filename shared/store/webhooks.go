@@ -167,14 +167,31 @@ func (s *Store) DisableAfterStreak(ctx context.Context, project, id, reason stri
 	return s.disable(ctx, project, id, reason, at, &streak)
 }
 
+// DisableGone is DisableForFailures for a 410 Gone answered by url to a delivery queued at
+// queued: it disables only if the webhook still has that URL and is still the incarnation the
+// delivery was queued for. A copy cached by an instance (up to one TTL old) may send to a URL the
+// user has since left, often because that endpoint was going away; its 410 is not the new URL's.
+func (s *Store) DisableGone(ctx context.Context, project, id, url string, queued, at time.Time) error {
+	return s.disableIf(ctx, project, id, "endpoint answered 410 Gone", at, func(w webhook.Webhook) bool {
+		return w.URL == url && w.Owns(queued)
+	})
+}
+
 func (s *Store) disable(ctx context.Context, project, id, reason string, at time.Time, streak *time.Time) error {
+	return s.disableIf(ctx, project, id, reason, at, func(w webhook.Webhook) bool {
+		return streak == nil || w.FailingSince.Equal(*streak)
+	})
+}
+
+// disableIf disables the webhook if it is enabled and still holds for it as it is now.
+func (s *Store) disableIf(ctx context.Context, project, id, reason string, at time.Time, still func(webhook.Webhook) bool) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		w, err := txWebhook(tx, ref)
 		if err != nil {
 			return err
 		}
-		if w.State != webhook.Enabled || streak != nil && !w.FailingSince.Equal(*streak) {
+		if w.State != webhook.Enabled || !still(w) {
 			return nil
 		}
 		return tx.Update(ref, []firestore.Update{

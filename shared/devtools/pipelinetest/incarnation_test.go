@@ -151,3 +151,32 @@ func TestDeliver_ASuccessSeenByAStaleInstanceStopsTheAutoDisable(t *testing.T) {
 		t.Errorf("failing since %v, want the streak restarted after the success", w.FailingSince)
 	}
 }
+
+// The user moves a webhook to a new URL because the old endpoint is going away. An instance
+// whose cached copy (up to one TTL old) still has the old URL sends a retry there, and the old
+// endpoint answers 410: that 410 is the old URL's, and must not disable the webhook the new URL
+// now serves (it would cancel the new URL's pending deliveries and drop its next events).
+func TestDeliver_A410FromTheURLAWebhookHasLeftDoesNotDisableIt(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{NoPush: true})
+	api := newManage(t, s, "acme")
+	old, moved := NewReceiver(t, Status(http.StatusGone), OK), NewReceiver(t, OK)
+	api.create("wh", old.URL)
+	stale := newProcess(t, s, nil).deliver()
+	stale.Handle(context.Background(), deliveryTask(t, "acme", "job-1", "wh")) // 200: caches the old URL
+
+	api.call(http.MethodPatch, api.webhooks+"/wh?update_mask=url", `{"url":"`+moved.URL+`"}`)
+	stale.Handle(context.Background(), deliveryTask(t, "acme", "job-2", "wh")) // the old URL, within the TTL: 410
+	if old.Count() != 2 {
+		t.Fatalf("the old URL got %d POSTs, want 2 (job-1, then job-2 from the stale copy)", old.Count())
+	}
+	if w, err := s.Store.GetWebhook(context.Background(), "acme", "wh"); err != nil || w.State != webhook.Enabled {
+		t.Fatalf("webhook %s (%s), %v: disabled by the 410 of a URL it no longer has", w.State, w.DisabledReason, err)
+	}
+	// A redelivery of the task finds the record final on a 410 and repairs a disable that did not
+	// happen; it must not disable the moved webhook either.
+	newProcess(t, s, nil).deliver().Handle(context.Background(), deliveryTask(t, "acme", "job-2", "wh"))
+	if w, _ := s.Store.GetWebhook(context.Background(), "acme", "wh"); w.State != webhook.Enabled {
+		t.Errorf("webhook %s (%s) after the redelivery's repair, want enabled", w.State, w.DisabledReason)
+	}
+}
