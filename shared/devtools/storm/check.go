@@ -25,16 +25,11 @@ type eventState struct {
 	DispatchTime time.Time `firestore:"dispatch_time"`
 }
 
-// listed reports whether the event's deliveries are listed: planned at its claim, rewritten at
-// its close. listedAt is when the list was made.
+// listed reports whether the event's deliveries are listed: planned at its first claim. A
+// take-over keeps that plan (shared/delivery/README.md), so a pair left out of the list is
+// excused only if its webhook may already have been left out when the event was first claimed:
+// the check judges by the first claim's time (create_time), never by the close's.
 func (e eventState) listed() bool { return !e.CreateTime.IsZero() }
-
-func (e eventState) listedAt() time.Time {
-	if !e.DispatchTime.IsZero() {
-		return e.DispatchTime
-	}
-	return e.CreateTime
-}
 
 // pair is what is known of one (event, endpoint) pair once the storm is over.
 type pair struct {
@@ -183,7 +178,7 @@ func judge(p pair) (string, bool) {
 	case p.recorded && rec.State.Final():
 		return string(rec.State) + " " + rec.Reason, agrees(p)
 	case !p.recorded && p.ep.plan.isGone() && p.hook != webhook.Enabled && p.ev.listed() &&
-		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.listedAt()):
+		!slices.Contains(p.ev.Deliveries, p.id) && p.ep.first410Before(p.ev.CreateTime.Add(planSlack)):
 		return outNotTargeted, true
 	}
 	return outLost, false

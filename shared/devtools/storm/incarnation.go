@@ -208,7 +208,7 @@ func judgeChange(p pair, seen time.Duration) (string, bool) {
 	case p.recorded && rec.State.Final():
 		return string(rec.State) + " " + rec.Reason, agrees(p)
 	case !p.recorded && p.ev.listed() && !slices.Contains(p.ev.Deliveries, p.id) &&
-		!c.to.IsZero() && !p.ev.CreateTime.Add(-seen).After(c.to) && !p.ev.listedAt().Before(c.from):
+		!c.to.IsZero() && !p.ev.CreateTime.Add(-seen).After(c.to) && !p.ev.CreateTime.Before(c.from.Add(-planSlack)):
 		// Dispatch read the webhook list while the webhook was deleted or disabled.
 		return outNotTargetedChange, true
 	}
