@@ -56,10 +56,14 @@ func TraceOf(spans []export.FileSpan, eventID string) string {
 	return best.TraceID
 }
 
-// Waterfall is one line of trace id's spans in the order they started: each step's offset from
-// the first and its duration, and for a POST its status, outcome, attempt and reason, e.g.
+// Waterfall is trace id's spans in the order they started, one step per line after a heading,
+// each line ending in a newline: the step's offset from the first, its duration, and what it
+// was; for a POST its status, outcome, attempt and reason, e.g.
 //
-//	publish +0ms (3ms) → Dispatch +58ms (9ms) → POST a.example:443 200 delivered #1 +60ms (4ms)
+//	trace 672113421dabb2b819e78e182c9abf2d
+//	     +0s    3ms  publish
+//	    +58ms   9ms  Dispatch
+//	    +60ms   4ms  POST a.example:443 200 delivered #1
 func Waterfall(spans []export.FileSpan, id string) string {
 	var mine []export.FileSpan
 	for _, s := range spans {
@@ -72,26 +76,33 @@ func Waterfall(spans []export.FileSpan, id string) string {
 	}
 	slices.SortFunc(mine, func(a, b export.FileSpan) int { return a.Start.Compare(b.Start) })
 	t0 := mine[0].Start
-	steps := make([]string, 0, len(mine))
+	var b strings.Builder
+	b.WriteString("trace " + id + "\n")
 	for _, s := range mine {
-		step := s.Name
-		if strings.HasPrefix(s.Name, "POST") {
-			a := func(k string) string {
-				if v, ok := s.Attributes[k]; ok {
-					return fmt.Sprint(v)
-				}
-				return ""
-			}
-			step += strings.TrimRight(fmt.Sprintf(" %s %s #%s", a(tracing.KeyStatus), a(tracing.KeyOutcome), a(tracing.KeyAttempt)), " ")
-			if r := a(tracing.KeyReason); r != "" && r != "ok" {
-				step += " (" + r + ")"
-			}
-		} else if s.Error != "" {
-			step += " [" + s.Error + "]"
-		}
-		steps = append(steps, fmt.Sprintf("%s +%s (%s)", step, ms(s.Start.Sub(t0)), ms(s.End.Sub(s.Start))))
+		fmt.Fprintf(&b, "%9s %6s  %s\n", "+"+ms(s.Start.Sub(t0)), ms(s.End.Sub(s.Start)), step(s))
 	}
-	return "trace " + id + ": " + strings.Join(steps, " → ")
+	return b.String()
+}
+
+// step is what a span did, in words.
+func step(s export.FileSpan) string {
+	if !strings.HasPrefix(s.Name, "POST") {
+		if s.Error != "" {
+			return s.Name + " [" + s.Error + "]"
+		}
+		return s.Name
+	}
+	a := func(k string) string {
+		if v, ok := s.Attributes[k]; ok {
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	out := s.Name + strings.TrimRight(fmt.Sprintf(" %s %s #%s", a(tracing.KeyStatus), a(tracing.KeyOutcome), a(tracing.KeyAttempt)), " ")
+	if r := a(tracing.KeyReason); r != "" && r != "ok" {
+		out += " (" + r + ")"
+	}
+	return out
 }
 
 // ms rounds a duration for reading: milliseconds below ten seconds, tenths of a second above.

@@ -7,7 +7,10 @@ import (
 	"github.com/jobhooks/jobhooks/shared/tracing/export"
 )
 
-func TestWaterfall_IsOneLineOfTheEventsSpansInTheOrderTheyStarted(t *testing.T) {
+// TestWaterfall_IsOneLinePerStepInTheOrderTheyStarted: a heading, then each step on a line of
+// its own, aligned, and the output ends with a newline (a shell prompt after it starts on a line
+// of its own).
+func TestWaterfall_IsOneLinePerStepInTheOrderTheyStarted(t *testing.T) {
 	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	post := func(id, parent string, start int, status, attempt float64, outcome, reason string) export.FileSpan {
@@ -28,8 +31,13 @@ func TestWaterfall_IsOneLineOfTheEventsSpansInTheOrderTheyStarted(t *testing.T) 
 	if got := TraceOf(spans, ""); got != "t2" {
 		t.Errorf("TraceOf(latest) = %q, want t2", got)
 	}
-	want := "trace t1: publish +0s (3ms) → Dispatch +58ms (12ms) → POST hooks.example:443 503 retry #1 (status_503) +60ms (4ms)" +
-		" → Deliver +10.1s (20ms) → POST hooks.example:443 200 delivered #2 +10.1s (4ms)"
+	want := `trace t1
+      +0s    3ms  publish
+    +58ms   12ms  Dispatch
+    +60ms    4ms  POST hooks.example:443 503 retry #1 (status_503)
+   +10.1s   20ms  Deliver
+   +10.1s    4ms  POST hooks.example:443 200 delivered #2
+`
 	if got := Waterfall(spans, "t1"); got != want {
 		t.Errorf("waterfall\n got %s\nwant %s", got, want)
 	}

@@ -1,4 +1,4 @@
-// Command trace prints the one-line waterfall of a job event's trace on the local stack
+// Command trace prints the waterfall of a job event's trace on the local stack
 // (scripts/trace; shared/devtools/README.md, Following an event locally): publish → Dispatch → each
 // POST, retries included.
 package main
@@ -28,5 +28,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "trace: no traced event %q under %s (is scripts/dev running?)\n", flag.Arg(0), filepath.Join(*dir, "traces"))
 		os.Exit(1)
 	}
-	fmt.Println(devstack.Waterfall(spans, id))
+	fmt.Print(devstack.Waterfall(spans, id))
 }
