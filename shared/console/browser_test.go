@@ -68,10 +68,11 @@ func startBrowser(t *testing.T) *browser {
 		t.Fatalf("start chromium: %v", err)
 	}
 	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The test's own directory by default, never the repository's .dev, which may be a running
+	// local stack's state; JOBHOOKS_SCREENSHOTS keeps them where one can look at them.
 	dir := os.Getenv("JOBHOOKS_SCREENSHOTS")
 	if dir == "" {
-		root, _ := filepath.Abs("../..")
-		dir = filepath.Join(root, ".dev", "screenshots")
+		dir = t.TempDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
