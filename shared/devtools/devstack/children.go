@@ -6,8 +6,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jobhooks/jobhooks/shared/devtools/emulator"
+	"github.com/jobhooks/jobhooks/shared/jwks"
 )
 
 // child is a function process of the stack, in its own process group so that stopping it stops
@@ -76,3 +82,45 @@ func (c *child) stop() {
 
 // pid is the process id, for the test that checks nothing survives.
 func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// startFunctions starts every function as its own process on a free port, into children, and
+// waits until each accepts connections.
+func startFunctions(ctx context.Context, dir, bin string, env map[string]string, children map[string]*child) error {
+	var childEnv []string
+	for k, v := range env {
+		childEnv = append(childEnv, k+"="+v)
+	}
+	ports := map[string]int{}
+	for _, name := range Functions {
+		var err error
+		if ports[name], err = emulator.FreePort(); err != nil {
+			return err
+		}
+	}
+	// The console's verify page shows the JWKS address (shared/restapi/README.md, Console).
+	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", ports["JWKS"], jwks.Path))
+	for _, name := range Functions {
+		c, err := startChild(name, bin, ports[name], childEnv, filepath.Join(dir, "logs", strings.ToLower(name)+".log"))
+		if err != nil {
+			return err
+		}
+		children[name] = c
+	}
+	for _, c := range children {
+		if err := c.waitListening(ctx, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopChildren stops every function at once: each gets SIGTERM, flushes its spans and exits
+// (or is killed after the grace), and one slow function does not hold up the others.
+func stopChildren(children map[string]*child) {
+	var wg sync.WaitGroup
+	for _, c := range children {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.stop() }()
+	}
+	wg.Wait()
+}

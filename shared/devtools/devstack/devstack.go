@@ -2,9 +2,12 @@
 // Pub/Sub and Firestore emulators, the local Secret Manager, and every function as its own process
 // on the real handlers, wired with the topics and push subscriptions Terraform deploys.
 //
-// State lives in one directory (.dev by default) and survives restarts unless Fresh. Run refuses
-// to start twice on the same directory, writes DIR/env only once everything answers, and on
-// return has stopped every process it started.
+// State lives in one directory (.dev by default) and survives restarts unless Fresh: webhooks,
+// records and API keys (Firestore, saved when the stack stops), secrets and keys (the local
+// Secret Manager's file), logs and traces; not the messages still queued in the Pub/Sub
+// emulator, which keeps none between runs. Run refuses to start twice on the same directory,
+// writes DIR/env only once everything answers, and on return has stopped every process it
+// started.
 package devstack
 
 import (
@@ -74,6 +77,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := checkPrerequisites(); err != nil {
 		return err
 	}
+	if opts.Demo && opts.Secure {
+		return errors.New("demo runs its receiver on http://127.0.0.1, which --secure refuses; run scripts/dev demo without --secure")
+	}
 	if opts.Fresh {
 		if err := os.RemoveAll(opts.Dir); err != nil {
 			return err
@@ -92,6 +98,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	envPath := filepath.Join(opts.Dir, "env")
 	os.Remove(envPath) // written again only when everything answers
 	defer os.Remove(envPath)
+	live := newSummary(filepath.Join(opts.Dir, "logs")) // counts this run's lines only
 
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Out, format+"\n", args...) }
 	var stops []func()
@@ -110,26 +117,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	say("starting the Pub/Sub and Firestore emulators…")
-	emus := map[emulator.Kind]*emulator.Emulator{}
-	for _, k := range []emulator.Kind{emulator.PubSub, emulator.Firestore} {
-		logf, err := os.OpenFile(filepath.Join(opts.Dir, "logs", string(k)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		e, err := emulator.Start(ctx, k, emulator.Options{Log: logf, DataDir: absolute(filepath.Join(opts.Dir, string(k)))})
-		if err != nil {
-			logf.Close()
-			return err
-		}
-		emus[k] = e
-		// Firestore exports its data on the way out; Pub/Sub keeps its own as it goes.
-		grace := 3 * time.Second
-		if k == emulator.Firestore {
-			grace = 30 * time.Second
-		}
-		stops = append(stops, func() { e.StopWithin(grace); logf.Close() })
+	emus, err := startEmulators(ctx, opts.Dir, say, &stops)
+	if err != nil {
+		return err
 	}
-
 	sm, err := localsecretmanager.Start(localsecretmanager.Options{StateFile: filepath.Join(opts.Dir, "secrets.json")})
 	if err != nil {
 		return err
@@ -152,38 +143,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 	for k, v := range env {
 		os.Setenv(k, v) // the clients of this process (setup below) use the same stand-ins
 	}
-	var childEnv []string
-	for k, v := range env {
-		childEnv = append(childEnv, k+"="+v)
-	}
 
 	say("starting the functions…")
-	ports := map[string]int{}
-	for _, name := range Functions {
-		if ports[name], err = emulator.FreePort(); err != nil {
-			return err
-		}
-	}
-	// The console's verify page shows the JWKS address (shared/restapi/README.md, Console).
-	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", ports["JWKS"], jwks.Path))
 	children := map[string]*child{}
-	for _, name := range Functions {
-		c, err := startChild(name, bin, ports[name], childEnv, filepath.Join(opts.Dir, "logs", strings.ToLower(name)+".log"))
-		if err != nil {
-			return err
-		}
-		children[name] = c
-		stops = append(stops, c.stop)
+	stops = append(stops, func() { stopChildren(children) }) // in parallel: each flushes its spans
+	if err := startFunctions(ctx, opts.Dir, bin, env, children); err != nil {
+		return err
 	}
 	if err := writePIDs(opts.Dir, emus, children); err != nil {
 		return err
 	}
-	for _, c := range children {
-		if err := c.waitListening(ctx, 30*time.Second); err != nil {
-			return err
-		}
-	}
-
 	if err := setUp(ctx, children); err != nil {
 		return err
 	}
@@ -203,7 +172,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	say("ready. State in %s; logs in %s. Ctrl-C stops everything.", opts.Dir, filepath.Join(opts.Dir, "logs"))
 	say("environment written to %s — in another shell: source %s", envPath, envPath)
-	say(tryThis, envPath, Project, envPath)
+	say("%s", banner(bannerOptions{EnvPath: envPath, Secure: opts.Secure, Demo: opts.Demo}))
 	if link, err := portalLink(ctx, env); err != nil {
 		say("console: %s (sign in with project %s and the key in %s; no portal link: %v)", env["JOBHOOKS_CONSOLE_URL"], Project, envPath, err)
 	} else {
@@ -217,17 +186,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
-	watch(ctx, opts.Out, filepath.Join(opts.Dir, "logs"))
+	live.watch(ctx, opts.Out)
 	return nil
 }
-
-const tryThis = `try this, in another shell:
-  source %[1]s
-  curl -s -X POST "$JOBHOOKS_API_URL/v1/projects/%[2]s/webhooks?webhook_id=hello" \
-    -H "x-goog-api-key: $JOBHOOKS_API_KEY" -H 'content-type: application/json' \
-    -d '{"url":"http://127.0.0.1:9999/hook","subscribed_events":["batch.succeeded"]}'
-  scripts/publish --project %[2]s --type batch.succeeded
-  (scripts/dev demo does all of this with a verifying receiver; the API key is in %[3]s)`
 
 // apiKey returns the API key of project demo kept in DIR/apikey, creating one if it is missing
 // or no longer known to the database (after --fresh).
@@ -299,8 +260,8 @@ func setUp(ctx context.Context, children map[string]*child) error {
 }
 
 // redeliver runs topics.Redeliver until the returned stop is called. It seeks to a time older
-// than any retained message: the emulator keeps its messages between runs in DIR, and a seek
-// marks the messages published before its time as acknowledged.
+// than any retained message: a seek marks the messages published before its time as
+// acknowledged, and a message of this run must stay unacknowledged until it is handled.
 func redeliver(ctx context.Context, every time.Duration) (stop func(), err error) {
 	if every < 0 {
 		return func() {}, nil

@@ -13,17 +13,65 @@ import (
 	"time"
 )
 
-// counts is the live summary: outcomes of delivery attempts and dead letters, read from the
-// functions' own log lines (the same lines Cloud Logging's metrics count in production).
+// summary is the live one-line summary: outcomes of delivery attempts and dead letters, read
+// from the functions' own log lines (the same lines Cloud Logging's metrics count in
+// production). Every function's log is read, not only Deliver's: Dispatch makes the first
+// attempt of every delivery (README.md, How the pieces fit), Deliver the retries, and both log
+// each attempt as "delivery attempt" with its outcome.
+type summary struct {
+	tails []*tail
+	counts
+}
+
+// counts are the summary's numbers.
 type counts struct {
 	delivered, retrying, failed, deadLettered int
 }
 
-// watch prints a one-line summary every second until ctx is done.
-func watch(ctx context.Context, out io.Writer, logDir string) {
-	deliver := &tail{path: filepath.Join(logDir, "deliver.log")}
-	deadLetter := &tail{path: filepath.Join(logDir, "deadletter.log")}
-	var c counts
+// newSummary counts the lines the functions write from now on: the logs of earlier runs of the
+// stack, kept in the same files, are not this run's.
+func newSummary(logDir string) *summary {
+	s := &summary{}
+	for _, name := range Functions {
+		t := &tail{path: filepath.Join(logDir, strings.ToLower(name)+".log")}
+		if fi, err := os.Stat(t.path); err == nil {
+			t.offset = fi.Size()
+		}
+		s.tails = append(s.tails, t)
+	}
+	return s
+}
+
+// read counts the lines appended since the last read.
+func (s *summary) read() {
+	for _, t := range s.tails {
+		t.lines(s.add)
+	}
+}
+
+// add counts one log line. A blocked address, a 4xx and an exhausted window are all failures.
+func (c *counts) add(m map[string]any) {
+	switch m["message"] {
+	case "delivery attempt":
+		switch m["outcome"] {
+		case "delivered":
+			c.delivered++
+		case "retry":
+			c.retrying++
+		case "failed", "exhausted":
+			c.failed++
+		}
+	case "dead letter":
+		c.deadLettered++
+	}
+}
+
+func (c counts) String() string {
+	return fmt.Sprintf("delivered %d · retries %d · failed %d · dead-lettered %d", c.delivered, c.retrying, c.failed, c.deadLettered)
+}
+
+// watch prints the summary every second, when it changed, until ctx is done.
+func (s *summary) watch(ctx context.Context, out io.Writer) {
 	var history []int // delivered count per second, for the rate
 	last := ""
 	tick := time.NewTicker(time.Second)
@@ -35,33 +83,15 @@ func watch(ctx context.Context, out io.Writer, logDir string) {
 			return
 		case <-tick.C:
 		}
-		deliver.lines(func(m map[string]any) {
-			if m["message"] != "delivery attempt" {
-				return
-			}
-			switch m["outcome"] {
-			case "delivered":
-				c.delivered++
-			case "retry":
-				c.retrying++
-			case "failed", "exhausted":
-				c.failed++
-			}
-		})
-		deadLetter.lines(func(m map[string]any) {
-			if m["message"] == "dead letter" {
-				c.deadLettered++
-			}
-		})
-		history = append(history, c.delivered)
+		s.read()
+		history = append(history, s.delivered)
 		rate := 0
 		if n := len(history); n > 5 {
 			rate = (history[n-1] - history[n-6]) / 5
 		} else if n > 1 {
 			rate = (history[n-1] - history[0]) / (n - 1)
 		}
-		line := fmt.Sprintf("delivered %d · retries %d · failed %d · dead-lettered %d · %d deliveries/s",
-			c.delivered, c.retrying, c.failed, c.deadLettered, rate)
+		line := fmt.Sprintf("%s · %d deliveries/s", s.counts, rate)
 		if line != last {
 			fmt.Fprintf(out, "\r%-100s", line)
 			last = line

@@ -44,8 +44,9 @@ type Options struct {
 	Port int
 	// Log receives the emulator's output; nil discards it.
 	Log io.Writer
-	// DataDir keeps the emulator's state between runs. Pub/Sub: its --data-dir. Firestore: the
-	// data is exported there when the emulator stops and imported at the next start. Empty: in memory.
+	// DataDir keeps the emulator's state between runs. Firestore: Start imports the newest export
+	// found there, and Export writes one. Pub/Sub: its --data-dir, where gcloud's emulator keeps
+	// only its own settings (env.yaml), never topics or messages. Empty: in memory.
 	DataDir string
 	// StartTimeout bounds the wait for the emulator to answer; default 90 s (Java is slow to start
 	// on a busy machine).
@@ -56,9 +57,10 @@ type Options struct {
 type Emulator struct {
 	Kind Kind
 	// Host is "127.0.0.1:PORT", the value of Kind.HostEnv().
-	Host string
-	cmd  *exec.Cmd
-	done chan struct{}
+	Host    string
+	dataDir string
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // Start launches the emulator and returns once it answers HTTP.
@@ -76,6 +78,7 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	}
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	var args []string
+	imported := ""
 	switch kind {
 	case PubSub:
 		args = []string{"beta", "emulators", "pubsub", "start", "--host-port=" + host}
@@ -83,12 +86,11 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 			args = append(args, "--data-dir="+opts.DataDir)
 		}
 	case Firestore:
+		// No --export-on-exit: the emulator writes nothing when it gets SIGTERM (only its JVM's
+		// orderly exit would), so the state is saved by Export, before the stop.
 		args = []string{"emulators", "firestore", "start", "--host-port=" + host}
-		if opts.DataDir != "" {
-			args = append(args, "--export-on-exit="+opts.DataDir)
-			if meta, _ := filepath.Glob(filepath.Join(opts.DataDir, "*.overall_export_metadata")); len(meta) > 0 {
-				args = append(args, "--import-data="+meta[0])
-			}
+		if imported = newestExport(opts.DataDir); imported != "" {
+			args = append(args, "--import-data="+imported)
 		}
 	default:
 		return nil, fmt.Errorf("emulator: unknown kind %q", kind)
@@ -102,7 +104,7 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("emulator: start %s: %w", kind, err)
 	}
-	e := &Emulator{Kind: kind, Host: host, cmd: cmd, done: make(chan struct{})}
+	e := &Emulator{Kind: kind, Host: host, dataDir: opts.DataDir, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(e.done) }()
 
 	timeout := opts.StartTimeout
@@ -111,6 +113,9 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	}
 	if err := e.waitReady(ctx, timeout); err != nil {
 		e.Stop()
+		if imported != "" {
+			err = fmt.Errorf("%w (it was importing the data saved in %s; move that directory away to start empty)", err, filepath.Dir(imported))
+		}
 		return nil, err
 	}
 	return e, nil
@@ -142,8 +147,22 @@ func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration) error {
 // waits for the wrapper to exit.
 func (e *Emulator) Stop() { e.StopWithin(5 * time.Second) }
 
-// StopWithin asks the group to terminate, gives it grace to finish (the Firestore emulator
-// exports its data on the way out), then kills what is left.
+// Kill stops the group at once: for an emulator with nothing left to save (gcloud's wrapper
+// takes about two seconds to pass a SIGTERM on).
+func (e *Emulator) Kill() {
+	if e == nil || e.cmd.Process == nil {
+		return
+	}
+	pgid := e.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-e.done
+	// The Java child is reparented when the wrapper dies, and reaped a moment later.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && syscall.Kill(-pgid, 0) == nil; {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// StopWithin asks the group to terminate, gives it grace to finish, then kills what is left.
 func (e *Emulator) StopWithin(grace time.Duration) {
 	if e == nil || e.cmd.Process == nil {
 		return
@@ -156,8 +175,7 @@ func (e *Emulator) StopWithin(grace time.Duration) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-e.done
 	}
-	// The Java child may outlive the wrapper (still exporting): give it the grace, then make
-	// sure the group is gone.
+	// The Java child may outlive the wrapper: give it the grace, then make sure the group is gone.
 	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if syscall.Kill(-pgid, 0) != nil {
 			return
