@@ -30,8 +30,10 @@ resource "google_firestore_database" "main" {
 }
 
 # ---- composite indexes: one per query of the API that needs one ----
-# Every query runs inside one project's deliveries collection (projects/{p}/deliveries), so the
-# indexes are collection-scoped on "deliveries". Single-field queries use the automatic indexes.
+# Every delivery query runs inside one project's deliveries collection (projects/{p}/deliveries),
+# so those indexes are collection-scoped on "deliveries"; dead letters live in the top-level
+# "deadletters" collection and are listed by project. Single-field queries use the automatic
+# indexes.
 
 # GET /v1/projects/{p}/webhooks/{w}/deliveries — newest first:
 #   deliveries where webhook == W order by create_time desc
@@ -111,6 +113,42 @@ resource "google_firestore_index" "deliveries_last_success" {
   }
 }
 
+# GET /v1/projects/{p}/deadLetters — newest first (the project leads: no timestamp hotspot):
+#   deadletters where project == P order by time desc
+resource "google_firestore_index" "deadletters_by_project" {
+  database   = google_firestore_database.main.name
+  collection = "deadletters"
+
+  fields {
+    field_path = "project"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "time"
+    order      = "DESCENDING"
+  }
+}
+
+# GET /v1/projects/{p}/deadLetters?kind=K — newest first:
+#   deadletters where project == P and kind == K order by time desc
+resource "google_firestore_index" "deadletters_by_project_kind" {
+  database   = google_firestore_database.main.name
+  collection = "deadletters"
+
+  fields {
+    field_path = "project"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "kind"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "time"
+    order      = "DESCENDING"
+  }
+}
+
 # ---- TTL: Firestore deletes a record once its expire_time has passed (record_ttl) ----
 # The field is exempt from single-field indexing: a monotonically increasing timestamp indexed
 # on every write is a hotspot, and nothing queries it.
@@ -132,7 +170,9 @@ resource "google_firestore_field" "expire_time" {
 # last_attempt_time is queried only through the composite index deliveries_last_success, which
 # an exemption from single-field indexing leaves in place. A record's traceparent
 # (shared/tracing/README.md, Spans) is random, so no hotspot, but it is only ever read with its
-# record: indexing it would be storage and write work for nothing.
+# record: indexing it would be storage and write work for nothing. A dead letter's time is
+# listed only through the deadletters_by_project indexes, and its data (up to 4 KiB of the
+# message as it arrived) is only ever read with it.
 locals {
   unindexed_fields = {
     "deliveries/first_attempt_time" = { collection = "deliveries", field = "first_attempt_time" }
@@ -140,6 +180,8 @@ locals {
     "deliveries/next_not_before"    = { collection = "deliveries", field = "next_not_before" }
     "deliveries/traceparent"        = { collection = "deliveries", field = "traceparent" }
     "attempts/time"                 = { collection = "attempts", field = "time" }
+    "deadletters/time"              = { collection = "deadletters", field = "time" }
+    "deadletters/data"              = { collection = "deadletters", field = "data" }
   }
 }
 

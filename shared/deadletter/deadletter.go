@@ -87,7 +87,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 	}
 	level, message, outcome := slog.LevelError, "dead letter", OutcomeRecorded
 	if d.Kind == KindDelivery && taskErr == nil {
-		d.Project, d.EventID, d.DeliveryID = t.Project, t.EventID, t.DeliveryID
+		d.Project, d.EventID, d.DeliveryID, d.Webhook = t.Project, t.EventID, t.DeliveryID, t.Webhook
 		delivered, err := s.closeDelivery(ctx, t, d.Reason, now)
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		return err
 	}
 	s.Log.Log(ctx, level, message, "kind", d.Kind, "reason", d.Reason, "project", d.Project,
-		"event_id", d.EventID, "delivery_id", d.DeliveryID, "source", d.Source, "message_id", d.ID)
+		"event_id", d.EventID, "delivery_id", d.DeliveryID, "webhook", d.Webhook, "source", d.Source, "message_id", d.ID)
 	mark(ctx, d, outcome)
 	return nil
 }

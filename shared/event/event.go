@@ -258,17 +258,26 @@ func truncate(s string) string {
 	return s
 }
 
-// ProjectOf returns the project field of an event's data when it is there and valid, even if
-// the rest of the event is not: a poison event's dead letter still names its tenant.
-func ProjectOf(data []byte) string {
+// Carried returns the id and the project an event's data carries, each when it is there and
+// valid, even if the rest of the event is not: a poison event's dead letter and its log line
+// still name them, so a search by event_id or project finds it. An invalid value is not
+// repeated (the reason quotes the start of it).
+func Carried(data []byte) (id, project string) {
 	if len(data) > MaxEvent {
-		return ""
+		return "", ""
 	}
 	var w struct {
-		Project string `json:"project"`
+		ID      any `json:"id"`
+		Project any `json:"project"`
 	}
-	if json.Unmarshal(data, &w) != nil || !ValidProject(w.Project) {
-		return ""
+	if json.Unmarshal(data, &w) != nil {
+		return "", ""
 	}
-	return w.Project
+	if s, ok := w.ID.(string); ok && ValidID(s) {
+		id = s
+	}
+	if s, ok := w.Project.(string); ok && ValidProject(s) {
+		project = s
+	}
+	return id, project
 }

@@ -175,3 +175,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCarried_NamesTheValidIDAndProjectOfAPoisonEvent(t *testing.T) {
+	cases := []struct{ data, id, project string }{
+		{`{"id":"poison-1","project":"demo","type":"batch.succeeded","data":{}}`, "poison-1", "demo"}, // no timestamp
+		{`{"id":"bad id!","project":"demo"}`, "", "demo"},
+		{`{"id":7,"project":"ACME"}`, "", ""},
+		{`{"id":"__x__","project":"demo"}`, "", "demo"}, // Firestore reserves the id
+		{`{{{`, "", ""},
+		{`[1]`, "", ""},
+	}
+	for _, c := range cases {
+		if id, project := Carried([]byte(c.data)); id != c.id || project != c.project {
+			t.Errorf("Carried(%s) = %q, %q; want %q, %q", c.data, id, project, c.id, c.project)
+		}
+	}
+}

@@ -349,19 +349,27 @@ func (s *Service) release(ctx context.Context, ev event.JobEvent, claim store.Ev
 }
 
 // poison dead-letters an invalid event with its reason and acks it: it can never succeed. If the
-// dead letter cannot be published the event is nacked, so it is not lost.
+// dead letter cannot be published the event is nacked, so it is not lost. The dead letter and
+// the log line carry the event id and project the bytes hold, when valid, so that a search by
+// jsonPayload.event_id or by project finds the event (shared/restapi/README.md, Dead letters).
 func (s *Service) poison(ctx context.Context, m pushmsg.Message, reason string) error {
-	attrs := map[string]string{"kind": "job_event", "reason": reason, "source_message_id": m.MessageID}
+	id, project := event.Carried(m.Data)
 	if p := m.Attributes["project"]; event.ValidProject(p) {
 		// Operators find a tenant's poison events by project; an invalid one is not repeated.
-		attrs["project"] = p
-	} else if p := event.ProjectOf(m.Data); p != "" {
-		attrs["project"] = p
+		project = p
+	}
+	attrs := map[string]string{"kind": "job_event", "reason": reason, "source_message_id": m.MessageID}
+	if project != "" {
+		attrs["project"] = project
+	}
+	if id != "" {
+		attrs["event_id"] = id
 	}
 	if err := s.Publisher.PublishDeadLetter(ctx, topics.Message{Data: m.Data, Attributes: attrs}); err != nil {
 		return err
 	}
-	s.Log.ErrorContext(ctx, "poison job event dead-lettered", "reason", reason, "message_id", m.MessageID)
+	s.Log.ErrorContext(ctx, "poison job event dead-lettered", "reason", reason, "event_id", id, "project", project,
+		"message_id", m.MessageID)
 	return nil
 }
 

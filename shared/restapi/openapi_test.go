@@ -250,6 +250,10 @@ func TestOpenAPI_EveryRouteAnswersAsDocumented(t *testing.T) {
 		call("POST", version+"/webhooks/{webhook}:rotateSigningSecret", vb, "", `{"revocation_behavior":"revoke_previous_secrets_immediately"}`)
 		call("DELETE", version+"/webhooks/{webhook}", vb, "", "")
 	}
+	// A real poison event, so that the list holds one to check against the schema.
+	s.Publish(t, `{"id":"poison-walk","project":"acme","type":"batch.succeeded","data":{}}`, nil)
+	c.waitDeadLetters("acme", "", 1)
+	call("GET", "/v1/projects/{project}/deadLetters", v, "?kind=job_event&page_size=10", "")
 	call("POST", "/v1/projects/{project}:createPortalLink", v, "", `{"webhooks":["walk"],"read_only":true,"ttl":"600s"}`)
 	call("POST", "/v1/webhooks:createPortalLink", nil, "", "")
 	doc.check(restapi.Route{Method: "POST", Path: A}, "an existing id",

@@ -52,6 +52,7 @@ var methods = append([]method{
 	{Route{http.MethodGet, resourceWebhookPath + "/deliveries"}, (*Handler).listDeliveries},
 	{Route{http.MethodGet, resourceWebhookPath + "/deliveries/{delivery}"}, (*Handler).getDelivery},
 	{Route{http.MethodPost, resourceWebhookPath + "/deliveries/{delivery}:retry"}, (*Handler).retryDelivery},
+	{Route{http.MethodGet, "/v1/projects/{project}/deadLetters"}, (*Handler).listDeadLetters},
 	{Route{http.MethodPost, "/v1/projects/{project}:createPortalLink"}, (*Handler).createPortalLink},
 }, append(append(geminiMethods("/v1beta"), geminiMethods("/v1")...),
 	method{Route{http.MethodPost, "/v1/webhooks:createPortalLink"}, (*Handler).createPortalLink})...)

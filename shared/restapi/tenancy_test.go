@@ -60,6 +60,8 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 		{"GET", item + "/deliveries", "?state=FAILED", ""},
 		{"GET", item + "/deliveries/{delivery}", "", ""},
 		{"POST", item + "/deliveries/{delivery}:retry", "", ""},
+		{"GET", "/v1/projects/{project}/deadLetters", "", ""},
+		{"GET", "/v1/projects/{project}/deadLetters", "?kind=job_event&page_size=1000", ""},
 		{"POST", "/v1/projects/{project}:createPortalLink", "", `{"read_only":true}`},
 	}
 	path := func(c tenancyCase, project string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"cloud.google.com/go/firestore"
 )
 
 // DeadLetter is the record of a message that reached the dead-letter topic.
@@ -13,10 +15,12 @@ type DeadLetter struct {
 	// Kind is job_event or delivery.
 	Kind   string `firestore:"kind"`
 	Reason string `firestore:"reason"`
-	// Project, EventID and DeliveryID are empty when the message did not carry them validly.
+	// Project, EventID, DeliveryID and Webhook are empty when the message did not carry them
+	// validly (a poison event has no delivery nor webhook; one may have no readable project).
 	Project    string `firestore:"project"`
 	EventID    string `firestore:"event_id"`
 	DeliveryID string `firestore:"delivery_id"`
+	Webhook    string `firestore:"webhook"`
 	// Source is the subscription Pub/Sub dead-lettered the message from, when it did.
 	Source string `firestore:"source"`
 	// SourceMessageID is the id of the original message (a poison job event's).
@@ -60,6 +64,40 @@ func (s *Store) FindDeadLetters(ctx context.Context, field, value string) ([]Dea
 	snaps, err := s.fs.Collection("deadletters").Where(field, "==", value).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("store: find dead letters by %s: %w", field, err)
+	}
+	out := make([]DeadLetter, 0, len(snaps))
+	for _, snap := range snaps {
+		var d DeadLetter
+		if err := snap.DataTo(&d); err != nil {
+			return nil, fmt.Errorf("store: decode dead letter %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// DeadLetterCursor is where a page of dead letters ends: the last one's time and id.
+type DeadLetterCursor struct {
+	Time time.Time
+	ID   string
+}
+
+// ListDeadLetters returns up to limit dead letters of a project, newest first (ties by id),
+// optionally of one kind, starting after the cursor. A dead letter without a project (a poison
+// event whose project could not be read) is listed by none. A cursor holds values, not a
+// document: the collection is every project's, and a document cursor would read one.
+func (s *Store) ListDeadLetters(ctx context.Context, project, kind string, limit int, after DeadLetterCursor) ([]DeadLetter, error) {
+	q := s.fs.Collection("deadletters").Where("project", "==", project)
+	if kind != "" {
+		q = q.Where("kind", "==", kind)
+	}
+	q = q.OrderBy("time", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc).Limit(limit)
+	if after.ID != "" {
+		q = q.StartAfter(after.Time, after.ID)
+	}
+	snaps, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("store: list dead letters of %s: %w", project, err)
 	}
 	out := make([]DeadLetter, 0, len(snaps))
 	for _, snap := range snaps {

@@ -23,6 +23,8 @@ var Indexes = []Index{
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "create_time DESC"}, Query: "ListDeliveries with a state"},
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "create_time ASC"}, Query: "FinishedDeliveriesBetween"},
 	{Collection: "deliveries", Fields: []string{"webhook ASC", "state ASC", "last_attempt_time DESC"}, Query: "LastSuccess"},
+	{Collection: "deadletters", Fields: []string{"project ASC", "time DESC"}, Query: "ListDeadLetters"},
+	{Collection: "deadletters", Fields: []string{"project ASC", "kind ASC", "time DESC"}, Query: "ListDeadLetters with a kind"},
 }
 
 // ListDeliveries returns up to limit deliveries of a webhook, newest first, optionally of one

@@ -3,7 +3,8 @@
 //
 // Every path and query is scoped by project (projects/{project}/...), so one tenant's data is
 // never read through another's path. Dead letters are the exception: a poison event may have no
-// valid project, so they live in a top-level collection that only operators read.
+// valid project, so they live in a top-level collection, and ListDeadLetters filters it by
+// project (one without a project is listed by none).
 //
 // Hot paths write only to documents of their own delivery or event; no shared document is written
 // per delivery (Firestore sustains about one write per second on a single document).

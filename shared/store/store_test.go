@@ -415,3 +415,41 @@ func TestListSubscribedWebhooks_ReadsOnlyThoseSubscribedToTheType(t *testing.T) 
 		t.Errorf("subscribed to batch.succeeded: %v, %v; want p/a,p/b", ids, err)
 	}
 }
+
+func TestListDeadLetters_NewestFirstWithinOneProjectPagedByValues(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i, d := range []DeadLetter{
+		{ID: "1", Kind: "job_event", Project: "a", Time: t0},
+		{ID: "2", Kind: "delivery", Project: "a", Time: t0.Add(time.Minute)},
+		{ID: "3", Kind: "job_event", Project: "a", Time: t0.Add(time.Minute)}, // same time: by id
+		{ID: "4", Kind: "job_event", Project: "b", Time: t0.Add(time.Hour)},
+		{ID: "5", Kind: "job_event", Time: t0.Add(time.Hour)}, // no readable project
+	} {
+		if err := s.RecordDeadLetter(ctx, d); err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+	}
+	ids := func(ds []DeadLetter) string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	all, err := s.ListDeadLetters(ctx, "a", "", 10, DeadLetterCursor{})
+	if err != nil || ids(all) != "3,2,1" {
+		t.Fatalf("project a: %s (%v), want 3,2,1", ids(all), err)
+	}
+	page, _ := s.ListDeadLetters(ctx, "a", "", 10, DeadLetterCursor{Time: all[0].Time, ID: all[0].ID})
+	if ids(page) != "2,1" {
+		t.Errorf("after 3: %s, want 2,1", ids(page))
+	}
+	if kind, _ := s.ListDeadLetters(ctx, "a", "job_event", 1, DeadLetterCursor{}); ids(kind) != "3" {
+		t.Errorf("job events of a, one: %s, want 3", ids(kind))
+	}
+	if b, _ := s.ListDeadLetters(ctx, "b", "", 10, DeadLetterCursor{}); ids(b) != "4" {
+		t.Errorf("project b: %s, want 4 alone", ids(b))
+	}
+}

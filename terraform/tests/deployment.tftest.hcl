@@ -193,9 +193,9 @@ run "first_apply_enables_and_waits" {
   assert {
     condition = toset(keys(google_firestore_field.unindexed)) == toset([
       "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before",
-      "deliveries/traceparent", "attempts/time",
+      "deliveries/traceparent", "attempts/time", "deadletters/time", "deadletters/data",
     ])
-    error_message = "Monotonic, never-queried-alone timestamps and the record's traceparent are exempt from single-field indexing."
+    error_message = "Monotonic, never-queried-alone timestamps, the record's traceparent and a dead letter's data are exempt from single-field indexing."
   }
 }
 

@@ -2,6 +2,7 @@ package pipelinetest
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,38 @@ func TestDispatch_PoisonEventsAreDeadLetteredWithTheirReason(t *testing.T) {
 	}
 	if rcv.Count() != 0 {
 		t.Errorf("a poison event was delivered")
+	}
+}
+
+// An event with a valid id but no timestamp is poison; its lines and its dead letter still
+// carry the id and project its bytes held, so searching jsonPayload.event_id finds it.
+func TestDispatch_APoisonEventsLinesAndDeadLetterCarryTheIDItHad(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	id := s.Publish(t, `{"id":"poison-1","project":"acme","type":"batch.succeeded","data":{}}`, nil)
+	var dls []store.DeadLetter
+	Eventually(t, wait, "the poison event's dead letter", func() bool {
+		dls, _ = s.Store.FindDeadLetters(context.Background(), "source_message_id", id)
+		return len(dls) == 1
+	})
+	if d := dls[0]; d.EventID != "poison-1" || d.Project != "acme" || d.Reason != "timestamp is missing" {
+		t.Errorf("dead letter event %q project %q reason %q; want poison-1, acme, timestamp is missing", d.EventID, d.Project, d.Reason)
+	}
+	found := map[string]bool{}
+	for _, l := range s.Lines() {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["event_id"] != "poison-1" {
+			continue
+		}
+		if m["project"] != "acme" {
+			t.Errorf("line %s: project %v, want acme", l, m["project"])
+		}
+		found[m["message"].(string)] = true
+	}
+	for _, msg := range []string{"poison job event dead-lettered", "dead letter"} {
+		if !found[msg] {
+			t.Errorf("no %q line with event_id poison-1 (lines with it: %v)", msg, found)
+		}
 	}
 }
 
