@@ -1,11 +1,15 @@
 package restapi_test
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/portal"
 )
 
 // Cloud Run's request log keeps the whole URL, query included, for anyone with logging.viewer:
@@ -44,4 +48,46 @@ func TestAPI_CraftedPageTokensAre400AndLogNoError(t *testing.T) {
 			t.Errorf("a crafted page token logged an error: %.300s", l)
 		}
 	}
+}
+
+// A portal link's kid names a version of the portal key. Made-up kids are free to send, so they
+// must be free to refuse: only a kid in the cached list of enabled versions is read from Secret
+// Manager, and a kid the list lacks has the list read again at most once per refresh interval
+// (shared/delivery/README.md, Security). A version another instance adds is still found.
+func TestPortalLink_ForgedKidsCostNoSecretManagerRead(t *testing.T) {
+	t.Parallel()
+	s, c := env(t, pipelinetest.Options{})
+	token, _ := c.link("/v1/projects/acme:createPortalLink", "")
+	c.withLink(token, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+
+	p := s.Config.GoogleProject
+	access, list := pipelinetest.Calls.SecretManager(p, "AccessSecretVersion"), pipelinetest.Calls.SecretManager(p, "ListSecretVersions")
+	start := time.Now()
+	const forged = 200
+	for i := range forged {
+		header := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"alg":"HS256","kid":"%d","typ":"JWT"}`, 1000+i))
+		claims := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"acme","exp":4102444800,"iat":1}`))
+		c.withLink(header+"."+claims+".c2lnbmF0dXJl", "GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "portal link")
+	}
+	if n := pipelinetest.Calls.SecretManager(p, "AccessSecretVersion") - access; n != 0 {
+		t.Errorf("%d forged kids made %d AccessSecretVersion calls, want none", forged, n)
+	}
+	// One list call per refresh interval at most, however long the loop took.
+	if n, most := pipelinetest.Calls.SecretManager(p, "ListSecretVersions")-list, 1+int(time.Since(start)/portal.DefaultRefreshInterval); n > most {
+		t.Errorf("%d forged kids made %d ListSecretVersions calls, want at most %d", forged, n, most)
+	}
+	c.withLink(token, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+
+	// A version added elsewhere signs links this instance accepts once its list is read again.
+	other := portal.NewIssuer(portal.NewKeys(pipelinetest.SecretManagerClient(t), p, s.Config.PortalKeySecret, portal.KeysOptions{Now: s.Clock.Now}), s.Clock.Now)
+	if _, err := other.Keys().Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	newer, _, err := other.Issue(context.Background(), portal.Scope{Project: "acme"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.Logs.Watch(newer)
+	s.Clock.Advance(portal.DefaultRefreshInterval + time.Second)
+	c.withLink(newer, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
 }
