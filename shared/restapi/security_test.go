@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/apikeys"
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/portal"
+	"github.com/jobhooks/jobhooks/shared/store"
 )
 
 // Cloud Run's request log keeps the whole URL, query included, for anyone with logging.viewer:
@@ -90,4 +92,35 @@ func TestPortalLink_ForgedKidsCostNoSecretManagerRead(t *testing.T) {
 	pipelinetest.Logs.Watch(newer)
 	s.Clock.Advance(portal.DefaultRefreshInterval + time.Second)
 	c.withLink(newer, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+}
+
+// An unknown key that looks like a key costs one store read per instance per short window, not
+// one per request: the miss is remembered for apikeys.MissTTL (shared/delivery/README.md,
+// Security). A key created meanwhile works once that window has passed.
+func TestAPI_UnknownKeysCostOneStoreReadPerWindow(t *testing.T) {
+	t.Parallel()
+	s, c := env(t, pipelinetest.Options{})
+	unknown := c.as(apikeys.Prefix + strings.Repeat("A", 43))
+	pipelinetest.Logs.Watch(unknown.key)
+	p := s.Config.GoogleProject
+	before := pipelinetest.Calls.FirestoreReads(p, "apikeys")
+	for range 50 {
+		unknown.do("GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED")
+	}
+	if n := pipelinetest.Calls.FirestoreReads(p, "apikeys") - before; n != 1 {
+		t.Errorf("50 requests with one unknown key read %d API key documents, want 1", n)
+	}
+	s.Clock.Advance(apikeys.MissTTL)
+	unknown.do("GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED")
+	if n := pipelinetest.Calls.FirestoreReads(p, "apikeys") - before; n != 2 {
+		t.Errorf("after the miss expired: %d API key documents read, want 2", n)
+	}
+
+	// A key asked for before it existed works once the miss has expired.
+	if err := s.Store.CreateAPIKey(context.Background(), store.APIKey{Hash: apikeys.Hash(unknown.key), Project: "acme", CreateTime: s.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	unknown.do("GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED")
+	s.Clock.Advance(apikeys.MissTTL)
+	unknown.do("GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
 }

@@ -50,7 +50,7 @@ func Main(m *testing.M) int {
 	os.Setenv(instance.SecretManagerHostEnv, sm.Addr())
 	instance.ClientOptions = func(api string) ([]option.ClientOption, error) {
 		if api == instance.APIFirestore {
-			return Calls.firestoreOptions(), nil
+			return Calls.firestoreOptions()
 		}
 		return nil, nil
 	}
