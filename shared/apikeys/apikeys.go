@@ -6,8 +6,11 @@
 // shown once, to the operator who creates it, and never stored, logged or put in an error.
 //
 // An [Authenticator] caches each valid key's project per instance for at most its TTL (30 s by
-// default, never more): a revoked key stops working everywhere within that time. Unknown keys
-// are not cached, so a key works at once on every instance after it is created.
+// default, never more): a revoked key stops working everywhere within that time. A well-formed
+// key the store does not have is remembered as unknown for MissTTL (5 s), so repeating one
+// costs at most one store read per instance in that time, not one per request
+// (shared/delivery/README.md, Security); a new key therefore works within 5 s on an instance
+// that was asked for it before it existed, and at once on the others.
 package apikeys
 
 import (
@@ -35,6 +38,10 @@ const keyBytes = 32
 // MaxTTL is the longest a key's project is cached (shared/delivery/README.md, Guarantees: changes
 // take effect within 30 s).
 const MaxTTL = 30 * time.Second
+
+// MissTTL is how long an instance remembers that a well-formed key is unknown. The entries last
+// so briefly that the memory they take is bounded by the request rate times MissTTL.
+const MissTTL = 5 * time.Second
 
 // ErrInvalid is returned for a key that is malformed, unknown or revoked. It never carries the key.
 var ErrInvalid = errors.New("apikeys: API key not valid")
@@ -87,8 +94,10 @@ func Revoke(ctx context.Context, st *store.Store, key string) error {
 // Authenticator resolves keys to projects. One per instance; safe for concurrent use.
 type Authenticator struct {
 	store *store.Store
-	// projects caches valid keys only, by hash: the map never holds a key.
+	// projects caches valid keys, by hash: the map never holds a key.
 	projects *cache.TTL[string, string]
+	// unknown holds the hashes of well-formed keys the store did not have, for MissTTL.
+	unknown *cache.TTL[string, struct{}]
 }
 
 // NewAuthenticator returns an authenticator caching for ttl, capped at MaxTTL. now is the clock
@@ -97,7 +106,11 @@ func NewAuthenticator(st *store.Store, ttl time.Duration, now func() time.Time) 
 	if ttl <= 0 || ttl > MaxTTL {
 		ttl = MaxTTL
 	}
-	return &Authenticator{store: st, projects: cache.New[string, string](ttl, now)}
+	return &Authenticator{
+		store:    st,
+		projects: cache.New[string, string](ttl, now),
+		unknown:  cache.New[string, struct{}](min(ttl, MissTTL), now),
+	}
 }
 
 // Project returns the project key belongs to: ErrInvalid for a malformed, unknown or revoked
@@ -107,9 +120,13 @@ func (a *Authenticator) Project(ctx context.Context, key string) (string, error)
 		return "", ErrInvalid
 	}
 	hash := Hash(key)
+	if _, ok := a.unknown.Peek(hash); ok {
+		return "", ErrInvalid
+	}
 	return a.projects.Get(hash, func() (string, error) {
 		k, err := a.store.GetAPIKey(ctx, hash)
 		if errors.Is(err, store.ErrNotFound) {
+			a.unknown.Put(hash, struct{}{})
 			return "", ErrInvalid
 		}
 		if err != nil {

@@ -67,6 +67,30 @@ func (c *TTL[K, V]) GetRead(k K, load func() (V, time.Time, error)) (V, error) {
 	return v, nil
 }
 
+// Peek returns the cached value of k, if it has one that has not expired; it loads nothing.
+func (c *TTL[K, V]) Peek(k K) (V, bool) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if !ok || !now.Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Put caches v as k's value, read now.
+func (c *TTL[K, V]) Put(k K, v V) {
+	now := c.now()
+	c.mu.Lock()
+	if len(c.entries) > 10000 {
+		c.sweep(now)
+	}
+	c.entries[k] = entry[V]{v: v, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+}
+
 // Forget drops k, so the next Get loads it (after this instance changed it).
 func (c *TTL[K, V]) Forget(k K) {
 	c.mu.Lock()

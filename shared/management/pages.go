@@ -3,7 +3,12 @@ package management
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 // Page sizes of AIP-158.
@@ -34,7 +39,9 @@ func (p PageRequest) size() (int, error) {
 
 // pageToken is what a page token holds. Tokens are opaque to callers (base64url of this JSON) and
 // are bound to the list they came from: a token of another project, webhook, filter or kind of
-// list is refused, so it can never be used to step outside the caller's project.
+// list is refused, so it can never be used to step outside the caller's project. They are not
+// signed, so what they hold is input: the id names a Firestore document, and one the list
+// never hands out ("a/b", "..", "__x__") is refused before it reaches a store path.
 type pageToken struct {
 	Kind    string    `json:"k"`
 	Project string    `json:"p"`
@@ -64,8 +71,25 @@ func decodeToken(raw string, want pageToken) (pageToken, error) {
 	if err := json.Unmarshal(b, &t); err != nil || t.ID == "" {
 		return pageToken{}, bad
 	}
-	if t.Kind != want.Kind || t.Project != want.Project || t.Webhook != want.Webhook || t.State != want.State {
+	if t.Kind != want.Kind || t.Project != want.Project || t.Webhook != want.Webhook || t.State != want.State || !validTokenID(t.Kind, t.ID) {
 		return pageToken{}, bad
 	}
 	return t, nil
+}
+
+// tokenIDs check the id of each kind of list that has its own id format.
+var tokenIDs = map[string]func(string) bool{
+	"webhooks":   webhook.ValidID,
+	"deliveries": event.ValidDeliveryID,
+}
+
+// validTokenID reports whether id may be the id of a page token of kind: the kind's own format
+// when it has one, and for any kind a Firestore document id (no "/", not "." or "..", not
+// __reserved__, at most 1,500 bytes of UTF-8), so that no token makes a store call fail.
+func validTokenID(kind, id string) bool {
+	if valid, ok := tokenIDs[kind]; ok && !valid(id) {
+		return false
+	}
+	return id != "" && len(id) <= 1500 && utf8.ValidString(id) && !strings.Contains(id, "/") &&
+		id != "." && id != ".." && !(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
 }

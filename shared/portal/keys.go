@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
@@ -22,11 +24,15 @@ import (
 // KeySize is the length of one key version: 256 bits for HMAC-SHA256.
 const KeySize = 32
 
+// DefaultRefreshInterval is the least time between two reads of the list of enabled versions
+// that a kid missing from the cached list causes.
+const DefaultRefreshInterval = 5 * time.Second
+
 // versionPattern is a Secret Manager version number, the kid of a token.
 var versionPattern = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
 
-// errNoSuchVersion is a version that is missing, disabled, destroyed or not a key.
-var errNoSuchVersion = errors.New("portal: no such key version")
+// errNoSuchVersion is a version that is not enabled (missing, disabled, destroyed) or not a key.
+var errNoSuchVersion = errors.New("portal: no such enabled key version")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -36,20 +42,38 @@ type key struct {
 	secret  []byte
 }
 
-// Keys reads the portal key's versions from Secret Manager, each cached for at most the TTL.
+// Keys reads the portal key's versions from Secret Manager. Nothing a caller sends unsigned is
+// expensive: a kid is looked up only if it is in the cached list of enabled versions, so a
+// forged token's made-up kid costs no AccessSecretVersion call. A kid missing from the list
+// has the list read again, at most once per RefreshInterval per instance: a version added by
+// another instance (scripts/portal-key rotate) is found within seconds, and forged kids cost at
+// most one list call per interval. The list and each payload are cached for at most the TTL, so
+// a disabled version stops verifying within it. Safe for concurrent use.
 type Keys struct {
 	client     *secretmanager.Client
 	project    string
 	secretID   string
 	secretName string
-	versions   *cache.TTL[string, key]
+	ttl        time.Duration
+	refresh    time.Duration
+	now        func() time.Time
+	payloads   *cache.TTL[string, key]
+
+	mu      sync.Mutex
+	enabled []string  // newest first
+	read    time.Time // when enabled was read; zero: never, or to be read again
+	tried   time.Time // the last list call, whether it succeeded or not
 }
 
 // KeysOptions tune Keys.
 type KeysOptions struct {
-	// CacheTTL bounds how long a version (and which version is the newest) is cached.
+	// CacheTTL bounds how long the list of enabled versions and each version are cached; at most
+	// (and by default) 30 s.
 	CacheTTL time.Duration
-	// Now is the clock of the cache; time.Now when nil.
+	// RefreshInterval bounds the list reads caused by kids the list lacks;
+	// DefaultRefreshInterval when zero.
+	RefreshInterval time.Duration
+	// Now is the clock of the caches; time.Now when nil.
 	Now func() time.Time
 }
 
@@ -58,78 +82,115 @@ func NewKeys(client *secretmanager.Client, googleProject, secretID string, o Key
 	if o.CacheTTL <= 0 || o.CacheTTL > 30*time.Second {
 		o.CacheTTL = 30 * time.Second
 	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = DefaultRefreshInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Keys{
 		client: client, project: googleProject, secretID: secretID,
 		secretName: "projects/" + googleProject + "/secrets/" + secretID,
-		versions:   cache.New[string, key](o.CacheTTL, o.Now),
+		ttl:        o.CacheTTL, refresh: o.RefreshInterval, now: o.Now,
+		payloads: cache.New[string, key](o.CacheTTL, o.Now),
 	}
 }
 
 // latest is the newest enabled version, which signs new links.
 func (k *Keys) latest(ctx context.Context) (key, error) {
-	return k.versions.Get("latest", func() (key, error) {
-		v, err := k.read(ctx, "latest")
-		if status.Code(errors.Unwrap(err)) != codes.FailedPrecondition {
-			return v, err
-		}
-		// `latest` is the newest version whatever its state: an operator disabled it.
-		n, err := k.newestEnabled(ctx)
-		if err != nil {
-			return key{}, err
-		}
-		return k.read(ctx, n)
-	})
-}
-
-// version is one version by number, which checks the links it signed.
-func (k *Keys) version(ctx context.Context, n string) (key, error) {
-	return k.versions.Get(n, func() (key, error) {
-		v, err := k.read(ctx, n)
-		switch status.Code(errors.Unwrap(err)) {
-		case codes.NotFound, codes.FailedPrecondition, codes.InvalidArgument:
-			return key{}, errNoSuchVersion
-		}
-		if err == nil && v.version != n {
-			return key{}, errNoSuchVersion
-		}
-		return v, err
-	})
-}
-
-// read accesses one version and checks what the network and the operator could get wrong.
-func (k *Keys) read(ctx context.Context, version string) (key, error) {
-	resp, err := k.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{
-		Name: k.secretName + "/versions/" + version,
-	})
+	versions, err := k.versions(ctx, "")
 	if err != nil {
-		return key{}, fmt.Errorf("portal: read %s/versions/%s: %w", k.secretName, version, err)
+		return key{}, err
 	}
-	_, n, _ := strings.Cut(resp.GetName(), "/versions/")
-	data := resp.GetPayload().GetData()
-	if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
-		return key{}, fmt.Errorf("portal: version %s of %s arrived corrupted", n, k.secretName)
+	if len(versions) == 0 {
+		return key{}, fmt.Errorf("portal: %s has no enabled version: %w", k.secretName, errNoSuchVersion)
 	}
-	if !versionPattern.MatchString(n) || len(data) != KeySize {
-		return key{}, fmt.Errorf("portal: version %q of %s is not a %d-byte key: %w", n, k.secretName, KeySize, errNoSuchVersion)
-	}
-	return key{version: n, secret: data}, nil
+	return k.payload(ctx, versions[0])
 }
 
-// newestEnabled returns the number of the newest enabled version; lists are newest first.
-func (k *Keys) newestEnabled(ctx context.Context) (string, error) {
+// version is version n, which checks the links it signed: errNoSuchVersion, without reading
+// any payload, unless n is in the list of enabled versions.
+func (k *Keys) version(ctx context.Context, n string) (key, error) {
+	if !versionPattern.MatchString(n) {
+		return key{}, errNoSuchVersion
+	}
+	versions, err := k.versions(ctx, n)
+	if err != nil {
+		return key{}, err
+	}
+	if !slices.Contains(versions, n) {
+		return key{}, errNoSuchVersion
+	}
+	return k.payload(ctx, n)
+}
+
+// versions is the cached list of enabled versions, read again when it is older than the TTL,
+// or when it lacks want and the last list call is more than RefreshInterval old.
+func (k *Keys) versions(ctx context.Context, want string) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock() // one list call at a time: concurrent misses wait for its answer
+	now := k.now()
+	fresh := !k.read.IsZero() && now.Sub(k.read) < k.ttl
+	if fresh && (want == "" || slices.Contains(k.enabled, want) || now.Sub(k.tried) < k.refresh) {
+		return k.enabled, nil
+	}
+	if !fresh && !k.tried.IsZero() && now.Sub(k.tried) < k.refresh && k.read.Before(k.tried) {
+		// The last list call failed moments ago: not again yet, or every request would make one.
+		return nil, fmt.Errorf("portal: list %s: failed less than %s ago", k.secretName, k.refresh)
+	}
+	k.tried = now
+	list, err := k.list(ctx)
+	if err != nil && fresh {
+		return k.enabled, nil // the list looked for want could not be read: want is not enabled
+	}
+	if err != nil {
+		return nil, err
+	}
+	k.enabled, k.read = list, now
+	return list, nil
+}
+
+// list reads the numbers of the enabled versions, newest first (as Secret Manager lists them).
+func (k *Keys) list(ctx context.Context) ([]string, error) {
 	it := k.client.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: k.secretName, Filter: "state:ENABLED"})
+	var out []string
 	for {
 		v, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			return "", fmt.Errorf("portal: %s has no enabled version: %w", k.secretName, errNoSuchVersion)
+			return out, nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("portal: list %s: %w", k.secretName, err)
+			return nil, fmt.Errorf("portal: list %s: %w", k.secretName, err)
 		}
 		if _, n, _ := strings.Cut(v.GetName(), "/versions/"); v.GetState() == secretmanagerpb.SecretVersion_ENABLED && versionPattern.MatchString(n) {
-			return n, nil
+			out = append(out, n)
 		}
 	}
+}
+
+// payload reads version n (cached) and checks what the network and the operator could get wrong.
+func (k *Keys) payload(ctx context.Context, n string) (key, error) {
+	return k.payloads.Get(n, func() (key, error) {
+		resp, err := k.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{
+			Name: k.secretName + "/versions/" + n,
+		})
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.NotFound, codes.FailedPrecondition:
+			// Disabled or destroyed since the list was read.
+			return key{}, fmt.Errorf("portal: %s/versions/%s: %w", k.secretName, n, errNoSuchVersion)
+		default:
+			return key{}, fmt.Errorf("portal: read %s/versions/%s: %w", k.secretName, n, err)
+		}
+		data := resp.GetPayload().GetData()
+		if sum := resp.GetPayload().DataCrc32C; sum != nil && *sum != int64(crc32.Checksum(data, castagnoli)) {
+			return key{}, fmt.Errorf("portal: version %s of %s arrived corrupted", n, k.secretName)
+		}
+		if _, got, _ := strings.Cut(resp.GetName(), "/versions/"); got != n || len(data) != KeySize {
+			return key{}, fmt.Errorf("portal: version %s of %s is not a %d-byte key: %w", n, k.secretName, KeySize, errNoSuchVersion)
+		}
+		return key{version: n, secret: data}, nil
+	})
 }
 
 // Ensure makes the secret usable: it creates it if missing and adds a key when no version is
@@ -154,7 +215,8 @@ func (k *Keys) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("portal: ensure secret %s: %w", k.secretName, err)
 	}
-	if _, err = k.newestEnabled(ctx); errors.Is(err, errNoSuchVersion) {
+	list, err := k.list(ctx)
+	if err == nil && len(list) == 0 {
 		_, err = k.Rotate(ctx)
 	}
 	return err
@@ -174,7 +236,9 @@ func (k *Keys) Rotate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("portal: add a version to %s: %w", k.secretName, err)
 	}
-	k.versions.Forget("latest")
+	k.mu.Lock()
+	k.read = time.Time{} // this instance signs with it at once
+	k.mu.Unlock()
 	_, n, _ := strings.Cut(v.GetName(), "/versions/")
 	return n, nil
 }

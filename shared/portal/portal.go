@@ -9,6 +9,8 @@
 //   - It expires at most MaxTTL after it was issued; an expired, tampered, malformed or foreign
 //     token (signed by a key this deployment does not hold, or by a disabled version) is
 //     ErrInvalid, and the error never carries the token.
+//   - A kid that is not in the cached list of enabled versions is ErrInvalid without a Secret
+//     Manager read (Keys): forging tokens costs the deployment nothing.
 //   - Tokens are signed with the newest enabled key version and checked against the version
 //     they name, so adding a version (scripts/portal-key rotate) keeps earlier links working
 //     until they expire, and disabling a version revokes every link it signed within the cache

@@ -38,8 +38,8 @@ func TestAPI_RequestsWithoutAValidKeyAre401(t *testing.T) {
 		c.as("jh_"+strings.Repeat("A", 43)).do("GET", path, "").fails(t, 401, "UNAUTHENTICATED", "not valid")
 		c.do("GET", path, "").ok(t, nil)
 	}
-	// ?key= works like the header.
-	c.as("").do("GET", "/v1/projects/acme/webhooks?key="+c.key, "").ok(t, nil)
+	// ?key= is refused (TestAPI_KeysInTheQueryStringAreRefused).
+	c.as("").do("GET", "/v1/projects/acme/webhooks?key="+c.key, "").fails(t, 401, "UNAUTHENTICATED", "query")
 	// Nothing about a key reaches the logs.
 	for _, l := range pipelinetest.Logs.Lines() {
 		if strings.Contains(l, c.key) {

@@ -11,8 +11,9 @@
 //     missing resource would be, revealing nothing about that project.
 //   - Request bodies above 1 MiB are refused with 400 before they are parsed.
 //   - API keys, signing secrets and request bodies are never logged; a request's log line holds
-//     its method, path (never the query, which may carry ?key=), status and latency. A portal
-//     link travels in a header or in the console's URL fragment, which browsers never send.
+//     its method, path (never the query), status and latency. A key in the query string (?key=)
+//     is refused: Cloud Run's own request log keeps the whole URL. A portal link travels in a
+//     header or in the console's URL fragment, which browsers never send.
 //   - A portal link reaches only its project and, when it names some, its webhooks (others
 //     answer 404); a read-only link changes nothing (403 before the service is called).
 package restapi
@@ -95,9 +96,17 @@ func noRoute(r *http.Request) error {
 	return management.Errorf(management.NotFound, "%s %s is not a method of this API", r.Method, r.URL.Path)
 }
 
-// authenticate returns the project of the request's API key: x-goog-api-key, or ?key= as Google
-// APIs also accept; or of its portal link, Authorization: Bearer, with the link's scope.
+// authenticate returns the project of the request's API key (x-goog-api-key), or of its portal
+// link (Authorization: Bearer) with the link's scope.
 func (h *Handler) authenticate(r *http.Request) (string, *portal.Scope, error) {
+	if r.URL.Query().Has("key") {
+		// Google APIs accept ?key=, but Cloud Run's request log (httpRequest.requestUrl) keeps the
+		// query, readable by anyone with logging.viewer: refused even beside a valid header, so a
+		// client that sends it learns at once (shared/restapi/README.md, The management API).
+		return "", nil, management.Errorf(management.Unauthenticated,
+			"API keys are not accepted in the query string (?key=): the platform's request log keeps URLs. "+
+				"Send the key in the x-goog-api-key header, and revoke this one: it is in a log now")
+	}
 	if token, ok := bearer(r); ok {
 		s, err := h.checkLink(r.Context(), token)
 		if err != nil {
@@ -113,11 +122,8 @@ func (h *Handler) authenticate(r *http.Request) (string, *portal.Scope, error) {
 func (h *Handler) authenticateKey(r *http.Request) (string, error) {
 	key := r.Header.Get("x-goog-api-key")
 	if key == "" {
-		key = r.URL.Query().Get("key")
-	}
-	if key == "" {
 		return "", management.Errorf(management.Unauthenticated,
-			"this API needs an API key: send it in the x-goog-api-key header (or the key query parameter)")
+			"this API needs an API key: send it in the x-goog-api-key header")
 	}
 	project, err := h.Auth.Project(r.Context(), key)
 	if errors.Is(err, apikeys.ErrInvalid) {

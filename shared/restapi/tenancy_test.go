@@ -73,8 +73,8 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 		if got != strings.ReplaceAll(nobody, "nobody", "alpha") {
 			t.Errorf("%s %s: %q differs from the answer for a project that does not exist (%q)", m.method, m.template, got, nobody)
 		}
-		// The key in ?key= instead of the header changes nothing.
-		beta.as("").do(m.method, path(m, "alpha")+sep(m.query)+"key="+beta.key, m.body).fails(t, 404, "NOT_FOUND")
+		// A key in ?key= is refused before anything is looked up, for every project alike.
+		beta.as("").do(m.method, path(m, "alpha")+sep(m.query)+"key="+beta.key, m.body).fails(t, 401, "UNAUTHENTICATED")
 	}
 	// Paths that spell alpha's resources around beta's project never reach them.
 	for _, p := range []string{

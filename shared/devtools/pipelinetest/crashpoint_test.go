@@ -133,14 +133,6 @@ func newProcess(t *testing.T, s *Stack, point *crashPoint) *process {
 	return proc
 }
 
-// emulatorOwner is the Firestore emulator's credential: the owner, so security rules do not apply.
-type emulatorOwner struct{}
-
-func (emulatorOwner) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer owner"}, nil
-}
-func (emulatorOwner) RequireTransportSecurity() bool { return false }
-
 func (proc *process) logger() *slog.Logger {
 	return logging.NewForProject(Logs.Writer(), slog.LevelDebug, proc.stack.Config.GoogleProject)
 }

@@ -21,6 +21,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/api/option"
 
 	"github.com/jobhooks/jobhooks/functions/deadletter"
 	"github.com/jobhooks/jobhooks/functions/deliver"
@@ -37,16 +38,22 @@ import (
 )
 
 // Main is the TestMain of a package using stacks: the emulators and one local Secret Manager for
-// the whole test binary, stopped at the end. After the tests, every log line any stack wrote is
+// the whole test binary, stopped at the end; Calls counts what the stacks' clients ask of them. After the tests, every log line any stack wrote is
 // checked for the secrets the stacks handed out.
 func Main(m *testing.M) int {
-	sm, err := localsecretmanager.Start(localsecretmanager.Options{})
+	sm, err := localsecretmanager.Start(localsecretmanager.Options{Interceptor: Calls.secretManager})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local secret manager:", err)
 		return 1
 	}
 	defer sm.Close()
 	os.Setenv(instance.SecretManagerHostEnv, sm.Addr())
+	instance.ClientOptions = func(api string) ([]option.ClientOption, error) {
+		if api == instance.APIFirestore {
+			return Calls.firestoreOptions()
+		}
+		return nil, nil
+	}
 	code := emulator.Main(m, emulator.PubSub, emulator.Firestore)
 	if code == 0 {
 		if leaks := Logs.Leaks(); len(leaks) > 0 {
