@@ -139,7 +139,7 @@ func TestScriptsDev_RunsTheWholeStackAndLeavesNothingBehind(t *testing.T) {
 		t.Fatal("scripts/dev did not stop within 60 s of SIGTERM")
 	}
 	for _, pgid := range pids {
-		if syscall.Kill(-pgid, 0) == nil {
+		if emulator.GroupAlive(pgid) {
 			t.Errorf("process group %d survived scripts/dev", pgid)
 		}
 	}

@@ -156,8 +156,8 @@ func (e *Emulator) Kill() {
 	pgid := e.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	<-e.done
-	// The Java child is reparented when the wrapper dies, and reaped a moment later.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && syscall.Kill(-pgid, 0) == nil; {
+	// The Java child is reparented when the wrapper dies; it is gone once it is dead, reaped or not.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && GroupAlive(pgid); {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -177,7 +177,7 @@ func (e *Emulator) StopWithin(grace time.Duration) {
 	}
 	// The Java child may outlive the wrapper: give it the grace, then make sure the group is gone.
 	for deadline := time.Now().Add(grace); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if syscall.Kill(-pgid, 0) != nil {
+		if !GroupAlive(pgid) {
 			return
 		}
 	}
