@@ -60,11 +60,18 @@ func (r *run) publish(ctx context.Context, ps *pubsub.Client) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
-		for hopeful-int(r.received.Load()) >= r.opts.MaxBacklog {
+		// Pairs a webhook edit leaves out (deleted, disabled, moved) are hopeful yet never
+		// received, so the hold gives up once nothing has arrived for a grace period: else a
+		// storm with edits could wait for them for ever (seen at 2,000 events).
+		seen, quiet := r.received.Load(), time.Now()
+		for hopeful-int(r.received.Load()) >= r.opts.MaxBacklog && time.Since(quiet) < r.grace() {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
+			}
+			if n := r.received.Load(); n != seen {
+				seen, quiet = n, time.Now()
 			}
 		}
 		for _, to := range r.plan.targets[i] {
