@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/store"
 )
 
 // hostile is what a receiver or a webhook's owner might write to attack the console's readers.
@@ -314,10 +315,82 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("DeadLetters_NewestFirstAsText_AndNotForALinkLimitedToWebhooks", func(t *testing.T) {
+		// A delivery whose window closed (recorded as DeadLetter records one: the shared stack's
+		// clock must not jump a day), then real poison events through Dispatch and DeadLetter: one
+		// with a hostile id (the reason quotes it), one with hostile data and no timestamp, and
+		// beta's, which acme never sees.
+		var ds struct{ Deliveries []struct{ Name string } }
+		api(t, base, key, "GET", "/v1/projects/acme/webhooks/billing/deliveries", "", &ds)
+		did := ds.Deliveries[0].Name[strings.LastIndex(ds.Deliveries[0].Name, "/")+1:]
+		if err := s.Store.RecordDeadLetter(context.Background(), store.DeadLetter{ID: "dl-exhausted", Kind: "delivery",
+			Reason: "window_exhausted", Project: "acme", EventID: "job-1", DeliveryID: did, Webhook: "billing",
+			Time: s.Clock.Now().Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		s.Publish(t, `{"id":`+quote(hostile)+`,"project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{}}`, nil)
+		waitDeadLetters(t, base, key, 2)
+		s.Publish(t, `{"id":"poison-1","project":"acme","type":"batch.succeeded","data":{"note":"`+strings.ReplaceAll(hostile, `"`, `\"`)+`"}}`, nil)
+		s.Publish(t, `{"id":"poison-beta","project":"beta","type":"batch.succeeded","data":{}}`, nil)
+		waitDeadLetters(t, base, key, 3)
+
+		tb := b.tab(t)
+		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", `{"read_only":true}`)), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		tb.run("dead letters", chromedp.Click(chromedp.CSS("#nav-dead-letters")), chromedp.WaitVisible(chromedp.CSS("#dead-letters")))
+		if n := tb.count("#dead-letters tr[data-dead-letter]"); n != 3 {
+			t.Errorf("the page lists %d dead letters, want acme's 3", n)
+		}
+		first := tb.text("#dead-letters tbody tr:nth-child(1)")
+		for _, want := range []string{"poison job event", "timestamp is missing", "poison-1"} {
+			if !strings.Contains(first, want) {
+				t.Errorf("the newest row %q lacks %q", first, want)
+			}
+		}
+		if second := tb.text("#dead-letters tbody tr:nth-child(2)"); !strings.Contains(second, `id "<script>`) || !strings.Contains(second, "no readable id") {
+			t.Errorf("the second row %q: want the reason quoting the hostile id as text", second)
+		}
+		last := tb.text("#dead-letters tbody tr:nth-child(3)")
+		for _, want := range []string{"delivery", "window_exhausted", "job-1", "billing / " + did} {
+			if !strings.Contains(last, want) {
+				t.Errorf("the oldest row %q lacks %q", last, want)
+			}
+		}
+		tb.run("open the message", chromedp.Click(chromedp.CSS("#dead-letters tbody tr:nth-child(1) summary")))
+		if msg := tb.text("#dead-letters tbody tr:nth-child(1) pre"); !strings.Contains(msg, `<script>alert(\"xss\")</script><img src=`) {
+			t.Errorf("the poison event's message reads %q, want the hostile markup as literal text", msg)
+		}
+		if strings.Contains(tb.body(), "poison-beta") {
+			t.Error("acme's page shows beta's poison event")
+		}
+		if n := tb.count("main img, main script"); n != 0 {
+			t.Errorf("%d img or script elements were created from dead letters", n)
+		}
+		if got := tb.requested("xss-probe"); len(got) != 0 {
+			t.Errorf("the hostile img was requested: %q", got)
+		}
+		tb.shot("dead-letters")
+		tb.run("kind filter", chromedp.SetValue(chromedp.CSS("#kind-filter"), "delivery"),
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#kind-filter").dispatchEvent(new Event("change"))`))
+				return err
+			}))
+		tb.waitText("#dead-letters", "window_exhausted", 10*time.Second)
+		if n := tb.count("#dead-letters tr[data-dead-letter]"); n != 1 {
+			t.Errorf("the delivery filter lists %d, want 1", n)
+		}
+		tb.run("to the delivery", chromedp.Click(chromedp.CSS("#dead-letters tbody a")), chromedp.WaitVisible(chromedp.CSS("#attempts")))
+
+		limited := b.tab(t)
+		limited.run("open a limited link", chromedp.Navigate(link(t, base, key, "acme", `{"webhooks":["billing"]}`)), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		if n := limited.count("#nav-dead-letters:not([hidden])"); n != 0 {
+			t.Error("a link limited to one webhook offers Dead letters")
+		}
+	})
+
 	t.Run("PhoneWidth_EveryPageFitsWithoutSideways", func(t *testing.T) {
 		tb := b.tab(t)
 		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", "")), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
-		for _, page := range []string{"#/", "#/webhooks/billing", "#/verify", "#/new"} {
+		for _, page := range []string{"#/", "#/webhooks/billing", "#/verify", "#/new", "#/dead-letters"} {
 			tb.run("phone "+page, chromedp.EmulateViewport(phone[0], phone[1]), tb.hash(page),
 				chromedp.WaitVisible(chromedp.CSS("main h1")), chromedp.Sleep(500*time.Millisecond))
 			overflow := eval[bool](tb, `document.documentElement.scrollWidth > window.innerWidth + 1`)
@@ -325,6 +398,18 @@ func TestConsole(t *testing.T) {
 				t.Errorf("%s scrolls sideways at %d px", page, phone[0])
 			}
 		}
+	})
+}
+
+// waitDeadLetters waits until acme lists n dead letters.
+func waitDeadLetters(t *testing.T, base, key string, n int) {
+	t.Helper()
+	pipelinetest.Eventually(t, 60*time.Second, "acme's dead letters", func() bool {
+		var out struct {
+			DeadLetters []json.RawMessage `json:"dead_letters"`
+		}
+		api(t, base, key, "GET", "/v1/projects/acme/deadLetters", "", &out)
+		return len(out.DeadLetters) >= n
 	})
 }
 

@@ -24,6 +24,7 @@ async function route() {
   const live = () => gen === generation;
   try {
     if (parts[0] === "verify") return await verifyPage();
+    if (parts[0] === "dead-letters") return await deadLettersPage(live);
     if (parts[0] === "new") return await editPage(null, live);
     if (parts[0] === "webhooks" && parts[1] && parts[2] === "edit") return await editPage(parts[1], live);
     if (parts[0] === "webhooks" && parts[1] && parts[2] === "deliveries" && parts[3]) return await deliveryPage(parts[1], parts[3], live);
@@ -37,9 +38,10 @@ async function route() {
 function updateHeader(s) {
   document.getElementById("nav").hidden = !s;
   document.getElementById("who").hidden = !s;
-  const page = location.hash.startsWith("#/verify") ? "verify" : "webhooks";
+  const page = location.hash.startsWith("#/verify") ? "verify" : location.hash.startsWith("#/dead-letters") ? "dead-letters" : "webhooks";
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("current", a.dataset.nav === page);
   if (!s) return;
+  document.getElementById("nav-dead-letters").hidden = !deadLettersAllowed();
   document.getElementById("who-project").textContent = s.project;
   const badge = document.getElementById("who-badge");
   badge.textContent = s.token ? (s.readOnly ? "read-only link" : "portal link") + " · expires " + ago(new Date(s.expire).toISOString()) : "API key";
