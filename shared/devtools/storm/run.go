@@ -54,6 +54,7 @@ func (r *run) publish(ctx context.Context, ps *pubsub.Client) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.plan.events))
 	hopeful := 0 // pairs published that can be received
+	seen, quiet := r.received.Load(), time.Now()
 	for i, ev := range r.plan.events {
 		select {
 		case <-ctx.Done():
@@ -61,9 +62,8 @@ func (r *run) publish(ctx context.Context, ps *pubsub.Client) error {
 		case <-tick.C:
 		}
 		// Pairs a webhook edit leaves out (deleted, disabled, moved) are hopeful yet never
-		// received, so the hold gives up once nothing has arrived for a grace period: else a
+		// received, so the hold gives up while nothing has arrived for a grace period: else a
 		// storm with edits could wait for them for ever (seen at 2,000 events).
-		seen, quiet := r.received.Load(), time.Now()
 		for hopeful-int(r.received.Load()) >= r.opts.MaxBacklog && time.Since(quiet) < r.grace() {
 			select {
 			case <-ctx.Done():
