@@ -119,7 +119,12 @@ func (a *Authenticator) Project(ctx context.Context, key string) (string, error)
 	if !wellFormed(key) {
 		return "", ErrInvalid
 	}
-	hash := Hash(key)
+	return a.ProjectOfHash(ctx, Hash(key))
+}
+
+// ProjectOfHash is Project for the key whose Hash is hash, cached alike: a portal link names
+// the key that issued it this way, and dies with it.
+func (a *Authenticator) ProjectOfHash(ctx context.Context, hash string) (string, error) {
 	if _, ok := a.unknown.Peek(hash); ok {
 		return "", ErrInvalid
 	}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/cache"
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/secrets"
 	"github.com/jobhooks/jobhooks/shared/sender"
@@ -47,6 +48,8 @@ type Deps struct {
 type Service struct {
 	Deps
 	maxWebhooks, maxReplay int
+	// linkGenerations caches each project's portal-link generation (portallinks.go).
+	linkGenerations *cache.TTL[string, int64]
 }
 
 // New builds the service.
@@ -62,7 +65,11 @@ func New(cfg config.Config, d Deps) *Service {
 	if replay <= 0 {
 		replay = config.Defaults().MaxReplay
 	}
-	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay}
+	ttl := cfg.CacheTTL
+	if ttl <= 0 || ttl > config.Defaults().CacheTTL {
+		ttl = config.Defaults().CacheTTL
+	}
+	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now)}
 }
 
 // now is the clock at Firestore's precision (microseconds), so that a time returned by a write

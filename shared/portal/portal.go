@@ -6,6 +6,10 @@
 // that version's number. Its promises:
 //   - A token names exactly one project, optionally a list of webhooks, and whether it is read
 //     only; nothing else in a request can widen that scope.
+//   - It names the API key that issued it (the key's SHA-256, claim kh) and the project's
+//     portal-link generation when it was issued (claim gen), so that the caller can refuse it
+//     once that key is revoked or the project's links are (shared/restapi/portal.go). A token
+//     without kh is not valid: it could not die with its key.
 //   - It expires at most MaxTTL after it was issued; an expired, tampered, malformed or foreign
 //     token (signed by a key this deployment does not hold, or by a disabled version) is
 //     ErrInvalid, and the error never carries the token.
@@ -24,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -59,7 +64,17 @@ type Scope struct {
 	ReadOnly bool
 	// Expire is when the link stops working.
 	Expire time.Time
+	// KeyHash is the SHA-256 (apikeys.Hash) of the API key that issued the link: the link dies
+	// with that key. The hash of a 256-bit random key reveals nothing of it, and it is not a
+	// credential: only the key itself authenticates.
+	KeyHash string
+	// Generation is the project's portal-link generation when the link was issued: revoking the
+	// project's links raises it, and ends every link of an earlier one.
+	Generation int64
 }
+
+// keyHashPattern is apikeys.Hash's form.
+var keyHashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Allows reports whether the scope reaches webhook id of its project.
 func (s Scope) Allows(id string) bool {
@@ -71,6 +86,8 @@ type claims struct {
 	jwt.Claims
 	Webhooks []string `json:"webhooks,omitempty"`
 	ReadOnly bool     `json:"read_only,omitempty"`
+	KeyHash  string   `json:"kh"`
+	Gen      int64    `json:"gen,omitempty"`
 }
 
 // Issuer signs and checks links. One per instance.
@@ -98,6 +115,9 @@ func (i *Issuer) Issue(ctx context.Context, s Scope, ttl time.Duration) (string,
 	if len(s.Webhooks) > MaxWebhooks {
 		return "", time.Time{}, fmt.Errorf("portal: %d webhooks, at most %d", len(s.Webhooks), MaxWebhooks)
 	}
+	if !keyHashPattern.MatchString(s.KeyHash) || s.Generation < 0 {
+		return "", time.Time{}, errors.New("portal: a link needs the hash of the API key that issues it")
+	}
 	k, err := i.keys.latest(ctx)
 	if err != nil {
 		return "", time.Time{}, err
@@ -116,7 +136,7 @@ func (i *Issuer) Issue(ctx context.Context, s Scope, ttl time.Duration) (string,
 			Issuer: issuer, Audience: jwt.Audience{audience}, Subject: s.Project, ID: hex.EncodeToString(id),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(expire),
 		},
-		Webhooks: s.Webhooks, ReadOnly: s.ReadOnly,
+		Webhooks: s.Webhooks, ReadOnly: s.ReadOnly, KeyHash: s.KeyHash, Gen: s.Generation,
 	}
 	tok, err := jwt.Signed(signer).Claims(c).Serialize()
 	if err != nil {
@@ -149,7 +169,9 @@ func (i *Issuer) Check(ctx context.Context, token string) (Scope, error) {
 		return Scope{}, ErrInvalid
 	}
 	if c.Expiry == nil || c.IssuedAt == nil || c.Expiry.Time().Sub(c.IssuedAt.Time()) > MaxTTL ||
-		!event.ValidProject(c.Subject) || len(c.Webhooks) > MaxWebhooks {
+		!event.ValidProject(c.Subject) || len(c.Webhooks) > MaxWebhooks ||
+		!keyHashPattern.MatchString(c.KeyHash) || c.Gen < 0 {
+		// A link made before links named their issuing key cannot die with it: not valid.
 		return Scope{}, ErrInvalid
 	}
 	for _, w := range c.Webhooks {
@@ -157,7 +179,10 @@ func (i *Issuer) Check(ctx context.Context, token string) (Scope, error) {
 			return Scope{}, ErrInvalid
 		}
 	}
-	return Scope{Project: c.Subject, Webhooks: c.Webhooks, ReadOnly: c.ReadOnly, Expire: c.Expiry.Time()}, nil
+	return Scope{
+		Project: c.Subject, Webhooks: c.Webhooks, ReadOnly: c.ReadOnly, Expire: c.Expiry.Time(),
+		KeyHash: c.KeyHash, Generation: c.Gen,
+	}, nil
 }
 
 // Keys returns the keys the issuer signs with, for Ensure and Rotate.

@@ -15,7 +15,9 @@
 //     is refused: Cloud Run's own request log keeps the whole URL. A portal link travels in a
 //     header or in the console's URL fragment, which browsers never send.
 //   - A portal link reaches only its project and, when it names some, its webhooks (others
-//     answer 404); a read-only link changes nothing (403 before the service is called).
+//     answer 404); a read-only link changes nothing (403 before the service is called). It
+//     stops working when the API key that created it is revoked, or the project's links are
+//     (:revokePortalLinks), within the cache TTL.
 package restapi
 
 import (

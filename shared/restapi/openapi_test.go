@@ -256,6 +256,7 @@ func TestOpenAPI_EveryRouteAnswersAsDocumented(t *testing.T) {
 	call("GET", "/v1/projects/{project}/deadLetters", v, "?kind=job_event&page_size=10", "")
 	call("POST", "/v1/projects/{project}:createPortalLink", v, "", `{"webhooks":["walk"],"read_only":true,"ttl":"600s"}`)
 	call("POST", "/v1/webhooks:createPortalLink", nil, "", "")
+	call("POST", "/v1/projects/{project}:revokePortalLinks", v, "", "{}")
 	doc.check(restapi.Route{Method: "POST", Path: A}, "an existing id",
 		c.do("POST", fill(A, v)+"?webhook_id=walk", `{"url":"https://a.example.com/","subscribed_events":["batch.succeeded"]}`))
 	call("DELETE", W, v, "", "")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/apikeys"
 	"github.com/jobhooks/jobhooks/shared/management"
 	"github.com/jobhooks/jobhooks/shared/portal"
 	"github.com/jobhooks/jobhooks/shared/webhook"
@@ -57,7 +58,30 @@ func (h *Handler) checkLink(ctx context.Context, token string) (portal.Scope, er
 		h.Log.ErrorContext(ctx, "portal key unavailable", "error", err.Error())
 		return s, management.Errorf(management.Unavailable, "the portal key could not be read; try again")
 	}
-	return s, nil
+	return s, h.linkAlive(ctx, s)
+}
+
+// linkAlive refuses a valid link whose issuing API key was revoked, or that the project's
+// links were revoked after (management.Service.RevokePortalLinks); both are cached per
+// instance for at most the cache TTL, as API keys are.
+func (h *Handler) linkAlive(ctx context.Context, s portal.Scope) error {
+	project, err := h.Auth.ProjectOfHash(ctx, s.KeyHash)
+	if errors.Is(err, apikeys.ErrInvalid) || (err == nil && project != s.Project) {
+		return management.Errorf(management.Unauthenticated,
+			"portal link not valid: the API key that created it was revoked; ask for a new link")
+	}
+	if err != nil {
+		return err
+	}
+	revoked, err := h.Service.PortalLinkRevoked(ctx, s.Project, s.Generation)
+	if err != nil {
+		return err
+	}
+	if revoked {
+		return management.Errorf(management.Unauthenticated,
+			"portal link not valid: the project's portal links were revoked; ask for a new link")
+	}
+	return nil
 }
 
 // linkAllows applies a portal link's scope to method m before it runs: a read-only link changes
@@ -70,6 +94,8 @@ func linkAllows(ctx context.Context, r *http.Request, m method) error {
 		return nil
 	case strings.HasSuffix(m.Path, ":createPortalLink"):
 		return management.Errorf(management.PermissionDenied, "a portal link cannot create portal links; use an API key")
+	case strings.HasSuffix(m.Path, ":revokePortalLinks"):
+		return management.Errorf(management.PermissionDenied, "a portal link cannot revoke portal links; use an API key")
 	case s.ReadOnly && r.Method != http.MethodGet:
 		return management.Errorf(management.PermissionDenied, "this portal link is read-only: it can look, not change")
 	case len(s.Webhooks) == 0:
@@ -141,11 +167,31 @@ func (h *Handler) createPortalLink(ctx context.Context, r *http.Request, project
 			return nil, err
 		}
 	}
-	token, expire, err := h.Portal.Issue(ctx, portal.Scope{Project: project, Webhooks: in.Webhooks, ReadOnly: in.ReadOnly}, ttl)
+	gen, err := h.Service.PortalLinkGeneration(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	// The caller authenticated with this header: a link cannot reach this method (linkAllows).
+	token, expire, err := h.Portal.Issue(ctx, portal.Scope{
+		Project: project, Webhooks: in.Webhooks, ReadOnly: in.ReadOnly,
+		KeyHash: apikeys.Hash(r.Header.Get("x-goog-api-key")), Generation: gen,
+	}, ttl)
 	if err != nil {
 		return nil, err
 	}
 	return portalLinkResponse{URL: consoleURL(r) + "#token=" + token, ExpireTime: ts(expire)}, nil
+}
+
+// revokePortalLinks serves :revokePortalLinks: every portal link of the project issued until
+// now stops working (at once on this instance, within the cache TTL on the others).
+func (h *Handler) revokePortalLinks(ctx context.Context, r *http.Request, project string) (any, error) {
+	if _, err := readObject(r, &struct{}{}, true); err != nil {
+		return nil, err
+	}
+	if err := h.Service.RevokePortalLinks(ctx, project); err != nil {
+		return nil, err
+	}
+	return struct{}{}, nil
 }
 
 // decodePortalLink reads a :createPortalLink request and the life of the link it asks for.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobhooks/jobhooks/shared/apikeys"
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/portal"
 )
@@ -96,7 +97,7 @@ func TestPortalLink_ReachesItsProjectOnlyAndExpires(t *testing.T) {
 	if err := other.Keys().Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	foreign, _, err := other.Issue(context.Background(), portal.Scope{Project: "acme"}, time.Hour)
+	foreign, _, err := other.Issue(context.Background(), portal.Scope{Project: "acme", KeyHash: apikeys.Hash(c.key)}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

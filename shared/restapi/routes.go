@@ -54,6 +54,7 @@ var methods = append([]method{
 	{Route{http.MethodPost, resourceWebhookPath + "/deliveries/{delivery}:retry"}, (*Handler).retryDelivery},
 	{Route{http.MethodGet, "/v1/projects/{project}/deadLetters"}, (*Handler).listDeadLetters},
 	{Route{http.MethodPost, "/v1/projects/{project}:createPortalLink"}, (*Handler).createPortalLink},
+	{Route{http.MethodPost, "/v1/projects/{project}:revokePortalLinks"}, (*Handler).revokePortalLinks},
 }, append(append(geminiMethods("/v1beta"), geminiMethods("/v1")...),
 	method{Route{http.MethodPost, "/v1/webhooks:createPortalLink"}, (*Handler).createPortalLink})...)
 

@@ -85,7 +85,7 @@ func TestPortalLink_ForgedKidsCostNoSecretManagerRead(t *testing.T) {
 	if _, err := other.Keys().Rotate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	newer, _, err := other.Issue(context.Background(), portal.Scope{Project: "acme"}, time.Hour)
+	newer, _, err := other.Issue(context.Background(), portal.Scope{Project: "acme", KeyHash: apikeys.Hash(c.key)}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,4 +123,44 @@ func TestAPI_UnknownKeysCostOneStoreReadPerWindow(t *testing.T) {
 	unknown.do("GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED")
 	s.Clock.Advance(apikeys.MissTTL)
 	unknown.do("GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+}
+
+// A portal link names the API key that issued it and dies with it: once the key is revoked,
+// every link it made answers 401 within the key cache's TTL, while links of the project's other
+// keys keep working. :revokePortalLinks ends every link of one project made until then (at once
+// on the instance that answered it, within the cache TTL on the others), and no other project's;
+// links made afterwards work. A link cannot revoke links (shared/restapi/README.md, Portal links).
+func TestPortalLink_DiesWithItsKeyAndWithTheProjectsRevocation(t *testing.T) {
+	t.Parallel()
+	s, c := env(t, pipelinetest.Options{})
+	second := c.as(s.APIKey(t, "acme"))
+	beta := c.as(s.APIKey(t, "beta"))
+	kept, _ := c.link("/v1/projects/acme:createPortalLink", "")
+	doomed, _ := second.link("/v1/projects/acme:createPortalLink", "")
+	second.withLink(doomed, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+
+	if err := apikeys.Revoke(context.Background(), s.Store, second.key); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(apikeys.MaxTTL)
+	c.withLink(doomed, "GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "revoked")
+	c.withLink(kept, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+
+	// Per-project revocation. Another instance has the project's links checked, and cached.
+	other := c
+	other.base = s.API(t)
+	other.withLink(kept, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+	betaLink, _ := beta.link("/v1/projects/beta:createPortalLink", "")
+	c.withLink(kept, "POST", "/v1/projects/acme:revokePortalLinks", "").fails(t, 403, "PERMISSION_DENIED", "API key")
+	c.do("POST", "/v1/projects/acme:revokePortalLinks", "").ok(t, nil)
+	c.withLink(kept, "GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "revoked")
+	s.Clock.Advance(apikeys.MaxTTL)
+	other.withLink(kept, "GET", "/v1/projects/acme/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "revoked")
+	beta.withLink(betaLink, "GET", "/v1/projects/beta/webhooks", "").ok(t, nil)
+	fresh, _ := c.link("/v1/projects/acme:createPortalLink", "")
+	c.withLink(fresh, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+	other.withLink(fresh, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
+	// Another project's key cannot revoke acme's links: the same 404 as any other of acme's methods.
+	beta.do("POST", "/v1/projects/acme:revokePortalLinks", "").fails(t, 404, "NOT_FOUND")
+	c.withLink(fresh, "GET", "/v1/projects/acme/webhooks", "").ok(t, nil)
 }

@@ -63,6 +63,7 @@ func TestTenancy_AKeyOfAnotherProjectCanNeitherSeeNorTouchAnything(t *testing.T)
 		{"GET", "/v1/projects/{project}/deadLetters", "", ""},
 		{"GET", "/v1/projects/{project}/deadLetters", "?kind=job_event&page_size=1000", ""},
 		{"POST", "/v1/projects/{project}:createPortalLink", "", `{"read_only":true}`},
+		{"POST", "/v1/projects/{project}:revokePortalLinks", "", ""},
 	}
 	path := func(c tenancyCase, project string) string {
 		return strings.NewReplacer("{project}", project, "{webhook}", "w", "{delivery}", deliveryID).Replace(c.template) + c.query

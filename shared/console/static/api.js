@@ -14,14 +14,30 @@ const session = {
 };
 
 // takeLinkFromFragment moves a portal link's token out of the address bar into session storage.
-function takeLinkFromFragment() {
+// A link never replaces a session unasked (login CSRF: anyone can send a link to their own
+// project, and its user would then work there, e.g. paste a receiver's URL into it): when the
+// tab is signed in with another credential, the page's own dialog asks first, naming both
+// projects; until its user switches, the tab keeps its session, and the token is in memory only.
+async function takeLinkFromFragment() {
   const m = /^#token=([A-Za-z0-9_.-]+)$/.exec(location.hash);
   if (!m) return;
   const claims = decodeClaims(m[1]);
   history.replaceState(null, "", location.pathname + "#/");
   if (!claims) { flash = "That portal link is malformed. Ask for a new one."; return; }
-  session.set({ token: m[1], project: claims.sub, readOnly: !!claims.read_only,
-    webhooks: claims.webhooks || [], expire: claims.exp * 1000 });
+  const next = { token: m[1], project: String(claims.sub), readOnly: !!claims.read_only,
+    webhooks: claims.webhooks || [], expire: claims.exp * 1000 };
+  const current = session.get();
+  const live = current && !(current.expire && Date.now() > current.expire);
+  if (live && current.token !== next.token) {
+    const how = current.token ? "a portal link" : "an API key";
+    const switched = await confirmModal("Switch to project " + next.project + "?",
+      "This tab is signed in to project " + current.project + " with " + how + ". The link you opened " +
+      "signs in to project " + next.project + " instead. Switch only if you asked for this link: " +
+      "a link someone else sent you would have you work in their project.",
+      "Switch to " + next.project);
+    if (!switched) return;
+  }
+  session.set(next);
 }
 
 // decodeClaims reads a token's claims for display only; the API checks the signature.

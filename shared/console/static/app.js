@@ -10,8 +10,9 @@ function go(hash) {
 let generation = 0; // a page rendered by an older navigation must not draw over a newer one
 
 async function route() {
-  takeLinkFromFragment();
   const gen = ++generation;
+  await takeLinkFromFragment(); // may ask before a link replaces the session
+  if (gen !== generation) return;
   const s = session.get();
   updateHeader(s);
   if (!s) return signIn();
