@@ -47,6 +47,7 @@ type Deps struct {
 type Service struct {
 	Deps
 	maxWebhooks, maxReplay int
+	limits                 limits
 }
 
 // New builds the service.
@@ -62,7 +63,7 @@ func New(cfg config.Config, d Deps) *Service {
 	if replay <= 0 {
 		replay = config.Defaults().MaxReplay
 	}
-	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay}
+	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, limits: limitsOf(cfg)}
 }
 
 // now is the clock at Firestore's precision (microseconds), so that a time returned by a write
