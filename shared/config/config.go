@@ -86,6 +86,13 @@ type Config struct {
 	// MaxReplay caps how many deliveries one replay call re-sends: the API function reads and
 	// publishes them all within the request, so a wider range is refused with a clear error.
 	MaxReplay int
+	// PingsPerMinute, RetriesPerMinute and ReplaysPerHour cap the management calls that send, per
+	// project across every instance (shared/restapi/README.md, Limits and rules): past them a call
+	// answers 429 RESOURCE_EXHAUSTED with Retry-After, so the API cannot be made an amplifier.
+	PingsPerMinute, RetriesPerMinute, ReplaysPerHour int
+	// MaxPendingResends: a retry or replay is refused while this many of the webhook's
+	// deliveries are still pending.
+	MaxPendingResends int
 	// PublicBaseURL is the deployment's public base URL (the JWT issuer).
 	PublicBaseURL string
 	// SigningMode is how dynamic webhooks are signed: SigningModeV1a or SigningModeJWT.
@@ -145,6 +152,10 @@ func Defaults() Config {
 
 		MaxWebhooksPerProject: 100,
 		MaxReplay:             1000,
+		PingsPerMinute:        10,
+		RetriesPerMinute:      60,
+		ReplaysPerHour:        5,
+		MaxPendingResends:     1000,
 	}
 }
 
@@ -185,6 +196,10 @@ func load(r *reader) (Config, error) {
 	c.PublicBaseURL = r.str(EnvPublicBaseURL, c.PublicBaseURL)
 	c.MaxWebhooksPerProject = r.integer(EnvMaxWebhooksPerProject, c.MaxWebhooksPerProject)
 	c.MaxReplay = r.integer(EnvMaxReplay, c.MaxReplay)
+	c.PingsPerMinute = r.integer(EnvPingsPerMinute, c.PingsPerMinute)
+	c.RetriesPerMinute = r.integer(EnvRetriesPerMinute, c.RetriesPerMinute)
+	c.ReplaysPerHour = r.integer(EnvReplaysPerHour, c.ReplaysPerHour)
+	c.MaxPendingResends = r.integer(EnvMaxPendingResends, c.MaxPendingResends)
 	c.SigningMode = r.oneOf(EnvSigningMode, c.SigningMode, SigningModeV1a, SigningModeJWT)
 	c.JWTAlgorithm = r.oneOf(EnvJWTAlgorithm, c.JWTAlgorithm, "RS256", "EdDSA")
 	c.TraceExporter = r.oneOf(EnvTraceExporter, c.TraceExporter, "cloudtrace", "file", "none")
@@ -214,8 +229,14 @@ func load(r *reader) (Config, error) {
 	if c.FirstAttemptConcurrency < 1 {
 		r.errs = append(r.errs, EnvFirstAttemptConcurrency+" must be at least 1")
 	}
-	if c.MaxReplay < 1 {
-		r.errs = append(r.errs, EnvMaxReplay+" must be at least 1")
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{EnvMaxReplay, c.MaxReplay}, {EnvPingsPerMinute, c.PingsPerMinute}, {EnvRetriesPerMinute, c.RetriesPerMinute},
+		{EnvReplaysPerHour, c.ReplaysPerHour}, {EnvMaxPendingResends, c.MaxPendingResends}} {
+		if p.n < 1 {
+			r.errs = append(r.errs, p.name+" must be at least 1")
+		}
 	}
 	if len(r.errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))

@@ -41,6 +41,10 @@ const (
 	EnvPublicBaseURL           = "JOBHOOKS_PUBLIC_BASE_URL"
 	EnvMaxWebhooksPerProject   = "JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT"
 	EnvMaxReplay               = "JOBHOOKS_MAX_REPLAY"
+	EnvPingsPerMinute          = "JOBHOOKS_PINGS_PER_MINUTE"
+	EnvRetriesPerMinute        = "JOBHOOKS_RETRIES_PER_MINUTE"
+	EnvReplaysPerHour          = "JOBHOOKS_REPLAYS_PER_HOUR"
+	EnvMaxPendingResends       = "JOBHOOKS_MAX_PENDING_RESENDS"
 	EnvSigningMode             = "JOBHOOKS_SIGNING_MODE"
 	EnvJWTAlgorithm            = "JOBHOOKS_JWT_ALGORITHM"
 

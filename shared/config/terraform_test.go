@@ -29,6 +29,10 @@ var defaultInProduction = map[string]string{
 	EnvFirstAttemptConcurrency: "32 first attempts of one event at once",
 	EnvMaxWebhooksPerProject:   "100 webhooks per project",
 	EnvMaxReplay:               "1,000 deliveries per replay",
+	EnvPingsPerMinute:          "10 pings per minute per project",
+	EnvRetriesPerMinute:        "60 retries per minute per project",
+	EnvReplaysPerHour:          "5 replays per hour per project",
+	EnvMaxPendingResends:       "1,000 pending deliveries of a webhook stop its retries and replays",
 	EnvClaimLease:              "2 minutes; only the fault storm shortens it (shared/devtools/storm)",
 	EnvTraceDir:                "used only by the file exporter of the local stack; production exports to Cloud Trace",
 }

@@ -42,6 +42,23 @@ func RenderBody(eventType, timestamp string, data, userMetadata json.RawMessage)
 	return append(b, '}')
 }
 
+// TargetBody is body, a rendered body, with "target_uri" naming the URI it is delivered to, as
+// its last member: the body of a per-request (dynamic) target. The deployment's key signs every
+// per-request delivery, so the signed content must name its receiver, or one receiver could
+// replay what it got to another (shared/verify/README.md, Per-request deliveries name their
+// receiver). It is rendered once per target and sent byte for byte on every attempt.
+func TargetBody(body []byte, uri string) []byte {
+	if len(body) == 0 || body[len(body)-1] != '}' {
+		return body
+	}
+	u, _ := json.Marshal(uri)
+	b := make([]byte, 0, len(body)+len(`,"target_uri":`)+len(u))
+	b = append(b, body[:len(body)-1]...)
+	b = append(b, `,"target_uri":`...)
+	b = append(b, u...)
+	return append(b, '}')
+}
+
 // crockford is the ULID alphabet, lower-cased: no i, l, o, u to misread.
 var crockford = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 

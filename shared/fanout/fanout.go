@@ -253,6 +253,7 @@ func (s *Service) planned(ctx context.Context, ev event.JobEvent, claim store.Ev
 			t.Webhook = id
 		} else {
 			t.URL = strings.TrimPrefix(key, keyURI)
+			t.Body = event.TargetBody(base.Body, t.URL)
 		}
 		out[i] = delivery.First{Task: t}
 	}
@@ -289,7 +290,7 @@ func (s *Service) targets(ctx context.Context, ev event.JobEvent, targetWebhook 
 	if ev.WebhookConfig != nil {
 		for _, uri := range ev.WebhookConfig.URIs {
 			t := base
-			t.URL = uri
+			t.URL, t.Body = uri, event.TargetBody(base.Body, uri)
 			t.DeliveryID = event.DeliveryID(ev.Project, ev.ID, keyURI+uri)
 			out = append(out, delivery.First{Task: t})
 		}

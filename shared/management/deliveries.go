@@ -86,6 +86,12 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 	if err := sendable(w); err != nil {
 		return err
 	}
+	if err := s.notBusy(ctx, project, webhookID); err != nil {
+		return err
+	}
+	if err := s.take(ctx, project, "retry", s.limits.retries, time.Minute); err != nil {
+		return err
+	}
 	t, err := s.resendTask(ctx, d)
 	if err != nil {
 		return err
@@ -155,6 +161,9 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 	if err := sendable(w); err != nil {
 		return 0, err
 	}
+	if err := s.notBusy(ctx, project, webhookID); err != nil {
+		return 0, err
+	}
 	ds, err := s.Store.FinishedDeliveriesBetween(ctx, project, webhookID, start, end, s.maxReplay+1)
 	if err != nil {
 		return 0, err
@@ -163,6 +172,9 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		next := ds[s.maxReplay].CreateTime.UTC().Format(time.RFC3339Nano)
 		return 0, invalid("end_time", "the range holds more than %d failed deliveries, the most one replay re-sends: replay up to end_time %s first, then from start_time %s",
 			s.maxReplay, next, next)
+	}
+	if err := s.take(ctx, project, "replay", s.limits.replays, time.Hour); err != nil {
+		return 0, err
 	}
 	var (
 		msgs    []topics.Message

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jobhooks/jobhooks/shared/secrets"
 )
@@ -58,6 +59,9 @@ type Error struct {
 	Code    Code
 	Field   string
 	Message string
+	// RetryAfter, when set (RESOURCE_EXHAUSTED), is how long the caller should wait: the
+	// Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -33,6 +33,9 @@ func (s *Service) PingWebhook(ctx context.Context, project, id string) (Ping, er
 	if w.State != webhook.Enabled {
 		return Ping{}, Errorf(FailedPrecondition, "%s is not enabled; enable it before pinging it", w.Name())
 	}
+	if err := s.take(ctx, project, "ping", s.limits.pings, time.Minute); err != nil {
+		return Ping{}, err
+	}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	p := Ping{EventID: "ping_" + hex.EncodeToString(b)}

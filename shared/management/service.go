@@ -50,6 +50,7 @@ type Service struct {
 	maxWebhooks, maxReplay int
 	// linkGenerations caches each project's portal-link generation (portallinks.go).
 	linkGenerations *cache.TTL[string, int64]
+	limits          limits
 }
 
 // New builds the service.
@@ -69,7 +70,7 @@ func New(cfg config.Config, d Deps) *Service {
 	if ttl <= 0 || ttl > config.Defaults().CacheTTL {
 		ttl = config.Defaults().CacheTTL
 	}
-	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now)}
+	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now), limits: limitsOf(cfg)}
 }
 
 // now is the clock at Firestore's precision (microseconds), so that a time returned by a write

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/apikeys"
@@ -184,6 +185,9 @@ func WriteError(w http.ResponseWriter, e *management.Error, rename func(string) 
 	body.Error.Code = e.Code.HTTPStatus()
 	body.Error.Message = e.Text(rename)
 	body.Error.Status = string(e.Code)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 	writeJSON(w, body.Error.Code, body)
 }
 

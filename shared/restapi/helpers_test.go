@@ -94,6 +94,7 @@ func (c client) as(key string) client { c.key = key; return c }
 type response struct {
 	status int
 	body   []byte
+	header http.Header
 }
 
 // do sends body (JSON text, "" for none) and returns the answer.
@@ -122,7 +123,7 @@ func (c client) do(method, path, body string) response {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		c.t.Errorf("%s %s: content-type %q, want JSON", method, path, ct)
 	}
-	return response{status: resp.StatusCode, body: b}
+	return response{status: resp.StatusCode, body: b, header: resp.Header}
 }
 
 // ok requires a 200 and decodes the answer into v (if not nil).

@@ -144,12 +144,12 @@ func regenerate(t *testing.T, v *Vectors) {
 		aud    = "https://receiver.example.com/webhooks/jobs"
 	)
 	body := `{"type":"batch.succeeded","version":"v1","timestamp":"2026-11-28T09:59:58Z","data":{"id":"batches/123","output_file_uri":"gs://bucket/out.jsonl"}}`
-	dynBody := `{"type":"video.generated","version":"v1","timestamp":"2026-11-28T09:59:58Z","data":{"id":"videos/9","output_file_uri":"gs://b/v.mp4","file_name":"v.mp4"},"user_metadata":{"customer":"Zoë","order":42}}`
+	dynBody := `{"type":"video.generated","version":"v1","timestamp":"2026-11-28T09:59:58Z","data":{"id":"videos/9","output_file_uri":"gs://b/v.mp4","file_name":"v.mp4"},"user_metadata":{"customer":"Zoë","order":42},"target_uri":"` + aud + `"}`
 	cases := []VectorCase{
 		{Name: "v1, one secret", Scheme: "v1", Keys: []string{"v1_secret"}, Body: body},
 		{Name: "v1, two secrets during a rotation", Scheme: "v1", Keys: []string{"v1_secret", "v1_secret_old"}, Body: body},
-		{Name: "v1a, one key", Scheme: "v1a", Keys: []string{"ed25519"}, Body: dynBody},
-		{Name: "v1a, two keys during a rotation", Scheme: "v1a", Keys: []string{"ed25519", "ed25519_old"}, Body: dynBody},
+		{Name: "v1a, one key", Scheme: "v1a", Keys: []string{"ed25519"}, Audience: aud, Body: dynBody},
+		{Name: "v1a, two keys during a rotation", Scheme: "v1a", Keys: []string{"ed25519", "ed25519_old"}, Audience: aud, Body: dynBody},
 		{Name: "jwt, RS256", Scheme: "jwt", Keys: []string{"rsa"}, Issuer: issuer, Audience: aud, Body: dynBody},
 		{Name: "jwt, EdDSA", Scheme: "jwt", Keys: []string{"ed25519"}, Issuer: issuer, Audience: aud, Body: dynBody},
 	}

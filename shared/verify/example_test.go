@@ -64,7 +64,9 @@ func Example() {
 func ExampleNew_jwks() {
 	v, err := verify.New(verify.Options{
 		JWKSURL: "https://jwks.example.com/.well-known/jwks.json",
-		// In jwt mode, the token's aud is the URL the job asked to be called at.
+		// The URL the job asked to be called at: a delivery names it (v1a: the body's
+		// target_uri, jwt: the token's aud), so one sent to another receiver fails here. Left
+		// empty, Request takes it from the request's Host and path.
 		Audience: "https://receiver.example.com/jobs/done",
 	})
 	if err != nil {

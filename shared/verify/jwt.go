@@ -23,7 +23,7 @@ func isJWT(sig string) bool {
 
 // verifyJWT checks a jwt-mode signature: the token's signature by the JWKS key its kid names,
 // then its claims against this request.
-func (v *Verifier) verifyJWT(ctx context.Context, msgID, token string, body []byte, now time.Time) error {
+func (v *Verifier) verifyJWT(ctx context.Context, msgID, token string, body []byte, now time.Time, audience string) error {
 	// Only the algorithms Jobhooks signs with: never "none", never an HMAC keyed with a public key.
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.EdDSA})
 	if err != nil {
@@ -57,12 +57,10 @@ func (v *Verifier) verifyJWT(ctx context.Context, msgID, token string, body []by
 	switch {
 	case c.ID != msgID:
 		return fmt.Errorf("%w: jti %q is not the webhook-id %q", ErrClaims, truncate(c.ID), truncate(msgID))
-	case v.opts.Audience != "" && c.Audience != v.opts.Audience:
-		return fmt.Errorf("%w: aud %q is not %q", ErrClaims, truncate(c.Audience), v.opts.Audience)
 	case v.opts.Issuer != "" && c.Issuer != v.opts.Issuer:
 		return fmt.Errorf("%w: iss %q is not %q", ErrClaims, truncate(c.Issuer), v.opts.Issuer)
 	}
-	return nil
+	return v.checkTarget("aud", c.Audience, c.Audience != "", audience)
 }
 
 // keyFor returns the JWKS key with kid, refetching the set (bounded) when the cache lacks it.

@@ -8,6 +8,11 @@
 //   - jwt (dynamic webhooks, jwt mode): webhook-signature is a JWT (RS256 or EdDSA) signed with a
 //     key of the same JWKS; its iat/exp, aud, jti and body_sha256 claims are checked too.
 //
+// A per-request (v1a or jwt) delivery names the receiver it is for — the body's target_uri, the
+// JWT's aud — and verifies only at that URL: Options.Audience, or the URL the request came to.
+// Every receiver of a deployment trusts the same JWKS, so without this a receiver could replay a
+// delivery it got to any other.
+//
 // A signature in one scheme never verifies as another: a v1a signature relabelled "v1" is
 // checked as an HMAC and fails, and a verifier without secrets ignores v1 entries altogether.
 // The webhook-timestamp must be within five minutes of the receiver's clock, so a captured
@@ -67,8 +72,16 @@ type Options struct {
 	// JWKSURL is the Jobhooks deployment's JWKS (schemes v1a and jwt),
 	// e.g. https://…/.well-known/jwks.json.
 	JWKSURL string
-	// Audience, when set, is the URL this endpoint is reached at: a JWT's aud must equal it.
+	// Audience is the URL this endpoint is reached at, as the job's webhook_config names it. A
+	// per-request delivery (v1a or jwt) names the receiver it is for — a v1a body's target_uri, a
+	// JWT's aud — and verifies only where that is this URL, so that a receiver cannot replay a
+	// delivery it got to another receiver of the same deployment. When empty, Request takes the
+	// URL from the request (RequestURL), and Verify, which has no request, refuses per-request
+	// deliveries. Static (v1) deliveries are bound by their webhook's own secret instead.
 	Audience string
+	// AnyTarget turns that check off: a per-request delivery meant for any receiver verifies
+	// here. Only for a receiver that checks the target itself.
+	AnyTarget bool
 	// Issuer, when set, is the deployment's public base URL: a JWT's iss must equal it.
 	Issuer string
 	// Tolerance is how far webhook-timestamp may be from now; default 5 minutes.
@@ -147,14 +160,24 @@ func (v *Verifier) Request(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, v.opts.MaxBodyBytes)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err := v.Verify(r.Context(), r.Header, body); err != nil {
+	audience := v.opts.Audience
+	if audience == "" {
+		audience = RequestURL(r)
+	}
+	if err := v.verify(r.Context(), r.Header, body, audience); err != nil {
 		return nil, err
 	}
 	return body, nil
 }
 
-// Verify checks the webhook headers h against body.
+// Verify checks the webhook headers h against body. A per-request delivery verifies only if it
+// names Options.Audience as its target: without Audience, use Request.
 func (v *Verifier) Verify(ctx context.Context, h http.Header, body []byte) error {
+	return v.verify(ctx, h, body, v.opts.Audience)
+}
+
+// verify checks h against body for the endpoint at audience.
+func (v *Verifier) verify(ctx context.Context, h http.Header, body []byte, audience string) error {
 	id, tsText, sig := h.Get(signing.HeaderID), h.Get(signing.HeaderTimestamp), h.Get(signing.HeaderSignature)
 	if id == "" || tsText == "" || sig == "" {
 		return fmt.Errorf("%w: webhook-id, webhook-timestamp and webhook-signature are all required", ErrMissingHeader)
@@ -171,7 +194,7 @@ func (v *Verifier) Verify(ctx context.Context, h http.Header, body []byte) error
 		if v.keys == nil {
 			return fmt.Errorf("%w: a JWT arrived, but this verifier has no JWKS URL", ErrSignature)
 		}
-		return v.verifyJWT(ctx, id, sig, body, now)
+		return v.verifyJWT(ctx, id, sig, body, now, audience)
 	}
 	var v1, v1a [][]byte
 	entries := strings.Fields(sig)
@@ -195,7 +218,11 @@ func (v *Verifier) Verify(ctx context.Context, h http.Header, body []byte) error
 		return nil
 	}
 	if v.keys != nil && len(v1a) > 0 {
-		return v.verifyEd25519(ctx, content, v1a)
+		if err := v.verifyEd25519(ctx, content, v1a); err != nil {
+			return err
+		}
+		target, named := targetOf(body)
+		return v.checkTarget("target_uri", target, named, audience)
 	}
 	switch {
 	case len(v1) == 0 && len(v1a) == 0:

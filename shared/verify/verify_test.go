@@ -30,7 +30,9 @@ import (
 	"github.com/jobhooks/jobhooks/shared/verify"
 )
 
-var body = []byte(`{"type":"batch.succeeded","version":"v1","timestamp":"2026-11-28T10:00:00Z","data":{"id":"batches/1"},"user_metadata":{"k":"v"}}`)
+// body is a per-request delivery's to audience; a static webhook's has no target_uri, and v1
+// ignores it.
+var body = []byte(`{"type":"batch.succeeded","version":"v1","timestamp":"2026-11-28T10:00:00Z","data":{"id":"batches/1"},"user_metadata":{"k":"v"},"target_uri":"https://receiver.example.com/hook"}`)
 
 const (
 	msgID    = "msg_3vh49q23027z6p1gth2rrw86c5"
@@ -102,8 +104,13 @@ func headers(id string, ts int64, sig string) http.Header {
 	return h
 }
 
+// newVerifier is a verifier for the endpoint at audience unless opts say otherwise (the tests of
+// the target check, target_test.go, do).
 func newVerifier(t *testing.T, opts verify.Options) *verify.Verifier {
 	t.Helper()
+	if opts.Audience == "" && !opts.AnyTarget {
+		opts.Audience = audience
+	}
 	v, err := verify.New(opts)
 	if err != nil {
 		t.Fatal(err)
