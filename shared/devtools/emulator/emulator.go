@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -64,18 +66,42 @@ type Emulator struct {
 }
 
 // Start launches the emulator and returns once it answers HTTP.
+//
+// A port picked by Start (Options.Port 0) is free when picked but not reserved: the emulators'
+// JVMs bind further random ports of their own (Firestore's WebSocket server, gRPC), so a parallel
+// test package's emulator can take it first. An emulator that exits before it is ready on a
+// picked port is started again on another, up to three times; the error quotes its last output.
 func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	if _, err := exec.LookPath("gcloud"); err != nil {
 		return nil, ErrNoGcloud
 	}
-	port := opts.Port
-	if port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		port = p
+	tries := 1
+	if opts.Port == 0 {
+		tries = 3
 	}
+	var err error
+	for try := 1; ; try++ {
+		port := opts.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		var e *Emulator
+		e, err = start(ctx, kind, opts, port)
+		if err == nil || !errors.Is(err, errExitedEarly) || try == tries {
+			return e, err
+		}
+	}
+}
+
+// errExitedEarly is an emulator's exit before it answered.
+var errExitedEarly = errors.New("exited before it was ready")
+
+// freePort is FreePort, replaceable by tests that hand Start a taken port.
+var freePort = FreePort
+
+func start(ctx context.Context, kind Kind, opts Options, port int) (*Emulator, error) {
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	var args []string
 	imported := ""
@@ -97,9 +123,12 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	}
 	cmd := exec.Command("gcloud", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	tail := &tailWriter{max: 2048}
+	var out io.Writer = tail
 	if opts.Log != nil {
-		cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+		out = io.MultiWriter(opts.Log, tail)
 	}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("emulator: start %s: %w", kind, err)
@@ -111,8 +140,11 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	if timeout == 0 {
 		timeout = 90 * time.Second
 	}
-	if err := e.waitReady(ctx, timeout); err != nil {
-		e.Stop()
+	if err := e.waitReady(ctx, timeout, tail); err != nil {
+		e.Kill()
+		if errors.Is(err, errExitedEarly) {
+			err = fmt.Errorf("%w; its last output:\n%s", err, tail.String())
+		}
 		if imported != "" {
 			err = fmt.Errorf("%w (it was importing the data saved in %s; move that directory away to start empty)", err, filepath.Dir(imported))
 		}
@@ -121,16 +153,54 @@ func Start(ctx context.Context, kind Kind, opts Options) (*Emulator, error) {
 	return e, nil
 }
 
-func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration) error {
+// tailWriter keeps the last max bytes written to it, and whether bindFailed was among them.
+type tailWriter struct {
+	mu   sync.Mutex
+	max  int
+	b    []byte
+	bind bool
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	w.bind = w.bind || strings.Contains(string(w.b), bindFailed)
+	if len(w.b) > w.max {
+		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) sawBindFailure() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bind
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(string(w.b))
+}
+
+// bindFailed is what an emulator's JVM prints when its port is taken. Firestore's then exits; the
+// Pub/Sub emulator's main thread lives on without serving, so the output is watched too.
+const bindFailed = "java.net.BindException: Address already in use"
+
+func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration, out *tailWriter) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
 		select {
 		case <-e.done:
-			return fmt.Errorf("emulator: %s exited before it was ready (is its gcloud component and Java installed?)", e.Kind)
+			return fmt.Errorf("emulator: %s %w (is its gcloud component and Java installed?)", e.Kind, errExitedEarly)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
+		}
+		if out.sawBindFailure() {
+			return fmt.Errorf("emulator: %s %w: its port %s is taken", e.Kind, errExitedEarly, e.Host)
 		}
 		resp, err := client.Get("http://" + e.Host + "/")
 		if err == nil {
