@@ -94,6 +94,7 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 	for _, w := range hooks {
 		state[w.ID] = w.State
 	}
+	r.incarnationsByCommit(hooks)
 	if res.DeadLetters, err = countOf(ctx, fs.Collection("deadletters").Where("kind", "==", "delivery").Where("project", "==", project)); err != nil {
 		return err
 	}

@@ -22,8 +22,9 @@ import (
 // change is one webhook's change and when it took effect.
 type change struct {
 	kind Change
-	// from is when the delete or disable was asked for; to is when the new incarnation began,
-	// as the API answered it: the re-created webhook's create_time, the enabled one's update_time.
+	// from is when the delete or disable was asked for; to is when the new incarnation began:
+	// first as the API answered it (the re-created webhook's create_time, the enabled one's
+	// update_time), then, for the check, when its write committed (incarnationsByCommit).
 	from, to time.Time
 	// next is the re-created webhook's listener: a new URL, verifying with the new secret, so
 	// that a POST to the new incarnation cannot pass for one to the old.
@@ -90,6 +91,21 @@ func (r *run) renew(ctx context.Context, a *api, e *endpoint) error {
 		return fmt.Errorf("webhook %s %s: the API answered no time", id, c.kind)
 	}
 	return nil
+}
+
+// incarnationsByCommit moves each re-creation's and re-enable's start to when its write
+// committed: the webhook's enable_time, on Firestore's clock, which is what Dispatch and Deliver
+// judge an incarnation by (shared/webhook, IncarnationStart). The API's create_time and
+// update_time are taken before its commit, which under load lands seconds later: an event
+// planned in between was rightly planned without the webhook, which did not exist yet.
+func (r *run) incarnationsByCommit(hooks []webhook.Webhook) {
+	for _, w := range hooks {
+		for _, e := range r.eps {
+			if c := e.change; c != nil && c.newIncarnation() && e.plan.ID() == w.ID && w.IncarnationStart().After(c.to) {
+				c.to = w.IncarnationStart()
+			}
+		}
+	}
 }
 
 // edit changes the webhook's URL to the endpoint's other listener, or its subscribed events to

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 func TestHostileBodies_AreInvalidUTF8WhereDeliverCutsThem(t *testing.T) {
@@ -64,5 +66,30 @@ func TestPlan_FullStormEditsURLsAndEvents(t *testing.T) {
 				t.Errorf("seed %d: no webhook %s", seed, want)
 			}
 		}
+	}
+}
+
+// A webhook re-created mid-storm begins when its write commits (its enable_time), not at the
+// create_time the API answered, which it takes before a commit that can land seconds later under
+// load: an event planned in between was rightly planned without the webhook.
+func TestCheck_AReCreationBeginsWhenItsWriteCommitted(t *testing.T) {
+	answered := time.Date(2026, 12, 7, 8, 11, 44, 300_000_000, time.UTC)
+	committed := answered.Add(3 * time.Second)
+	seen := 2 * time.Second
+	e := &endpoint{plan: endpointPlan{Index: 17, Profile: "flaky"}, change: &change{kind: Recreated, from: answered.Add(-5 * time.Second), to: answered}}
+	r := &run{eps: []*endpoint{e}}
+	r.incarnationsByCommit([]webhook.Webhook{{ID: e.plan.ID(), CreateTime: answered, EnableTime: committed}})
+	if !e.change.to.Equal(committed) {
+		t.Fatalf("the re-creation begins at %s, want its commit %s", e.change.to, committed)
+	}
+	// Claimed just before the commit, so planned without the webhook.
+	p := pair{ep: e, id: "d", ev: eventState{State: "dispatched", CreateTime: committed.Add(-30 * time.Millisecond), Deliveries: []string{"other"}}}
+	if outcome, ok := judgeChange(p, seen); !ok || outcome != outNotTargetedChange {
+		t.Errorf("an event planned before the commit: %q %v, want %q", outcome, ok, outNotTargetedChange)
+	}
+	// Claimed well after the commit and left out of the plan: lost.
+	p.ev.CreateTime = committed.Add(seen + time.Second)
+	if outcome, _ := judgeChange(p, seen); outcome != outLost {
+		t.Errorf("an event planned after the commit and not sent: %q, want %q", outcome, outLost)
 	}
 }
