@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -66,12 +67,8 @@ func decodeObject(body []byte, v any, optional bool) (map[string]bool, error) {
 	known := jsonNames(v)
 	present := make(map[string]bool, len(members))
 	for name := range members {
-		switch {
-		case slices.Contains(known, name):
-		case len(known) == 0:
-			return nil, badRequest("unknown field %q in the request body: this method takes an empty body or {}", truncate(name))
-		default:
-			return nil, badRequest("unknown field %q in the request body; known fields: %s", truncate(name), strings.Join(known, ", "))
+		if !slices.Contains(known, name) {
+			return nil, unknownField(name, v, known)
 		}
 		present[name] = true
 	}
@@ -79,6 +76,76 @@ func decodeObject(body []byte, v any, optional bool) (map[string]bool, error) {
 		return nil, err
 	}
 	return present, nil
+}
+
+// echoesOutput is a request type that accepts the output-only members of what the API answers
+// and ignores them (AIP-203): a client may send back what it read.
+type echoesOutput interface {
+	outputOnly() []string
+}
+
+// unknownField is the error for a member name that v has no field for: the fields a request
+// sets, the nearest of them when name looks like a typo of one, and the output-only ones apart.
+func unknownField(name string, v any, known []string) error {
+	if len(known) == 0 {
+		return badRequest("unknown field %q in the request body: this method takes an empty body or {}", truncate(name))
+	}
+	var ignored []string
+	if e, ok := v.(echoesOutput); ok {
+		ignored = e.outputOnly()
+	}
+	settable := slices.DeleteFunc(slices.Clone(known), func(k string) bool { return slices.Contains(ignored, k) })
+	hint := ""
+	if near := nearest(name, settable); near != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	msg := fmt.Sprintf("unknown field %q in the request body%s; known fields: %s", truncate(name), hint, strings.Join(settable, ", "))
+	if len(ignored) > 0 {
+		msg += fmt.Sprintf("; the output-only fields (%s) are accepted and ignored, per AIP-203", strings.Join(ignored, ", "))
+	}
+	return badRequest("%s", msg)
+}
+
+// nearest is the one of names within two edits of name (a typo, a dropped plural, url for
+// uri), or "" when none or more than one is that near.
+func nearest(name string, names []string) string {
+	if len(name) > 64 {
+		return ""
+	}
+	best, bestDist, ties := "", 3, 0
+	for _, n := range names {
+		switch d := editDistance(name, n); {
+		case d < bestDist:
+			best, bestDist, ties = n, d, 0
+		case d == bestDist:
+			ties++
+		}
+	}
+	if ties > 0 {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func strictDecode(b []byte, v any) error {

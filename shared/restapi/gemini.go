@@ -52,6 +52,8 @@ type geminiWebhookIn struct {
 	echoedOutput
 }
 
+func (geminiWebhookIn) outputOnly() []string { return geminiFields.outputOnly }
+
 func (in geminiWebhookIn) settings() (management.Settings, error) {
 	st, err := enum("state", in.State, webhookStates, false)
 	return management.Settings{URL: in.URI, DisplayName: in.Name, SubscribedEvents: in.SubscribedEvents, State: st,

@@ -48,6 +48,8 @@ type resourceWebhookIn struct {
 	FailingSince json.RawMessage `json:"failing_since"`
 }
 
+func (resourceWebhookIn) outputOnly() []string { return resourceFields.outputOnly }
+
 func (in resourceWebhookIn) settings() (management.Settings, error) {
 	st, err := enum("state", in.State, webhookStates, true)
 	return management.Settings{
