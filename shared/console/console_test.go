@@ -132,6 +132,18 @@ func TestConsole(t *testing.T) {
 				t.Errorf("the list's row %q lacks %q", row, want)
 			}
 		}
+		// "Last delivery" counts from its last attempt, not from when the delivery was created.
+		var newest struct {
+			Deliveries []struct {
+				CreateTime      string `json:"create_time"`
+				LastAttemptTime string `json:"last_attempt_time"`
+			}
+		}
+		api(t, base, key, "GET", "/v1/projects/acme/webhooks/billing/deliveries?page_size=1", "", &newest)
+		shown := eval[string](tb, `document.querySelector('#webhooks tr[data-webhook="billing"] td:last-child time')?.getAttribute("datetime") || ""`)
+		if len(newest.Deliveries) != 1 || shown != newest.Deliveries[0].LastAttemptTime {
+			t.Errorf("billing's last delivery is shown as of %q, want its last attempt %+v", shown, newest.Deliveries)
+		}
 		tb.shot("webhooks")
 		tb.run("verify page", chromedp.Click(chromedp.CSS(`[data-nav="verify"]`)), chromedp.WaitVisible(chromedp.CSS("#go-snippet")))
 		if n := tb.text("#node-snippet"); !strings.Contains(n, "standardwebhooks") {

@@ -23,6 +23,14 @@ func TestHandler_ServesTheEmbeddedFilesUnderAStrictPolicy(t *testing.T) {
 	for _, src := range scripts(t, srv.URL+"/console/") {
 		types["/console/"+src] = "text/javascript"
 	}
+	// The page names its icon, one of its own files (img-src 'self'): a browser asks for one and
+	// would otherwise get a 404 at the origin's /favicon.ico.
+	icon := iconTag.FindStringSubmatch(get(t, srv.URL+"/console/"))
+	if icon == nil || strings.Contains(icon[1], "/") {
+		t.Errorf("the page names no icon of its own: %v", icon)
+	} else {
+		types["/console/"+icon[1]] = "image/svg+xml"
+	}
 	for path, want := range types {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
@@ -58,6 +66,20 @@ func TestHandler_ServesTheEmbeddedFilesUnderAStrictPolicy(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "; frame-ancestors https://app.example.com") || resp.Header.Get("X-Frame-Options") != "" {
 		t.Errorf("with an embedding origin: %q, X-Frame-Options %q", csp, resp.Header.Get("X-Frame-Options"))
 	}
+}
+
+// iconTag is the page's <link rel="icon">.
+var iconTag = regexp.MustCompile(`<link rel="icon" href="([^"]*)"`)
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // scriptTag is a <script> element of the console's page; src is empty for an inline one.

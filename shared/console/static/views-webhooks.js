@@ -35,12 +35,18 @@ async function listPage(live) {
         ? el("span", { class: "bad" }, "failing for " + ago(w.failing_since).replace(" ago", ""))
         : el("span", { class: "good" }, "healthy")),
       cell("Last delivery", "", last
-        ? [deliveryBadge(last.state), " ", el("span", { class: "muted" }, ago(last.create_time))]
+        ? [deliveryBadge(last.state), " ", lastTime(last)]
         : el("span", { class: "muted" }, "none yet")));
   });
   render(head, el("table", { class: "list", id: "webhooks" },
     el("thead", {}, el("tr", {}, ["Webhook", "State", "URL", "Events", "Health", "Last delivery"].map((h) => el("th", {}, h)))),
     el("tbody", {}, rows)));
+}
+
+// lastTime is when a delivery was last tried (created, if not tried yet), as "2 min ago".
+function lastTime(d) {
+  const at = d.last_attempt_time || d.create_time;
+  return el("time", { class: "muted", datetime: at }, ago(at));
 }
 
 async function editPage(id, live) {
