@@ -36,6 +36,7 @@ locals {
     GOOGLE_CLOUD_PROJECT            = var.project_id
     JOBHOOKS_FIRESTORE_DATABASE     = google_firestore_database.main.name
     JOBHOOKS_JOB_EVENTS_TOPIC       = google_pubsub_topic.topic[local.topic_ids.job_events].name
+    JOBHOOKS_REQUESTS_TOPIC         = google_pubsub_topic.topic[local.topic_ids.requests].name
     JOBHOOKS_DELIVERIES_TOPIC       = google_pubsub_topic.topic[local.topic_ids.deliveries].name
     JOBHOOKS_DEAD_LETTER_TOPIC      = google_pubsub_topic.topic[local.topic_ids.dead_letter].name
     JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id

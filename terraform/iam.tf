@@ -32,10 +32,13 @@ locals {
     # dead-letters an exhausted delivery.
     "Deliver/deliveries"  = { function = "Deliver", topic = "webhook-deliveries" }
     "Deliver/dead_letter" = { function = "Deliver", topic = "webhook-dead-letter" }
-    # The API's ping publishes a webhook.ping job event (Dispatch sends it to that one webhook);
-    # retry and replay publish delivery tasks that start a new attempt series.
-    "API/job_events" = { function = "API", topic = "job-events" }
-    "API/deliveries" = { function = "API", topic = "webhook-deliveries" }
+    # The API publishes requests only (a ping, a retry, a replay): never a job event nor a
+    # delivery task. Dispatch checks each request against the store and builds what it sends
+    # itself (shared/delivery/README.md, Security), so the internet-facing function cannot
+    # have anything it made up delivered.
+    "API/requests" = { function = "API", topic = "webhook-requests" }
+    # Dispatch re-publishes a job event before the subscription's retention would drop it.
+    "Dispatch/job_events" = { function = "Dispatch", topic = "job-events" }
   }
 
   # Who reads which secret. accessor = payload of a named version; viewer = list versions (find

@@ -8,6 +8,7 @@
 locals {
   topic_ids = {
     job_events  = "job-events"
+    requests    = "webhook-requests"
     deliveries  = "webhook-deliveries"
     dead_letter = "webhook-dead-letter"
   }
@@ -15,6 +16,18 @@ locals {
   subscriptions = {
     "job-events-dispatch" = {
       topic                 = "job-events"
+      function              = "Dispatch"
+      ack_deadline_seconds  = 90
+      minimum_backoff       = "10s"
+      maximum_backoff       = "600s"
+      message_retention     = "86400s"
+      max_delivery_attempts = 100
+      dead_letter_topic     = "webhook-dead-letter"
+    }
+    # The management API's requests (a ping, a delivery sent again): Dispatch checks each against
+    # the store before it sends anything (shared/request).
+    "webhook-requests-dispatch" = {
+      topic                 = "webhook-requests"
       function              = "Dispatch"
       ack_deadline_seconds  = 90
       minimum_backoff       = "10s"

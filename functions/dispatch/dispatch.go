@@ -1,6 +1,7 @@
 // Package dispatch is the Dispatch function: job events pushed from the job-events topic get
 // their first attempt to every target at once, and a delivery task for each target that needs a
-// retry (shared/fanout).
+// retry (shared/fanout); the management API's requests, pushed from the webhook-requests topic,
+// are checked against the store and carried out (shared/request).
 package dispatch
 
 import (

@@ -24,6 +24,7 @@ type Config struct {
 	FirestoreDatabase string
 
 	JobEventsTopic  string
+	RequestsTopic   string
 	DeliveriesTopic string
 	DeadLetterTopic string
 
@@ -127,6 +128,7 @@ func Defaults() Config {
 	return Config{
 		FirestoreDatabase:       "(default)",
 		JobEventsTopic:          topics.JobEvents,
+		RequestsTopic:           topics.Requests,
 		DeliveriesTopic:         topics.Deliveries,
 		DeadLetterTopic:         topics.DeadLetter,
 		KEKSecret:               "jobhooks-kek",
@@ -168,6 +170,7 @@ func load(r *reader) (Config, error) {
 	c.GoogleProject = r.str(EnvGoogleProject, firstNonEmpty(os.Getenv(envGCPProject), os.Getenv(envGcloudProject)))
 	c.FirestoreDatabase = r.str(EnvFirestoreDatabase, c.FirestoreDatabase)
 	c.JobEventsTopic = r.str(EnvJobEventsTopic, c.JobEventsTopic)
+	c.RequestsTopic = r.str(EnvRequestsTopic, c.RequestsTopic)
 	c.DeliveriesTopic = r.str(EnvDeliveriesTopic, c.DeliveriesTopic)
 	c.DeadLetterTopic = r.str(EnvDeadLetterTopic, c.DeadLetterTopic)
 	c.KEKSecret = r.str(EnvKEKSecret, c.KEKSecret)

@@ -10,6 +10,7 @@ const (
 
 	EnvFirestoreDatabase = "JOBHOOKS_FIRESTORE_DATABASE"
 	EnvJobEventsTopic    = "JOBHOOKS_JOB_EVENTS_TOPIC"
+	EnvRequestsTopic     = "JOBHOOKS_REQUESTS_TOPIC"
 	EnvDeliveriesTopic   = "JOBHOOKS_DELIVERIES_TOPIC"
 	EnvDeadLetterTopic   = "JOBHOOKS_DEAD_LETTER_TOPIC"
 	EnvKEKSecret         = "JOBHOOKS_KEK_SECRET"

@@ -1,8 +1,9 @@
 // Package deadletter is DeadLetter's domain: it records the final state of every message that
 // reaches the dead-letter topic and logs it at ERROR.
 //
-// Three things arrive there: poison job events (kind=job_event, from Dispatch), deliveries whose
-// retry window closed (kind=delivery, reason=window_exhausted, from Deliver), and messages
+// Four things arrive there: poison job events (kind=job_event, from Dispatch), requests of the
+// management API that Dispatch refused (kind=request), deliveries whose retry window closed
+// (kind=delivery, reason=window_exhausted, from Deliver), and messages
 // Pub/Sub itself gave up on after the subscription's maximum delivery attempts (they carry the
 // CloudPubSubDeadLetterSource* attributes). Recording is idempotent per message id.
 package deadletter
@@ -29,6 +30,8 @@ import (
 const (
 	KindJobEvent = "job_event"
 	KindDelivery = "delivery"
+	// KindRequest is a request of the management API that Dispatch refused (shared/request).
+	KindRequest = "request"
 )
 
 // keep bounds how much of a dead letter's data is stored for diagnosis.

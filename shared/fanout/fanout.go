@@ -76,7 +76,8 @@ func New(cfg config.Config, d Deps) *Service {
 
 var errClaimed = errors.New("fanout: event is being dispatched by another instance")
 
-// Handle processes one pushed job event. Its result is turned into ack/nack by pushmsg.Respond.
+// Handle processes one pushed job event, or one request of the management API when it comes from
+// the requests subscription (see handleRequest). Its result is turned into ack/nack by pushmsg.Respond.
 // An event that must wait (the store or Pub/Sub failing, another instance holding its claim) is
 // nacked, unless its message is old enough for Pub/Sub's retention to delete it unacked: then it
 // is published again and acked (see republish).
@@ -85,6 +86,9 @@ var errClaimed = errors.New("fanout: event is being dispatched by another instan
 // traceparent when the message carries one, else the root of a new trace. The first attempts
 // are its children, and the retry tasks carry it to Deliver.
 func (s *Service) Handle(ctx context.Context, m pushmsg.Message) (err error) {
+	if isRequest(m) {
+		return s.handleRequest(ctx, m)
+	}
 	ctx, span := tracing.StartHandling(ctx, s.tracer, "Dispatch", m)
 	defer func() { tracing.End(span, err) }()
 	err = s.handle(ctx, m)
@@ -276,7 +280,8 @@ func stale(err error) error {
 }
 
 // TargetWebhookAttribute, set on a job event, sends it to that one webhook of the event's project
-// whatever its subscriptions: the API's ping uses it. A disabled webhook still gets nothing.
+// whatever its subscriptions: a ping request uses it (shared/request). A disabled webhook still
+// gets nothing.
 const TargetWebhookAttribute = "target_webhook"
 
 // targets are the event's targets, each with its task: the per-request URIs when the event

@@ -8,7 +8,7 @@ import (
 )
 
 // DeadLetterKinds are the kinds a dead-letter list may be filtered by (shared/deadletter).
-var DeadLetterKinds = []string{"job_event", "delivery"}
+var DeadLetterKinds = []string{"job_event", "delivery", "request"}
 
 // DeadLetterName is a dead letter's resource name, projects/{p}/deadLetters/{id}.
 func DeadLetterName(project, id string) string { return "projects/" + project + "/deadLetters/" + id }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/request"
 	"github.com/jobhooks/jobhooks/shared/store"
-	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/tracing"
 	"github.com/jobhooks/jobhooks/shared/webhook"
@@ -92,29 +92,29 @@ func (s *Service) RetryDelivery(ctx context.Context, project, webhookID, deliver
 	if err := s.take(ctx, project, "retry", s.limits.retries, time.Minute); err != nil {
 		return err
 	}
-	t, err := s.resendTask(ctx, d)
+	if err := s.bodyStored(ctx, d); err != nil {
+		return err
+	}
+	claimed, err := s.claimSeries(ctx, d)
 	if err != nil {
 		return err
 	}
-	claimed, err := s.claimSeries(ctx, d, &t)
-	if err != nil {
-		return err
-	}
-	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{resendMessage(t, d)}); err != nil {
+	if err := s.Publisher.PublishRequests(ctx, []topics.Message{resendMessage(claimed)}); err != nil {
 		s.unclaimSeries(ctx, d, claimed)
 		return err
 	}
-	s.Log.InfoContext(ctx, "delivery retried", "project", project, "webhook", w.ID, "delivery_id", d.ID, "series", t.Series)
+	s.Log.InfoContext(ctx, "delivery retried", "project", project, "webhook", w.ID, "delivery_id", d.ID, "series", claimed.Series)
 	return nil
 }
 
-// claimSeries writes the start of t's attempt series into d's record, conditional on the
-// version read, before t is published: of two retries of one delivery at once, one claims the
-// series and the other is refused, so one series never has two tasks that could POST at the
-// same moment. It returns the record as claimed; t is queued at the claim's commit time, by
-// Firestore's clock as webhooks' incarnations are (webhook.Webhook.EnableTime).
-func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t *task.Task) (store.Delivery, error) {
-	claimed := d.StartSeries(t.Series, t.Generation)
+// claimSeries writes the start of a new attempt series into d's record, conditional on the
+// version read, before its request is published: of two retries of one delivery at once, one
+// claims the series and the other is refused, so one series never has two tasks that could POST
+// at the same moment. It returns the record as claimed: its Version, the claim's commit time by
+// Firestore's clock as webhooks' incarnations are (webhook.Webhook.EnableTime), is when the
+// series is queued. Deliver starts a series when a task's Series is above the record's.
+func (s *Service) claimSeries(ctx context.Context, d store.Delivery) (store.Delivery, error) {
+	claimed := d.StartSeries(d.Series+1, 0)
 	claimed.SeriesClaim = rand.Text()
 	err := s.Store.PutDelivery(ctx, &claimed)
 	if err != nil {
@@ -128,7 +128,6 @@ func (s *Service) claimSeries(ctx context.Context, d store.Delivery, t *task.Tas
 		return claimed, Errorf(FailedPrecondition, "%s is being sent again already; it can be retried once that attempt series is finished",
 			DeliveryName(d.Project, d.Webhook, d.ID))
 	}
-	t.QueueTime = claimed.Version
 	return claimed, err
 }
 
@@ -182,10 +181,10 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		claimed []store.Delivery
 	)
 	for _, d := range ds {
-		t, err := s.resendTask(ctx, d)
+		err := s.bodyStored(ctx, d)
 		var c store.Delivery
 		if err == nil {
-			c, err = s.claimSeries(ctx, d, &t)
+			c, err = s.claimSeries(ctx, d)
 		}
 		var e *Error
 		if errors.As(err, &e) {
@@ -193,7 +192,7 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 			continue
 		}
 		if err == nil {
-			msgs, before, claimed = append(msgs, resendMessage(t, d)), append(before, d), append(claimed, c)
+			msgs, before, claimed = append(msgs, resendMessage(c)), append(before, d), append(claimed, c)
 			continue
 		}
 		for i := range claimed {
@@ -202,7 +201,7 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 		return 0, err
 	}
 	if len(msgs) > 0 {
-		if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
+		if err := s.Publisher.PublishRequests(ctx, msgs); err != nil {
 			for i := range claimed {
 				s.unclaimSeries(ctx, before[i], claimed[i])
 			}
@@ -214,34 +213,30 @@ func (s *Service) Replay(ctx context.Context, project, webhookID string, start, 
 	return len(msgs), nil
 }
 
-// resendTask is the task that starts a new attempt series of d: Deliver starts a series when a
-// task's Series is above the record's, and sends the event's stored body unchanged.
-func (s *Service) resendTask(ctx context.Context, d store.Delivery) (task.Task, error) {
+// bodyStored answers FAILED_PRECONDITION when d's event body has expired: it could not be sent
+// again (Dispatch reads it from the same record when it carries out the request).
+func (s *Service) bodyStored(ctx context.Context, d store.Delivery) error {
 	ev, err := s.Store.GetEvent(ctx, d.Project, d.EventID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && len(ev.Body) == 0 {
-		return task.Task{}, Errorf(FailedPrecondition, "the body of event %s is no longer stored; it cannot be sent again", d.EventID)
+		return Errorf(FailedPrecondition, "the body of event %s is no longer stored; it cannot be sent again", d.EventID)
 	}
-	if err != nil {
-		return task.Task{}, err
-	}
-	return task.Task{
-		DeliveryID: d.ID, Project: d.Project, EventID: d.EventID, EventType: d.EventType,
-		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
-		Series: d.Series + 1, // queued when its series is claimed (claimSeries)
-	}, nil
+	return err
 }
 
-// resendMessage is the message of t, a new attempt series of d. It carries the traceparent d's
-// record keeps, so Deliver's handling of the series is a child of the span the record was
-// created under, in the event's trace, sampled as the event was (shared/tracing/README.md, Spans): the
-// publisher keeps a traceparent a message has, and the API makes no span of its own. A record
-// without one (older than the field) is sent as before, and Deliver starts a trace.
-func resendMessage(t task.Task, d store.Delivery) topics.Message {
-	attrs := t.Attributes()
-	if d.Traceparent != "" {
-		attrs[tracing.ParentAttribute] = d.Traceparent
+// resendMessage is the request that sends claimed, a delivery's record as its new series was
+// claimed, again. It carries the traceparent the record keeps, so Dispatch's handling of the
+// request and Deliver's of the series are children of the span the record was created under, in
+// the event's trace, sampled as the event was (shared/tracing/README.md, Spans): the publisher
+// keeps a traceparent a message has, and the API makes no span of its own. A record without one
+// (older than the field) is sent as before, and Dispatch starts a trace.
+func resendMessage(claimed store.Delivery) topics.Message {
+	r := request.Request{Kind: request.Resend, Project: claimed.Project, DeliveryID: claimed.ID,
+		Series: claimed.Series, Claim: claimed.SeriesClaim, QueueTime: claimed.Version}
+	attrs := r.Attributes()
+	if claimed.Traceparent != "" {
+		attrs[tracing.ParentAttribute] = claimed.Traceparent
 	}
-	return topics.Message{Data: t.Encode(), Attributes: attrs}
+	return topics.Message{Data: r.Encode(), Attributes: attrs}
 }
 
 // delivery reads a webhook and one of its deliveries; NOT_FOUND unless both exist and belong

@@ -4,11 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/event"
-	"github.com/jobhooks/jobhooks/shared/fanout"
+	"github.com/jobhooks/jobhooks/shared/request"
 	"github.com/jobhooks/jobhooks/shared/topics"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
@@ -21,10 +20,10 @@ type Ping struct {
 	DeliveryID string
 }
 
-// PingWebhook sends a webhook.ping event to one webhook through the normal path: it is published
-// to the job-events topic with the target_webhook attribute, so Dispatch sends it to this webhook
-// only and Deliver signs, sends, retries and records it like any event. FAILED_PRECONDITION if
-// the webhook is not enabled (Dispatch would send nothing).
+// PingWebhook sends a webhook.ping event to one webhook through the normal path: it publishes a
+// ping request, from which Dispatch builds the event and sends it to this webhook only, and
+// Deliver signs, sends, retries and records it like any event. FAILED_PRECONDITION if the
+// webhook is not enabled (Dispatch would send nothing).
 func (s *Service) PingWebhook(ctx context.Context, project, id string) (Ping, error) {
 	w, err := s.GetWebhook(ctx, project, id)
 	if err != nil {
@@ -38,19 +37,11 @@ func (s *Service) PingWebhook(ctx context.Context, project, id string) (Ping, er
 	}
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	p := Ping{EventID: "ping_" + hex.EncodeToString(b)}
+	p := Ping{EventID: request.PingPrefix + hex.EncodeToString(b)}
 	p.DeliveryID = event.DeliveryID(project, p.EventID, "webhook:"+id)
 
-	data, _ := json.Marshal(map[string]any{ // strings only: always marshals
-		"id":        p.EventID,
-		"project":   project,
-		"type":      event.Ping,
-		"timestamp": s.now().Format(time.RFC3339Nano),
-		"data":      map[string]string{"webhook": w.Name()},
-	})
-	if _, err := s.Publisher.PublishJobEvent(ctx, topics.Message{Data: data, Attributes: map[string]string{
-		"type": event.Ping, "project": project, fanout.TargetWebhookAttribute: id,
-	}}); err != nil {
+	r := request.Request{Kind: request.Ping, Project: project, Webhook: id, EventID: p.EventID, Time: s.now()}
+	if err := s.Publisher.PublishRequests(ctx, []topics.Message{{Data: r.Encode(), Attributes: r.Attributes()}}); err != nil {
 		return Ping{}, err
 	}
 	s.Log.InfoContext(ctx, "webhook pinged", "project", project, "webhook", id, "event_id", p.EventID)

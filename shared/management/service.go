@@ -34,7 +34,8 @@ import (
 type Deps struct {
 	Store   *store.Store
 	Keyring *secrets.Keyring
-	// Publisher publishes pings (job events) and retried or replayed delivery tasks.
+	// Publisher publishes requests (shared/request): pings, retries and replays. The API may
+	// publish nothing else; Dispatch builds what is sent from the store.
 	Publisher *topics.Publisher
 	// URLs checks webhook URLs (shared/delivery/README.md, Security); it honours the deployment's
 	// AllowInsecureTargets.

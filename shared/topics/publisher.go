@@ -12,10 +12,13 @@ import (
 	"github.com/jobhooks/jobhooks/shared/tracing"
 )
 
-// Publisher publishes delivery tasks and dead letters. One per instance; safe for concurrent use.
+// Publisher publishes job events (Dispatch's re-publication), requests (the API's), delivery
+// tasks and dead letters. One per instance; safe for concurrent use. What each function may
+// publish to is its service account's grant (terraform/iam.tf), not this type's.
 type Publisher struct {
 	client     *pubsub.Client
 	jobEvents  *pubsub.Publisher
+	requests   *pubsub.Publisher
 	deliveries *pubsub.Publisher
 	deadLetter *pubsub.Publisher
 }
@@ -24,7 +27,7 @@ type Publisher struct {
 // 1 ms: a job finishing is latency-sensitive, and on the hop Dispatch → Deliver the client's
 // default 10 ms delay is the larger part of the latency (shared/devtools/README.md, Targets the
 // benchmarks report).
-func NewPublisher(client *pubsub.Client, jobEventsTopic, deliveriesTopic, deadLetterTopic string) *Publisher {
+func NewPublisher(client *pubsub.Client, jobEventsTopic, requestsTopic, deliveriesTopic, deadLetterTopic string) *Publisher {
 	tune := func(p *pubsub.Publisher) *pubsub.Publisher {
 		p.PublishSettings.DelayThreshold = time.Millisecond
 		p.PublishSettings.Timeout = 30 * time.Second
@@ -33,6 +36,7 @@ func NewPublisher(client *pubsub.Client, jobEventsTopic, deliveriesTopic, deadLe
 	return &Publisher{
 		client:     client,
 		jobEvents:  tune(client.Publisher(jobEventsTopic)),
+		requests:   tune(client.Publisher(requestsTopic)),
 		deliveries: tune(client.Publisher(deliveriesTopic)),
 		deadLetter: tune(client.Publisher(deadLetterTopic)),
 	}
@@ -54,7 +58,13 @@ func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error
 	return publishAll(ctx, p.deliveries, msgs)
 }
 
-// PublishJobEvent publishes one job event (the API's ping goes through Dispatch like any event)
+// PublishRequests publishes the API's requests (shared/request) and returns when all are
+// accepted, or with the first error.
+func (p *Publisher) PublishRequests(ctx context.Context, msgs []Message) error {
+	return publishAll(ctx, p.requests, msgs)
+}
+
+// PublishJobEvent publishes one job event (Dispatch re-publishing one before the retention ends)
 // and returns its Pub/Sub message id.
 func (p *Publisher) PublishJobEvent(ctx context.Context, m Message) (string, error) {
 	tracing.ToAttributes(ctx, m.Attributes)
@@ -91,6 +101,7 @@ func publishAll(ctx context.Context, topic *pubsub.Publisher, msgs []Message) er
 // Stop flushes pending messages and stops the publishers.
 func (p *Publisher) Stop() {
 	p.jobEvents.Stop()
+	p.requests.Stop()
 	p.deliveries.Stop()
 	p.deadLetter.Stop()
 }

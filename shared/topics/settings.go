@@ -34,17 +34,32 @@ const (
 	JobEvents  = "job-events"
 	Deliveries = "webhook-deliveries"
 	DeadLetter = "webhook-dead-letter"
+	// Requests carries what the management API asks for (a ping, a delivery sent again): the
+	// one topic the API may publish to (shared/request).
+	Requests = "webhook-requests"
 )
+
+// RequestsSubscription is the subscription of Requests. Dispatch treats a push as a request
+// only when it comes from a subscription whose id ends in this name, and every other push as
+// a job event: which one a message is comes from Pub/Sub, never from the message.
+const RequestsSubscription = "webhook-requests-dispatch"
 
 // FunctionTimeout is the deployed timeout of Dispatch, Deliver and DeadLetter. The attempt
 // timeout (15 s) fits well inside it, and every ack deadline is above it.
 const FunctionTimeout = 60 * time.Second
 
-// Subscriptions are the three push subscriptions, in flow order.
+// Subscriptions are the four push subscriptions, in flow order.
 func Subscriptions() []Subscription {
 	return []Subscription{
 		{
 			Name: "job-events-dispatch", Topic: JobEvents, Function: "Dispatch",
+			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
+			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
+		},
+		{
+			// A request is handled in seconds; one that keeps failing is dead-lettered after
+			// Pub/Sub's 100 attempts (about 16.5 h), within the retention.
+			Name: RequestsSubscription, Topic: Requests, Function: "Dispatch",
 			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
 			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
 		},

@@ -36,11 +36,17 @@ run "grants_are_exactly_what_each_function_needs" {
   }
   assert {
     condition = toset(keys(google_pubsub_topic_iam_member.publisher)) == toset([
-      "Dispatch/deliveries", "Dispatch/dead_letter",
+      "Dispatch/job_events", "Dispatch/deliveries", "Dispatch/dead_letter",
       "Deliver/deliveries", "Deliver/dead_letter",
-      "API/job_events", "API/deliveries",
+      "API/requests",
     ])
-    error_message = "Publishers: Dispatch and Deliver to deliveries and dead letters, API to job events and deliveries; nothing else."
+    error_message = "Publishers: Dispatch to job events (its re-publication), deliveries and dead letters, Deliver to deliveries and dead letters, API to requests only; nothing else."
+  }
+  assert {
+    # The internet-facing API may not publish anything Deliver or Dispatch would send as it is:
+    # a task or a job event (shared/delivery/README.md, Security).
+    condition     = [for k, p in local.publishers : p.topic if p.function == "API"] == ["webhook-requests"]
+    error_message = "The API's service account may publish to the webhook-requests topic and nowhere else."
   }
   assert {
     condition = toset(keys(google_secret_manager_secret_iam_member.reader)) == toset([

@@ -2,7 +2,7 @@
 // whose retry window closed), newest first, filtered by kind and paged with the API's tokens.
 "use strict";
 
-const DEAD_LETTER_KINDS = { job_event: "poison job event", delivery: "delivery" };
+const DEAD_LETTER_KINDS = { job_event: "poison job event", delivery: "delivery", request: "refused request" };
 
 // deadLettersAllowed: a portal link limited to some webhooks cannot list them (the API says 403).
 const deadLettersAllowed = () => !(session.get().webhooks || []).length;

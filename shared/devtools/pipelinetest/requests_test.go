@@ -1,0 +1,94 @@
+package pipelinetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/jobhooks/jobhooks/shared/deadletter"
+	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/request"
+	"github.com/jobhooks/jobhooks/shared/store"
+	"github.com/jobhooks/jobhooks/shared/task"
+	"github.com/jobhooks/jobhooks/shared/topics"
+)
+
+// The webhook-requests topic is the only one the management API may publish to
+// (terraform/iam.tf). Whatever arrives on it is a request that Dispatch checks against the store
+// before anything is sent: a forged resend, a job event's bytes or a delivery task's bytes there
+// is dead-lettered with its reason and sends nothing, while a resend whose series and claim the
+// record holds sends the stored body again.
+func TestRequests_AForgedRequestIsDeadLetteredWithItsReasonAndSendsNothing(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	ctx := context.Background()
+	rcv := NewReceiver(t, OK)
+	s.AddWebhook(t, hook("acme", "orders", rcv.URL))
+	s.Publish(t, jobEvent("acme", "job-1", "batch.succeeded"), nil)
+	d := waitState(t, s, "acme", "job-1", "orders", store.Delivered)
+	if n := rcv.Count(); n != 1 {
+		t.Fatalf("the receiver got %d requests, want 1", n)
+	}
+
+	requests := s.PubSub.Publisher(topics.Requests)
+	t.Cleanup(requests.Stop)
+	publish := func(data []byte, attrs map[string]string) string {
+		t.Helper()
+		id, err := requests.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs}).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	resend := func(id, claim string, series int) []byte {
+		return request.Request{Kind: request.Resend, Project: "acme", DeliveryID: id, Series: series, Claim: claim,
+			QueueTime: time.Now()}.Encode()
+	}
+	forged := task.Task{DeliveryID: d.ID, Project: "acme", EventID: "job-1", MessageID: d.MessageID, Webhook: "orders",
+		Body: []byte(`{"type":"batch.succeeded","data":{"forged":true}}`), Series: d.Series + 1}
+	cases := []struct{ name, id, reason string }{
+		{"a claim the record does not hold", publish(resend(d.ID, "guessed-claim", d.Series+1), nil), "another attempt series or claim"},
+		{"a series beyond the record's", publish(resend(d.ID, "x", d.Series+2), nil), "another attempt series or claim"},
+		{"a delivery that does not exist", publish(resend(event.DeliveryID("acme", "job-404", "webhook:orders"), "c", 1), nil), "no such delivery"},
+		{"a job event", publish([]byte(jobEvent("acme", "job-2", "batch.succeeded")), map[string]string{"project": "acme"}), "kind"},
+		{"a delivery task", publish(forged.Encode(), forged.Attributes()), "not a request"},
+		{"a ping of a malformed webhook id", publish(request.Request{Kind: request.Ping, Project: "acme", Webhook: "../x",
+			EventID: request.PingPrefix + strings.Repeat("0", 32), Time: time.Now()}.Encode(), nil), "webhook"},
+	}
+	for _, c := range cases {
+		var dls []store.DeadLetter
+		Eventually(t, wait, "the dead letter of "+c.name, func() bool {
+			dls, _ = s.Store.FindDeadLetters(ctx, "source_message_id", c.id)
+			return len(dls) == 1
+		})
+		if dl := dls[0]; dl.Kind != deadletter.KindRequest || !strings.HasPrefix(dl.Reason, "request refused: ") || !strings.Contains(dl.Reason, c.reason) {
+			t.Errorf("%s: dead letter kind %q reason %q, want kind request and a reason saying %q", c.name, dl.Kind, dl.Reason, c.reason)
+		}
+	}
+	if _, err := s.Store.GetEvent(ctx, "acme", "job-2"); err == nil {
+		t.Error("a job event published to the requests topic was dispatched")
+	}
+	if got, _ := s.Store.GetDelivery(ctx, "acme", d.ID); got.Series != d.Series || got.State != store.Delivered {
+		t.Errorf("the forged requests changed the record: series %d state %s", got.Series, got.State)
+	}
+
+	// A claim the record holds, as the API's retry makes it: the stored body is sent again.
+	claimed := d.StartSeries(d.Series+1, 0)
+	claimed.SeriesClaim = "the-api-s-claim"
+	if err := s.Store.PutDelivery(ctx, &claimed); err != nil {
+		t.Fatal(err)
+	}
+	publish(request.Request{Kind: request.Resend, Project: "acme", DeliveryID: d.ID, Series: claimed.Series,
+		Claim: claimed.SeriesClaim, QueueTime: claimed.Version}.Encode(), nil)
+	Eventually(t, wait, "the delivery sent again", func() bool { return rcv.Count() == 2 })
+	reqs := rcv.Requests()
+	if first, again := string(reqs[0].Body), string(reqs[1].Body); first != again || strings.Contains(again, "forged") {
+		t.Errorf("sent again %q, want the stored body %q", again, first)
+	}
+	if got := rcv.Count(); got != 2 {
+		t.Errorf("the receiver got %d requests, want the first delivery and the one resend", got)
+	}
+}
