@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jobhooks/jobhooks/shared/deadletter"
 	"github.com/jobhooks/jobhooks/shared/event"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
@@ -85,9 +87,16 @@ func (s *Service) resend(ctx context.Context, m pushmsg.Message, r request.Reque
 		MessageID: d.MessageID, EventTime: d.EventTime, Webhook: d.Webhook, Body: ev.Body,
 		Series: d.Series, QueueTime: r.QueueTime,
 	}
-	// The task joins the trace through this handling's span, a child of the request's parent
-	// (the record's traceparent): the publisher puts ctx's span on the message.
-	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{{Data: t.Encode(), Attributes: t.Attributes()}}); err != nil {
+	// The series is a child of the span the record was created under, in the event's trace, as
+	// every series of the delivery is (shared/tracing/README.md, Spans); a record without one
+	// starts a trace of its own in Deliver. This handling's span is not its parent: the context
+	// the task is published with has none, or the publisher would put it on the message.
+	attrs := t.Attributes()
+	if d.Traceparent != "" {
+		attrs[tracing.ParentAttribute] = d.Traceparent
+	}
+	noSpan := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	if err := s.Publisher.PublishDeliveries(noSpan, []topics.Message{{Data: t.Encode(), Attributes: attrs}}); err != nil {
 		return err
 	}
 	s.Log.InfoContext(ctx, "delivery sent again", "project", d.Project, "webhook", d.Webhook, "delivery_id", d.ID, "series", d.Series)
