@@ -57,6 +57,12 @@ type Config struct {
 	FirstAttemptBudget time.Duration
 	// FirstAttemptConcurrency bounds how many first attempts of one event Dispatch makes at once.
 	FirstAttemptConcurrency int
+	// RetryGap is the least time between a failed attempt and the next one of the same delivery:
+	// a push of its task sooner (a duplicate, Deliver receiving the task Dispatch just queued, a
+	// redelivery the emulator makes twice) is handed back without a POST. Below the deliveries
+	// subscription's minimum backoff (10 s), so a redelivery on Pub/Sub's schedule never waits.
+	// Only the pipeline tests, whose subscriptions back off from 1 s, shorten it.
+	RetryGap time.Duration
 	// RetryWindow is how long after the first attempt a delivery keeps being retried.
 	RetryWindow time.Duration
 	// AutoDisableAfter is how long a static webhook may fail without a success before it is disabled.
@@ -146,6 +152,7 @@ func Defaults() Config {
 		RepublishAge:            20 * time.Hour,
 		FunctionTimeout:         60 * time.Second,
 		ClaimLease:              DefaultClaimLease,
+		RetryGap:                DefaultRetryGap,
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",
 		Version:                 "0.1.0",
@@ -251,6 +258,8 @@ func load(r *reader) (Config, error) {
 // AttemptMargin is what that may take before the function's timeout kills the request.
 const (
 	AttemptMargin = 10 * time.Second
+	// DefaultRetryGap is RetryGap: half the deliveries subscription's 10 s minimum backoff.
+	DefaultRetryGap = 5 * time.Second
 	// DefaultClaimLease is ClaimLease in production: above the 60 s function timeout, with room.
 	DefaultClaimLease = 2 * time.Minute
 	// SubscriptionRetention is how long Pub/Sub keeps an unacked message (topics.Subscriptions).

@@ -24,7 +24,7 @@ func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d
 	h := headers(t, tg, now.Unix())
 	propagate(ctx, tg, h)
 	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
-	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
+	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	rec, kept, err := s.record(ctx, d, o)
 	if err != nil {
@@ -88,6 +88,8 @@ type outcome struct {
 	resp    sender.Response
 	postErr error
 	res     retry.Result
+	// gap is the least time until the next attempt after one to retry (config.RetryGap).
+	gap time.Duration
 }
 
 // word is the outcome field of the attempt's log line and record.
@@ -119,7 +121,12 @@ func (o outcome) fold(d store.Delivery) (store.Delivery, store.Attempt) {
 	case retry.Gone, retry.Failed:
 		d.State, d.Reason = store.Failed, o.res.Reason
 	case retry.Again:
+		// The endpoint's Retry-After, and never sooner than the gap: an early push of the task
+		// must not POST a failing endpoint twice in one backoff.
 		d.NextNotBefore = o.res.NotBefore
+		if next := o.at.Add(o.gap); next.After(d.NextNotBefore) {
+			d.NextNotBefore = next
+		}
 	}
 	return d, store.Attempt{
 		Number: d.Attempts, Series: d.Series, Time: o.at, URL: o.tg.url, StatusCode: o.resp.StatusCode,

@@ -28,8 +28,9 @@ const (
 	settled
 	// exhaust: the retry window has closed; the delivery ends exhausted and is dead-lettered.
 	exhaust
-	// wait: the endpoint's Retry-After time has not come. The receipt is counted and the task
-	// handed back without a POST.
+	// wait: the next attempt's time (the endpoint's Retry-After, or the retry gap after a
+	// failed attempt) has not come. The receipt is counted and the task handed back without a
+	// POST.
 	wait
 )
 

@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/retry"
 	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/sender"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 )
@@ -161,6 +163,46 @@ func TestHostOf_ReadsWhatURLParseReads(t *testing.T) {
 		}
 		if got := hostOf(raw); got != want {
 			t.Errorf("hostOf(%q) = %q, url.Parse reads %q", raw, got, want)
+		}
+	}
+}
+
+// A failed attempt sets the next attempt's time at least the retry gap later, so that a push of
+// the task sooner (Deliver receiving the task Dispatch just queued, a duplicate, the emulator's
+// second push a second after the first) hands it back without POSTing a failing endpoint twice in
+// one backoff; a later Retry-After wins, and a delivered or failed attempt sets none.
+func TestFold_AFailedAttemptWaitsAtLeastTheRetryGap(t *testing.T) {
+	gap := 5 * time.Second
+	attempt := func(status int, header http.Header) store.Delivery {
+		res := retry.Classify(t0, status, header, nil, func(s int) bool { return s >= 500 || s == 429 })
+		d, _ := outcome{at: t0, resp: sender.Response{StatusCode: status}, res: res, gap: gap}.fold(store.Delivery{State: store.Pending})
+		return d
+	}
+	for _, c := range []struct {
+		name   string
+		status int
+		header http.Header
+		next   time.Time
+	}{
+		{"a 503", 503, nil, t0.Add(gap)},
+		{"a 429 asking for less than the gap", 429, http.Header{"Retry-After": {"1"}}, t0.Add(gap)},
+		{"a 503 asking for more", 503, http.Header{"Retry-After": {"120"}}, t0.Add(120 * time.Second)},
+		{"a 200", 200, nil, time.Time{}},
+		{"a 404", 404, nil, time.Time{}},
+	} {
+		d := attempt(c.status, c.header)
+		if !d.NextNotBefore.Equal(c.next) {
+			t.Errorf("%s: next attempt at %v, want %v", c.name, d.NextNotBefore, c.next)
+			continue
+		}
+		if c.next.IsZero() {
+			continue
+		}
+		if got, _ := receive(task.Task{}, d, t0.Add(time.Second), 0, time.Hour); got != wait {
+			t.Errorf("%s: a push one second later is %s, want wait", c.name, got)
+		}
+		if got, _ := receive(task.Task{}, d, c.next, 0, time.Hour); got != post {
+			t.Errorf("%s: a push at %v is %s, want post", c.name, c.next, got)
 		}
 	}
 }

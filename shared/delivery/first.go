@@ -177,7 +177,7 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 	propagate(ctx, tg, h)
 	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
 	resp, postErr := s.Sender.Post(budget, tg.url, h, f.Task.Body)
-	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr,
+	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	res.rec, res.att = o.fold(res.rec)
 	res.out = &o

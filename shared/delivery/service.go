@@ -63,8 +63,9 @@ func New(cfg config.Config, d Deps) *Service {
 	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
 }
 
-// errNotYet nacks a task that arrived before its Retry-After time.
-var errNotYet = errors.New("delivery: before the endpoint's Retry-After time")
+// errNotYet nacks a task that arrived before its next attempt's time: the endpoint's
+// Retry-After, or the retry gap after a failed attempt (config.RetryGap).
+var errNotYet = errors.New("delivery: before the next attempt's time (the endpoint's Retry-After, or the gap after a failed attempt)")
 
 // Handle processes one pushed task. Its result is turned into ack/nack by pushmsg.Respond. The
 // handling is a span of the event's trace, carried in the task's attributes.

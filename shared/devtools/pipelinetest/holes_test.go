@@ -263,6 +263,7 @@ func TestDeliver_ASuccessAtTheWindowsCloseIsRecordedDelivered(t *testing.T) {
 	if err := first.handle(first.deliver().Handle, m); pushmsg.Acked(err) {
 		t.Fatalf("a 503 was acknowledged: %v", err)
 	}
+	s.Clock.Advance(testRetryGap) // the next push comes after the backoff
 	result := make(chan error, 1)
 	go func() { result <- held.handle(held.deliver().Handle, m) }()
 	Eventually(t, wait, "the second copy's POST", func() bool { return posts.Load() == 2 })

@@ -53,6 +53,8 @@ func TestDispatch_ClockSkewBetweenTheAPIAndDispatchDecidesNoIncarnation(t *testi
 			t.Fatalf("get webhook: %d", code)
 		}
 		y := newProcess(t, s, nil)
+		// The retry comes after the backoff, by the clock of x that recorded the failed attempt.
+		s.Clock.Advance(skew + testRetryGap)
 		m := pushmsg.Message{Data: tasks[0].Data, Attributes: tasks[0].Attributes, MessageID: "task-1"}
 		if err := y.handle(y.deliver().Handle, m); err != nil {
 			t.Fatal(err)

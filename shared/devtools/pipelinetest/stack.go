@@ -97,6 +97,9 @@ type Stack struct {
 
 var projectSeq atomic.Int64
 
+// testRetryGap is the stacks' config.RetryGap: half their subscriptions' 1 s minimum backoff.
+const testRetryGap = 500 * time.Millisecond
+
 // Start runs a pipeline for the test and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Stack {
 	t.Helper()
@@ -107,6 +110,7 @@ func Start(t testing.TB, opts Options) *Stack {
 	cfg.GoogleProject = fmt.Sprintf("jobhooks-test-%d-%d", os.Getpid(), projectSeq.Add(1))
 	cfg.AllowInsecureTargets = true // receivers are httptest servers on loopback
 	cfg.AttemptTimeout = 5 * time.Second
+	cfg.RetryGap = testRetryGap // below the subscriptions' 1 s backoff, as in production below 10 s
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
