@@ -172,6 +172,12 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
+	if until := tg.webhook.PausedUntil; until.After(now) {
+		// The endpoint asked for nothing before until: no POST, Deliver makes it then.
+		res.retry, res.reason, res.rec.NextNotBefore = true, "endpoint_paused", until
+		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
+		return
+	}
 	res.span.SetName(tg.spanName)
 	h := headers(f.Task, tg, now.Unix())
 	propagate(ctx, tg, h)

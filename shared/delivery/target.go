@@ -171,15 +171,27 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")
 	default:
+		if res.NotBefore.After(w.PausedUntil) {
+			// The endpoint's Retry-After holds for the whole endpoint, not this delivery alone.
+			_, perr := s.Store.PauseUntil(ctx, t.Project, t.Webhook, res.NotBefore)
+			s.webhooks.Forget(key)
+			if perr == nil {
+				s.Log.WarnContext(ctx, "endpoint paused", "project", t.Project, "webhook", t.Webhook,
+					"until", res.NotBefore, "status", res.Reason)
+			}
+			err = perr
+		}
 		since := w.FailingSince
+		var serr error
 		if since.IsZero() {
-			since, err = s.Store.MarkFailing(ctx, t.Project, t.Webhook, now)
+			since, serr = s.Store.MarkFailing(ctx, t.Project, t.Webhook, now)
 			s.webhooks.Forget(key)
 		}
-		if err == nil && now.Sub(since) >= s.cfg.AutoDisableAfter {
-			err = s.autoDisable(ctx, t, since, now)
+		if serr == nil && now.Sub(since) >= s.cfg.AutoDisableAfter {
+			serr = s.autoDisable(ctx, t, since, now)
 			s.webhooks.Forget(key)
 		}
+		err = errors.Join(err, serr)
 	}
 	if err != nil {
 		s.Log.ErrorContext(ctx, "webhook health not recorded", "project", t.Project, "webhook", t.Webhook, "error", err.Error())

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jobhooks/jobhooks/shared/management"
 	"github.com/jobhooks/jobhooks/shared/webhook"
@@ -30,7 +31,7 @@ var resourceFields = fieldNames{
 		"status_codes_to_retry_on": management.FieldStatusCodesToRetryOn,
 		"propagate_trace":          management.FieldPropagateTrace,
 	},
-	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since"},
+	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since", "paused_until"},
 }
 
 // resourceWebhookIn is a webhook as a Surface A request carries it. Output-only members are
@@ -46,6 +47,7 @@ type resourceWebhookIn struct {
 	PropagateTrace       bool             `json:"propagate_trace"`
 	echoedOutput
 	FailingSince json.RawMessage `json:"failing_since"`
+	PausedUntil  json.RawMessage `json:"paused_until"`
 }
 
 func (resourceWebhookIn) outputOnly() []string { return resourceFields.outputOnly }
@@ -72,6 +74,9 @@ type resourceWebhook struct {
 	// FailingSince is the first failed attempt after the last success: how long the endpoint
 	// has been failing. Absent while healthy.
 	FailingSince string `json:"failing_since,omitempty"`
+	// PausedUntil is when the endpoint's latest Retry-After ends: nothing is sent to it before
+	// then. Absent unless that is in the future.
+	PausedUntil string `json:"paused_until,omitempty"`
 }
 
 // resourceWebhook shows w as Surface A answers it (the surface's show).
@@ -88,7 +93,16 @@ func (h *Handler) resourceWebhook(w webhook.Webhook, newSecret string) resourceW
 		Name: w.Name(), URL: w.URL, DisplayName: w.DisplayName, SubscribedEvents: w.SubscribedEvents,
 		State: w.State, RequestHeaders: headers, StatusCodesToRetryOn: codes, PropagateTrace: w.PropagateTrace,
 		secretsAndTimes: h.secretsAndTimes(w, newSecret), FailingSince: ts(w.FailingSince),
+		PausedUntil: h.future(w.PausedUntil),
 	}
+}
+
+// future is t as the API writes times, or "" unless t is after now.
+func (h *Handler) future(t time.Time) string {
+	if !t.After(h.Now()) {
+		return ""
+	}
+	return ts(t)
 }
 
 // resourceCreateID is the id a Surface A create asks for: ?webhook_id= (or webhookId), or the

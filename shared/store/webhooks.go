@@ -115,6 +115,31 @@ func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Tim
 	return since, nil
 }
 
+// PauseUntil records that a webhook's endpoint asked for nothing before until (its Retry-After),
+// unless a later pause is recorded already. It returns the pause as stored. Called only when the
+// cached copy shows an earlier pause, so the transaction runs once per Retry-After that moves the
+// pause, not per attempt.
+func (s *Store) PauseUntil(ctx context.Context, project, id string, until time.Time) (time.Time, error) {
+	ref := s.webhooks(project).Doc(id)
+	stored := until
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		w, err := txWebhook(tx, ref)
+		if err != nil {
+			return err
+		}
+		if !w.PausedUntil.Before(until) {
+			stored = w.PausedUntil
+			return nil
+		}
+		stored = until
+		return tx.Update(ref, []firestore.Update{{Path: "paused_until", Value: until}})
+	})
+	if err != nil {
+		return stored, notFound(err, "pause webhook "+webhook.Name(project, id))
+	}
+	return stored, nil
+}
+
 // MarkHealthy ends the failure streak of a webhook after a success at `at`, if the streak began
 // no later than that success. A streak that began after it (failures seen after the success,
 // by another instance) is left alone: erasing it would postpone the auto-disable.

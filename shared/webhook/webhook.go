@@ -64,6 +64,11 @@ type Webhook struct {
 	// FailingSince is the first failed attempt after the last success; zero while healthy. It is
 	// written only when health changes, never per attempt (a hot document would throttle).
 	FailingSince time.Time `firestore:"failing_since"`
+	// PausedUntil is the latest Retry-After its endpoint answered (a 429 or a retryable status
+	// with Retry-After): no delivery to the webhook is POSTed before it, by any instance whose
+	// cached copy shows it (shared/delivery/README.md, Decisions where the spec is silent).
+	// Written only when it moves later, never per attempt.
+	PausedUntil time.Time `firestore:"paused_until"`
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
 	// PropagateTrace sends each attempt's W3C traceparent to the endpoint
