@@ -63,6 +63,13 @@ type Config struct {
 	// subscription's minimum backoff (10 s), so a redelivery on Pub/Sub's schedule never waits.
 	// Only the pipeline tests, whose subscriptions back off from 1 s, shorten it.
 	RetryGap time.Duration
+	// BreakerAfter is how long a static webhook fails without a success before its circuit
+	// opens: then one probe per interval is POSTed, and every other delivery waits for the
+	// next probe (shared/delivery/README.md, Decisions where the spec is silent).
+	BreakerAfter time.Duration
+	// MinProbeInterval and MaxProbeInterval bound the time between probes of an open circuit: a
+	// quarter of how long the webhook has been failing.
+	MinProbeInterval, MaxProbeInterval time.Duration
 	// RetryWindow is how long after the first attempt a delivery keeps being retried.
 	RetryWindow time.Duration
 	// AutoDisableAfter is how long a static webhook may fail without a success before it is disabled.
@@ -153,6 +160,9 @@ func Defaults() Config {
 		FunctionTimeout:         60 * time.Second,
 		ClaimLease:              DefaultClaimLease,
 		RetryGap:                DefaultRetryGap,
+		BreakerAfter:            5 * time.Minute,
+		MinProbeInterval:        30 * time.Second,
+		MaxProbeInterval:        10 * time.Minute,
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",
 		Version:                 "0.1.0",

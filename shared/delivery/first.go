@@ -172,9 +172,13 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
-	if until := tg.webhook.PausedUntil; until.After(now) {
-		// The endpoint asked for nothing before until: no POST, Deliver makes it then.
-		res.retry, res.reason, res.rec.NextNotBefore = true, "endpoint_paused", until
+	if until, err := s.gate(ctx, f.Task, tg, now); err != nil || !until.IsZero() {
+		// The endpoint is paused (a Retry-After, or an open circuit until its next probe), or
+		// the probe could not be claimed: no POST, Deliver makes it.
+		res.retry, res.reason = true, "endpoint_paused"
+		if err != nil {
+			res.reason = "before_post: " + err.Error()
+		}
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}

@@ -52,6 +52,7 @@ type Service struct {
 	Deps
 	cfg      config.Config
 	webhooks *cache.TTL[string, target]
+	pauses   pauses
 	tracer   trace.Tracer
 }
 
@@ -122,17 +123,18 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		// toward re-publication and the window as a failed attempt would.
 		return s.receipt(ctx, m, t, d, err)
 	}
-	if until := tg.webhook.PausedUntil; until.After(now) {
-		// The endpoint asked for nothing before until (another delivery's Retry-After): no POST,
-		// no failed attempt; the next push waits for it without reading the webhook.
-		d.NextNotBefore = until
+	until, err := s.gate(ctx, t, tg, now)
+	if err != nil {
+		return s.receipt(ctx, m, t, d, err)
+	}
+	if !until.IsZero() {
+		// The endpoint is paused (a Retry-After, or an open circuit until its next probe): no
+		// POST, no failed attempt. The delivery's own next attempt time is left alone: the
+		// pause may end sooner (a probe's 2xx), and the next push asks the gate again.
 		return s.receipt(ctx, m, t, d, pushmsg.Retry(errPaused))
 	}
 	return s.attempt(ctx, m, t, d, tg, now)
 }
-
-// errPaused nacks a task whose endpoint is paused by a Retry-After (webhook.Webhook.PausedUntil).
-var errPaused = errors.New("delivery: the endpoint asked for nothing before its Retry-After time")
 
 // receipt records a receipt that made no attempt (its count and the window's start), then
 // leaves the task for later.

@@ -161,8 +161,9 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 	switch res.Verdict {
 	case retry.Delivered:
 		if !w.FailingSince.IsZero() {
-			err = s.Store.MarkHealthy(ctx, t.Project, t.Webhook, now)
+			err = s.Store.MarkHealthy(ctx, t.Project, t.Webhook, now) // ends a pause too
 			s.webhooks.Forget(key)
+			s.pauses.m.Delete(key)
 		}
 	case retry.Gone:
 		s.webhooks.Forget(key)
@@ -175,6 +176,7 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			// The endpoint's Retry-After holds for the whole endpoint, not this delivery alone.
 			_, perr := s.Store.PauseUntil(ctx, t.Project, t.Webhook, res.NotBefore)
 			s.webhooks.Forget(key)
+			s.pauses.note(key, res.NotBefore)
 			if perr == nil {
 				s.Log.WarnContext(ctx, "endpoint paused", "project", t.Project, "webhook", t.Webhook,
 					"until", res.NotBefore, "status", res.Reason)

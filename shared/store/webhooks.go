@@ -140,11 +140,41 @@ func (s *Store) PauseUntil(ctx context.Context, project, id string, until time.T
 	return stored, nil
 }
 
+// ClaimProbe claims the probe of a webhook whose circuit is open: unless the stored copy is
+// paused past now (another instance claimed it, or a Retry-After), paused_until moves to next and
+// probe is true. A webhook whose streak ended meanwhile is not written (probe true, until zero).
+// Otherwise probe is false and until is the stored pause to wait for.
+func (s *Store) ClaimProbe(ctx context.Context, project, id string, now, next time.Time) (probe bool, until time.Time, err error) {
+	ref := s.webhooks(project).Doc(id)
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		w, err := txWebhook(tx, ref)
+		if err != nil {
+			return err
+		}
+		switch {
+		case w.PausedUntil.After(now):
+			probe, until = false, w.PausedUntil
+			return nil
+		case w.FailingSince.IsZero():
+			probe, until = true, time.Time{}
+			return nil
+		}
+		probe, until = true, next
+		return tx.Update(ref, []firestore.Update{{Path: "paused_until", Value: next}})
+	})
+	if err != nil {
+		return false, time.Time{}, notFound(err, "claim the probe of webhook "+webhook.Name(project, id))
+	}
+	return probe, until, nil
+}
+
 // MarkHealthy ends the failure streak of a webhook after a success at `at`, if the streak began
 // no later than that success. A streak that began after it (failures seen after the success,
 // by another instance) is left alone: erasing it would postpone the auto-disable.
+// The success also ends a pause (an open circuit's wait for its next probe, or a Retry-After):
+// the endpoint answers, and the deliveries waiting for it go.
 func (s *Store) MarkHealthy(ctx context.Context, project, id string, at time.Time) error {
-	return s.setStreak(ctx, project, id, func(since time.Time) (time.Time, bool) {
+	return s.setStreak(ctx, project, id, true, func(since time.Time) (time.Time, bool) {
 		return time.Time{}, !since.IsZero() && !since.After(at)
 	})
 }
@@ -152,14 +182,14 @@ func (s *Store) MarkHealthy(ctx context.Context, project, id string, at time.Tim
 // RestartStreak moves the start of a webhook's failure streak forward to `from` (the latest
 // success, found after the streak had begun), if the streak began before it.
 func (s *Store) RestartStreak(ctx context.Context, project, id string, from time.Time) error {
-	return s.setStreak(ctx, project, id, func(since time.Time) (time.Time, bool) {
+	return s.setStreak(ctx, project, id, false, func(since time.Time) (time.Time, bool) {
 		return from, !since.IsZero() && since.Before(from)
 	})
 }
 
 // setStreak rewrites failing_since in a transaction when change says so. It runs on health
 // changes only, never per delivery, so the transaction is rare on any one webhook.
-func (s *Store) setStreak(ctx context.Context, project, id string, change func(since time.Time) (time.Time, bool)) error {
+func (s *Store) setStreak(ctx context.Context, project, id string, endPause bool, change func(since time.Time) (time.Time, bool)) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		w, err := txWebhook(tx, ref)
@@ -170,7 +200,11 @@ func (s *Store) setStreak(ctx context.Context, project, id string, change func(s
 		if !ok {
 			return nil
 		}
-		return tx.Update(ref, []firestore.Update{{Path: "failing_since", Value: next}})
+		updates := []firestore.Update{{Path: "failing_since", Value: next}}
+		if endPause {
+			updates = append(updates, firestore.Update{Path: "paused_until", Value: time.Time{}})
+		}
+		return tx.Update(ref, updates)
 	})
 	if err != nil {
 		return notFound(err, "webhook health "+webhook.Name(project, id))

@@ -1,0 +1,95 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jobhooks/jobhooks/shared/task"
+)
+
+// An endpoint is paused while the time its receiver asked for (Retry-After) or its circuit
+// breaker set has not come: nothing is POSTed to it, and waiting records no failed attempt
+// (shared/delivery/README.md, Decisions where the spec is silent). Both pauses are the static
+// webhook's paused_until. The breaker: once a webhook has had no success for BreakerAfter, its
+// circuit is open, and a delivery is POSTed only as the probe, which one instance claims per
+// interval (a transaction that moves paused_until to the next probe); every other delivery waits
+// for that time. The first 2xx ends the streak and the pause, and the backlog drains.
+
+// probeInterval is the time to the next probe of a streak that began at since: a quarter of the
+// streak, within [lo, hi] (config.Config.MinProbeInterval, MaxProbeInterval).
+func probeInterval(since, now time.Time, lo, hi time.Duration) time.Duration {
+	return min(max(now.Sub(since)/4, lo), hi)
+}
+
+// pauses are what this instance learnt of its endpoints' pauses since its cached copies were
+// read: a cached copy may be up to the cache TTL old, and the instance that paused an endpoint
+// must not POST it again meanwhile.
+type pauses struct{ m sync.Map } // project/webhook → time.Time
+
+func (p *pauses) note(key string, until time.Time) {
+	for {
+		old, loaded := p.m.LoadOrStore(key, until)
+		if !loaded || !old.(time.Time).Before(until) || p.m.CompareAndSwap(key, old, until) {
+			return
+		}
+	}
+}
+
+// until is the pause of key this instance knows of, zero when none is in the future.
+func (p *pauses) until(key string, now time.Time) time.Time {
+	v, ok := p.m.Load(key)
+	if !ok {
+		return time.Time{}
+	}
+	if t := v.(time.Time); t.After(now) {
+		return t
+	}
+	p.m.CompareAndDelete(key, v)
+	return time.Time{}
+}
+
+// errPaused nacks a task whose endpoint is paused: its receiver's Retry-After, or an open
+// circuit waiting for its next probe.
+var errPaused = errors.New("delivery: the endpoint is paused (its Retry-After, or an open circuit until its next probe)")
+
+// gate decides whether t may be POSTed to tg now. It returns zero to POST (a closed circuit, or
+// this delivery is the probe), or the time to wait for; err when the probe could not be claimed
+// (the store failing), which is retried as any failure before the POST is.
+func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Time) (time.Time, error) {
+	if !tg.static {
+		return time.Time{}, nil
+	}
+	key := t.Project + "/" + t.Webhook
+	w := tg.webhook
+	if until := latest(w.PausedUntil, s.pauses.until(key, now)); until.After(now) {
+		return until, nil
+	}
+	if w.FailingSince.IsZero() || now.Sub(w.FailingSince) < s.cfg.BreakerAfter {
+		return time.Time{}, nil
+	}
+	next := now.Add(probeInterval(w.FailingSince, now, s.cfg.MinProbeInterval, s.cfg.MaxProbeInterval))
+	probe, until, err := s.Store.ClaimProbe(ctx, t.Project, t.Webhook, now, next)
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.webhooks.Forget(key)
+	if !probe {
+		s.pauses.note(key, until)
+		return until, nil
+	}
+	if !until.IsZero() {
+		s.pauses.note(key, until)
+		s.Log.InfoContext(ctx, "circuit open: probing the endpoint", "project", t.Project, "webhook", t.Webhook,
+			"failing_since", w.FailingSince, "next_probe", until, "delivery_id", t.DeliveryID)
+	}
+	return time.Time{}, nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
