@@ -25,26 +25,28 @@ func probeInterval(since, now time.Time, lo, hi time.Duration) time.Duration {
 
 // pauses are what this instance learnt of its endpoints' pauses since its cached copies were
 // read: a cached copy may be up to the cache TTL old, and the instance that paused an endpoint
-// must not POST it again meanwhile.
-type pauses struct{ m sync.Map } // project/webhook → time.Time
-
-func (p *pauses) note(key string, until time.Time) {
-	for {
-		old, loaded := p.m.LoadOrStore(key, until)
-		if !loaded || !old.(time.Time).Before(until) || p.m.CompareAndSwap(key, old, until) {
-			return
-		}
-	}
+// must not POST it again meanwhile. A note is kept for one cache TTL only: by then the cached
+// copy shows the pause, or that another instance's probe ended it.
+type pauses struct {
+	ttl time.Duration
+	m   sync.Map // project/webhook → pause
 }
 
-// until is the pause of key this instance knows of, zero when none is in the future.
+type pause struct{ until, noted time.Time }
+
+func (p *pauses) note(key string, until, now time.Time) {
+	p.m.Store(key, pause{until: until, noted: now})
+}
+
+// until is the pause of key this instance noted within the cache TTL, zero when none is in the
+// future.
 func (p *pauses) until(key string, now time.Time) time.Time {
 	v, ok := p.m.Load(key)
 	if !ok {
 		return time.Time{}
 	}
-	if t := v.(time.Time); t.After(now) {
-		return t
+	if ps := v.(pause); ps.until.After(now) && now.Sub(ps.noted) < p.ttl {
+		return ps.until
 	}
 	p.m.CompareAndDelete(key, v)
 	return time.Time{}
@@ -76,11 +78,11 @@ func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Tim
 	}
 	s.webhooks.Forget(key)
 	if !probe {
-		s.pauses.note(key, until)
+		s.pauses.note(key, until, now)
 		return until, nil
 	}
 	if !until.IsZero() {
-		s.pauses.note(key, until)
+		s.pauses.note(key, until, now)
 		s.Log.InfoContext(ctx, "circuit open: probing the endpoint", "project", t.Project, "webhook", t.Webhook,
 			"failing_since", w.FailingSince, "next_probe", until, "delivery_id", t.DeliveryID)
 	}

@@ -61,7 +61,8 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), tracer: tracing.Tracer(d.Tracer)}
+	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), pauses: pauses{ttl: cfg.CacheTTL},
+		tracer: tracing.Tracer(d.Tracer)}
 }
 
 // errNotYet nacks a task that arrived before its next attempt's time: the endpoint's

@@ -176,7 +176,7 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			// The endpoint's Retry-After holds for the whole endpoint, not this delivery alone.
 			_, perr := s.Store.PauseUntil(ctx, t.Project, t.Webhook, res.NotBefore)
 			s.webhooks.Forget(key)
-			s.pauses.note(key, res.NotBefore)
+			s.pauses.note(key, res.NotBefore, now)
 			if perr == nil {
 				s.Log.WarnContext(ctx, "endpoint paused", "project", t.Project, "webhook", t.Webhook,
 					"until", res.NotBefore, "status", res.Reason)
