@@ -21,6 +21,7 @@ import (
 
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/pushmsg"
+	"github.com/jobhooks/jobhooks/shared/request"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/task"
 	"github.com/jobhooks/jobhooks/shared/tracing"
@@ -104,6 +105,15 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 			// recorded it: nothing was lost, so nothing alerts (the alert counts ERROR lines).
 			level, message, outcome = slog.LevelWarn, "dead letter superseded: the delivery was delivered", OutcomeSuperseded
 			d.Reason += " (superseded: delivered)"
+		}
+	}
+	if d.Kind == KindRequest && d.Source != "" {
+		// Pub/Sub gave up on a request (Dispatch kept failing on it): a resend's claimed series
+		// will never be sent, so it ends failed rather than pending with no task.
+		if r, err := request.Decode(m.Data); err == nil && r.Kind == request.Resend {
+			if err := s.Store.FailClaimedSeries(ctx, r.Project, r.DeliveryID, r.Series, r.Claim, "resend_not_sent: "+d.Reason); err != nil {
+				return err
+			}
 		}
 	}
 	if d.Kind == KindJobEvent && d.Project == "" {

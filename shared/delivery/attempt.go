@@ -124,7 +124,7 @@ func (o outcome) fold(d store.Delivery) (store.Delivery, store.Attempt) {
 		// The endpoint's Retry-After, and never sooner than the gap: an early push of the task
 		// must not POST a failing endpoint twice in one backoff.
 		d.NextNotBefore = o.res.NotBefore
-		if next := o.at.Add(o.gap); next.After(d.NextNotBefore) {
+		if next := o.at.Add(o.resp.Latency + o.gap); next.After(d.NextNotBefore) { // from the answer
 			d.NextNotBefore = next
 		}
 	}

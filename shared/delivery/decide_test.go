@@ -178,6 +178,12 @@ func TestFold_AFailedAttemptWaitsAtLeastTheRetryGap(t *testing.T) {
 		d, _ := outcome{at: t0, resp: sender.Response{StatusCode: status}, res: res, gap: gap}.fold(store.Delivery{State: store.Pending})
 		return d
 	}
+	// The gap runs from the answer: an attempt that took longer than the gap still waits it.
+	slow, _ := outcome{at: t0, resp: sender.Response{StatusCode: 503, Latency: 8 * time.Second}, gap: gap,
+		res: retry.Result{Verdict: retry.Again}}.fold(store.Delivery{State: store.Pending})
+	if want := t0.Add(8*time.Second + gap); !slow.NextNotBefore.Equal(want) {
+		t.Errorf("an 8 s attempt: next attempt at %v, want %v", slow.NextNotBefore, want)
+	}
 	for _, c := range []struct {
 		name   string
 		status int

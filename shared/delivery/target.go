@@ -172,8 +172,11 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")
 	default:
-		if res.NotBefore.After(w.PausedUntil) {
+		if res.NotBefore.Sub(now) >= s.cfg.RetryGap && res.NotBefore.After(w.PausedUntil.Add(time.Second)) {
 			// The endpoint's Retry-After holds for the whole endpoint, not this delivery alone.
+			// One shorter than the retry gap holds for this delivery only, and a pause moves only
+			// when it moves by more than a second: the webhook document is not written per
+			// attempt.
 			_, perr := s.Store.PauseUntil(ctx, t.Project, t.Webhook, res.NotBefore)
 			s.webhooks.Forget(key)
 			s.pauses.note(key, res.NotBefore, now)

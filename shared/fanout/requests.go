@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -32,10 +31,6 @@ func isRequest(m pushmsg.Message) bool {
 	return strings.HasSuffix(m.Subscription, topics.RequestsSubscription)
 }
 
-// maxQueueSkew is how far in the future a resend's queue time may be (clock skew between
-// Firestore's commit clock and this instance's).
-const maxQueueSkew = time.Minute
-
 func (s *Service) handleRequest(ctx context.Context, m pushmsg.Message) (err error) {
 	ctx, span := tracing.StartHandling(ctx, s.tracer, "Dispatch", m)
 	defer func() { tracing.End(span, err) }()
@@ -49,10 +44,9 @@ func (s *Service) handleRequest(ctx context.Context, m pushmsg.Message) (err err
 		// id (a redelivered request fans out once), first attempt, records, retries.
 		ping := m
 		ping.Data = r.PingEvent()
+		// No traceparent is carried over: the API sets none on a ping, and a publisher's would
+		// choose the trace id a receiver sees (propagate_trace).
 		ping.Attributes = map[string]string{"type": event.Ping, "project": r.Project, TargetWebhookAttribute: r.Webhook}
-		if tp, ok := m.Attributes[tracing.ParentAttribute]; ok {
-			ping.Attributes[tracing.ParentAttribute] = tp
-		}
 		return s.handle(ctx, ping)
 	}
 	return s.resend(ctx, m, r)
@@ -72,12 +66,19 @@ func (s *Service) resend(ctx context.Context, m pushmsg.Message, r request.Reque
 		return s.refuse(ctx, m, r, "the delivery is to a per-request target, which is never sent again")
 	case d.Series != r.Series || d.SeriesClaim != r.Claim:
 		return s.refuse(ctx, m, r, "the delivery's record holds another attempt series or claim than the request names (a forged request, or one whose claim was undone)")
-	case r.QueueTime.Before(d.CreateTime) || r.QueueTime.After(s.Now().Add(maxQueueSkew)):
-		return s.refuse(ctx, m, r, "queue_time is outside the delivery's lifetime")
+	case r.QueueTime.Before(d.CreateTime) || r.QueueTime.After(d.Version):
+		// The claim was committed at queue_time, so the record's last write is no earlier.
+		return s.refuse(ctx, m, r, "queue_time is not when the claim was committed")
 	}
 	ev, err := s.Store.GetEvent(ctx, d.Project, d.EventID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && len(ev.Body) == 0 {
-		return s.refuse(ctx, m, r, "the body of event "+d.EventID+" is no longer stored")
+		// The claim is real and the series will never be sent: it ends failed, with its reason,
+		// rather than pending with no task.
+		reason := "the body of event " + d.EventID + " is no longer stored"
+		if err := s.Store.FailClaimedSeries(ctx, d.Project, d.ID, d.Series, d.SeriesClaim, "resend_refused: "+reason); err != nil {
+			return err
+		}
+		return s.refuse(ctx, m, r, reason)
 	}
 	if err != nil {
 		return err
@@ -116,6 +117,6 @@ func (s *Service) refuse(ctx context.Context, m pushmsg.Message, r request.Reque
 		return err
 	}
 	s.Log.ErrorContext(ctx, "request refused and dead-lettered", "reason", reason, "project", attrs["project"],
-		"delivery_id", attrs["delivery_id"], "kind", r.Kind, "message_id", m.MessageID)
+		"delivery_id", attrs["delivery_id"], "kind", request.Truncate(r.Kind), "message_id", m.MessageID)
 	return nil
 }

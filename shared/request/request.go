@@ -127,6 +127,9 @@ func validPingID(id string) bool {
 	return true
 }
 
+// Truncate is s cut to 64 bytes for a log line or an error.
+func Truncate(s string) string { return truncate(s) }
+
 func truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"

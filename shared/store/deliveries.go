@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -116,6 +117,32 @@ type Attempt struct {
 
 func (s *Store) deliveries(project string) *firestore.CollectionRef {
 	return s.project(project).Collection("deliveries")
+}
+
+// FailClaimedSeries ends a delivery whose claimed attempt series (a manual retry or replay) will
+// never be sent: while its record still holds that series and claim, pending, it becomes failed
+// with reason, so it is neither left pending nor refused a retry for good. A record that moved
+// on is left alone.
+func (s *Store) FailClaimedSeries(ctx context.Context, project, id string, series int, claim, reason string) error {
+	var err error
+	for range 3 { // a write between the read and the commit: read it again
+		var d Delivery
+		d, err = s.GetDelivery(ctx, project, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.Series != series || d.SeriesClaim != claim || d.State != Pending {
+			return nil
+		}
+		d.State, d.Reason = Failed, reason
+		if err = s.PutDelivery(ctx, &d); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return err
 }
 
 // GetDelivery reads a delivery record; ErrNotFound before its first handling.

@@ -59,4 +59,14 @@ func TestPause_ARetryAfterPausesTheWholeEndpoint(t *testing.T) {
 	if n := rcv.Count(); n != 5 {
 		t.Errorf("the endpoint got %d POSTs, want 5 (the 429, its retry, three events)", n)
 	}
+
+	// A new URL is a new endpoint: the old one's pause does not hold for it.
+	if _, err := s.Store.PauseUntil(context.Background(), "acme", "busy", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	other := NewReceiver(t, OK)
+	api.call(http.MethodPatch, api.webhooks+"/busy?update_mask=url", `{"url":"`+other.URL+`"}`)
+	if w, _ := s.Store.GetWebhook(context.Background(), "acme", "busy"); !w.PausedUntil.IsZero() {
+		t.Errorf("a URL change kept the old endpoint's pause until %v", w.PausedUntil)
+	}
 }

@@ -92,3 +92,59 @@ func TestRequests_AForgedRequestIsDeadLetteredWithItsReasonAndSendsNothing(t *te
 		t.Errorf("the receiver got %d requests, want the first delivery and the one resend", got)
 	}
 }
+
+// A resend whose claim is real but whose series can never be sent ends the delivery failed with
+// its reason, instead of leaving it pending with no task (and refused a retry for good): Dispatch
+// refusing it because the event's body expired, and Pub/Sub giving up on the request.
+func TestRequests_AClaimedSeriesThatCannotBeSentEndsFailedWithItsReason(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	ctx := context.Background()
+	claimed := func(eventID, claim string) store.Delivery {
+		t.Helper()
+		d := store.Delivery{ID: event.DeliveryID("acme", eventID, "webhook:orders"), Project: "acme", EventID: eventID,
+			EventType: "batch.succeeded", MessageID: event.MessageID("acme", eventID), Webhook: "orders",
+			State: store.Pending, Series: 1, SeriesClaim: claim, CreateTime: time.Now().Add(-time.Hour),
+			ExpireTime: time.Now().Add(time.Hour)}
+		if err := s.Store.PutDelivery(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	resend := func(d store.Delivery) []byte {
+		return request.Request{Kind: request.Resend, Project: "acme", DeliveryID: d.ID, Series: d.Series, Claim: d.SeriesClaim,
+			QueueTime: d.Version}.Encode()
+	}
+	waitFailed := func(d store.Delivery, reason string) {
+		t.Helper()
+		var got store.Delivery
+		Eventually(t, wait, "the delivery failed", func() bool {
+			got, _ = s.Store.GetDelivery(ctx, "acme", d.ID)
+			return got.State == store.Failed
+		})
+		if !strings.HasPrefix(got.Reason, reason) {
+			t.Errorf("failed with reason %q, want %q...", got.Reason, reason)
+		}
+	}
+
+	// The event record is gone: Dispatch refuses the request and ends the series.
+	gone := claimed("job-expired", "claim-1")
+	requests := s.PubSub.Publisher(topics.Requests)
+	t.Cleanup(requests.Stop)
+	if _, err := requests.Publish(ctx, &pubsub.Message{Data: resend(gone)}).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFailed(gone, "resend_refused: the body of event job-expired is no longer stored")
+
+	// Pub/Sub gave up on a request: the dead letter it forwards ends the series.
+	stuck := claimed("job-stuck", "claim-2")
+	dl := s.PubSub.Publisher(topics.DeadLetter)
+	t.Cleanup(dl.Stop)
+	if _, err := dl.Publish(ctx, &pubsub.Message{Data: resend(stuck), Attributes: map[string]string{
+		"kind": "request", "project": "acme", "CloudPubSubDeadLetterSourceSubscription": "projects/x/subscriptions/" + topics.RequestsSubscription,
+		"CloudPubSubDeadLetterSourceDeliveryCount": "100",
+	}}).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFailed(stuck, "resend_not_sent: max_delivery_attempts")
+}
