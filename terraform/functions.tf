@@ -47,6 +47,10 @@ locals {
     JOBHOOKS_ATTEMPT_TIMEOUT        = var.attempt_timeout
     JOBHOOKS_FIRST_ATTEMPT_BUDGET   = var.first_attempt_budget
     JOBHOOKS_RETRY_WINDOW           = var.retry_window
+    # Each instance's share of the cap on requests in flight to one origin: the cap over the most
+    # Dispatch and Deliver instances there may be, so the cap holds with no store operation
+    # (shared/delivery/README.md, Throttle).
+    JOBHOOKS_ORIGIN_MAX_IN_FLIGHT = tostring(local.origin_share)
     JOBHOOKS_AUTO_DISABLE_AFTER     = var.auto_disable_after
     JOBHOOKS_CACHE_TTL              = var.cache_ttl
     JOBHOOKS_RECORD_TTL             = var.record_ttl
@@ -69,6 +73,8 @@ locals {
     # Set by the platform anyway; declared so that every plan does not show it as a change.
     LOG_EXECUTION_ID = "true"
   }
+
+  origin_share = floor(var.endpoint_max_in_flight / (local.sizing.Dispatch.max_instances + local.sizing.Deliver.max_instances))
 
   sizing = {
     for k in keys(local.functions) : k => {
@@ -152,6 +158,10 @@ resource "google_cloudfunctions2_function" "fn" {
     precondition {
       condition     = local.sizing[each.key].min_instances <= local.sizing[each.key].max_instances
       error_message = "${each.key}: min_instances (${local.sizing[each.key].min_instances}) must not exceed max_instances (${local.sizing[each.key].max_instances})."
+    }
+    precondition {
+      condition     = local.origin_share >= 1
+      error_message = "endpoint_max_in_flight (${var.endpoint_max_in_flight}) must be at least the max_instances of Dispatch and Deliver together (${local.sizing.Dispatch.max_instances + local.sizing.Deliver.max_instances}): each instance gets a whole share of it."
     }
     precondition {
       condition     = var.signing_mode != "jwt" || var.public_base_url != ""

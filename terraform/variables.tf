@@ -255,6 +255,17 @@ variable "function_max_instances" {
   }
 }
 
+variable "endpoint_max_in_flight" {
+  description = "The most requests in flight to one origin (scheme, host, port) at once, across every instance: it bounds every target, per-request URIs included. Each Dispatch and Deliver instance gets an equal share, so it must be at least their max_instances together. A webhook's own max_in_flight and rate_limit bound it further."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.endpoint_max_in_flight >= 1
+    error_message = "endpoint_max_in_flight must be at least 1."
+  }
+}
+
 variable "function_min_instances" {
   description = "Instances kept warm per function (billed while idle). 0 scales to zero."
   type        = number

@@ -70,6 +70,14 @@ type Config struct {
 	// MinProbeInterval and MaxProbeInterval bound the time between probes of an open circuit: a
 	// quarter of how long the webhook has been failing.
 	MinProbeInterval, MaxProbeInterval time.Duration
+	// OriginMaxInFlight is this instance's share of the deployment's cap on requests in flight to
+	// one origin (scheme, host and port) at once: Terraform divides the cap by the most instances
+	// Dispatch and Deliver may run, so no origin ever sees more than the cap (shared/delivery/README.md,
+	// Throttle). It bounds every target, per-request URIs included, with no store operation; 0: none.
+	OriginMaxInFlight int
+	// SlotWait is how long Deliver holds a push whose endpoint has no free slot before handing
+	// the task back (waiting, not failing). Dispatch does not wait: it hands such a target to Deliver.
+	SlotWait time.Duration
 	// RetryWindow is how long after the first attempt a delivery keeps being retried.
 	RetryWindow time.Duration
 	// AutoDisableAfter is how long a static webhook may fail without a success before it is disabled.
@@ -162,6 +170,8 @@ func Defaults() Config {
 		RetryGap:                DefaultRetryGap,
 		BreakerAfter:            5 * time.Minute,
 		MinProbeInterval:        30 * time.Second,
+		OriginMaxInFlight:       DefaultOriginMaxInFlight,
+		SlotWait:                10 * time.Second,
 		MaxProbeInterval:        10 * time.Minute,
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",
@@ -206,6 +216,8 @@ func load(r *reader) (Config, error) {
 	}
 	c.FirstAttemptConcurrency = r.integer(EnvFirstAttemptConcurrency, c.FirstAttemptConcurrency)
 	c.RetryWindow = r.duration(EnvRetryWindow, c.RetryWindow)
+	c.OriginMaxInFlight = r.integer(EnvOriginMaxInFlight, c.OriginMaxInFlight)
+	c.SlotWait = r.duration(EnvSlotWait, c.SlotWait)
 	c.AutoDisableAfter = r.duration(EnvAutoDisableAfter, c.AutoDisableAfter)
 	c.CacheTTL = r.duration(EnvCacheTTL, c.CacheTTL)
 	c.RecordTTL = r.duration(EnvRecordTTL, c.RecordTTL)
@@ -239,12 +251,19 @@ func load(r *reader) (Config, error) {
 	if c.RepublishAfter < 1 || c.RepublishAfter >= 100 {
 		r.errs = append(r.errs, EnvRepublishAfter+" must be between 1 and 99 (the subscription dead-letters at 100)")
 	}
+	if os.Getenv(EnvSlotWait) == "" {
+		// A shorter function timeout shortens the default wait with it.
+		c.SlotWait = max(0, min(c.SlotWait, c.FunctionTimeout-c.AttemptTimeout-AttemptMargin-time.Second))
+	}
 	r.errs = append(r.errs, c.crossChecks()...)
 	if c.SigningMode == SigningModeJWT && c.PublicBaseURL == "" {
 		r.errs = append(r.errs, EnvSigningMode+"=jwt needs "+EnvPublicBaseURL+": it is the issuer of every JWT")
 	}
 	if c.MaxWebhooksPerProject < 1 {
 		r.errs = append(r.errs, EnvMaxWebhooksPerProject+" must be at least 1")
+	}
+	if c.OriginMaxInFlight < 0 {
+		r.errs = append(r.errs, EnvOriginMaxInFlight+" must be at least 0 (0: no cap)")
 	}
 	if c.FirstAttemptConcurrency < 1 {
 		r.errs = append(r.errs, EnvFirstAttemptConcurrency+" must be at least 1")
@@ -268,6 +287,9 @@ func load(r *reader) (Config, error) {
 // AttemptMargin is what that may take before the function's timeout kills the request.
 const (
 	AttemptMargin = 10 * time.Second
+	// DefaultOriginMaxInFlight is OriginMaxInFlight where Terraform sets none: its default cap
+	// of 1,000 over its default 100 Dispatch and 100 Deliver instances.
+	DefaultOriginMaxInFlight = 5
 	// DefaultRetryGap is RetryGap: half the deliveries subscription's 10 s minimum backoff.
 	DefaultRetryGap = 5 * time.Second
 	// DefaultClaimLease is ClaimLease in production: above the 60 s function timeout, with room.
@@ -287,6 +309,10 @@ func (c Config) crossChecks() []string {
 	if c.AttemptTimeout+AttemptMargin >= c.FunctionTimeout {
 		errs = append(errs, fmt.Sprintf("%s (%s) plus %s for recording must stay below %s (%s)",
 			EnvAttemptTimeout, c.AttemptTimeout, AttemptMargin, EnvFunctionTimeout, c.FunctionTimeout))
+	}
+	if c.SlotWait < 0 || c.SlotWait+c.AttemptTimeout+AttemptMargin >= c.FunctionTimeout {
+		errs = append(errs, fmt.Sprintf("%s (%s) plus %s (%s) and %s for recording must stay below %s (%s)",
+			EnvSlotWait, c.SlotWait, EnvAttemptTimeout, c.AttemptTimeout, AttemptMargin, EnvFunctionTimeout, c.FunctionTimeout))
 	}
 	if c.FirstAttemptBudget <= 0 || c.FirstAttemptBudget > c.AttemptTimeout {
 		errs = append(errs, fmt.Sprintf("%s (%s) must be above zero and at most %s (%s)",

@@ -32,6 +32,8 @@ const (
 	EnvFirstAttemptBudget      = "JOBHOOKS_FIRST_ATTEMPT_BUDGET"
 	EnvFirstAttemptConcurrency = "JOBHOOKS_FIRST_ATTEMPT_CONCURRENCY"
 	EnvRetryWindow             = "JOBHOOKS_RETRY_WINDOW"
+	EnvOriginMaxInFlight       = "JOBHOOKS_ORIGIN_MAX_IN_FLIGHT"
+	EnvSlotWait                = "JOBHOOKS_SLOT_WAIT"
 	EnvAutoDisableAfter        = "JOBHOOKS_AUTO_DISABLE_AFTER"
 	EnvCacheTTL                = "JOBHOOKS_CACHE_TTL"
 	EnvRecordTTL               = "JOBHOOKS_RECORD_TTL"

@@ -18,12 +18,15 @@ import (
 )
 
 // attempt makes one POST, records it and decides what comes next.
-func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, tg target, now time.Time) error {
+// It holds p, its place under the throttle, until the POST returns.
+func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, tg target, p place) error {
+	now := p.taken
 	ctx, span := s.startAttempt(ctx, tg.spanName)
 	defer span.End()
 	h := headers(t, tg, now.Unix())
 	propagate(ctx, tg, h)
 	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
+	s.give(ctx, t, p)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	rec, kept, err := s.record(ctx, d, o)
@@ -111,7 +114,7 @@ func (o outcome) fold(d store.Delivery) (store.Delivery, store.Attempt) {
 		d.FirstAttemptTime = o.at
 	}
 	d.LastAttemptTime, d.LastStatusCode, d.LastLatencyMS = o.at, o.resp.StatusCode, o.resp.Latency.Milliseconds()
-	d.LastError, d.NextNotBefore = "", time.Time{}
+	d.LastError, d.NextNotBefore, d.Waiting = "", time.Time{}, ""
 	if o.postErr != nil {
 		d.LastError = strings.ToValidUTF8(o.postErr.Error(), "\uFFFD")
 	}

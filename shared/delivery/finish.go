@@ -14,6 +14,9 @@ import (
 // reasonWindow is the reason of a delivery whose retry window closed.
 const reasonWindow = "window_exhausted"
 
+// reasonThrottled is the reason of a delivery whose window closed while it waited for a slot.
+const reasonThrottled = "throttled"
+
 // finish records a final state reached without an attempt (cancelled, unusable secret).
 func (s *Service) finish(ctx context.Context, t task.Task, d store.Delivery, st store.DeliveryState, reason string) error {
 	d.State, d.Reason = st, reason
@@ -40,10 +43,14 @@ func finalWord(st store.DeliveryState) string {
 // repaired by the redelivery (settled): an exhausted record not yet marked dead-lettered.
 func (s *Service) exhaust(ctx context.Context, t task.Task, d store.Delivery) error {
 	d.State, d.Reason = store.Exhausted, reasonWindow
+	if d.Waiting == store.WaitThrottled {
+		// It waited for a slot until the window closed (shared/delivery/README.md, Throttle).
+		d.Reason = reasonThrottled
+	}
 	if err := s.Store.PutDelivery(ctx, &d); err != nil {
 		return stale(err)
 	}
-	s.logOutcome(ctx, t, d, "exhausted", 0, 0, reasonWindow)
+	s.logOutcome(ctx, t, d, "exhausted", 0, 0, d.Reason)
 	return s.sendDeadLetter(ctx, t, d)
 }
 

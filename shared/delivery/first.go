@@ -182,11 +182,23 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
+	p, ok, err := s.take(ctx, f.Task, tg, now)
+	if err != nil || !ok {
+		// No free slot (or the store failing to say): Dispatch does not wait, Deliver makes the
+		// attempt once a slot is free. Waiting is not failing.
+		res.retry, res.reason, res.rec.Waiting = true, store.WaitThrottled, store.WaitThrottled
+		if err != nil {
+			res.reason, res.rec.Waiting = "before_post: "+err.Error(), ""
+		}
+		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
+		return
+	}
 	res.span.SetName(tg.spanName)
 	h := headers(f.Task, tg, now.Unix())
 	propagate(ctx, tg, h)
 	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
 	resp, postErr := s.Sender.Post(budget, tg.url, h, f.Task.Body)
+	s.give(ctx, f.Task, p)
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	res.rec, res.att = o.fold(res.rec)

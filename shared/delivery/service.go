@@ -53,6 +53,7 @@ type Service struct {
 	cfg      config.Config
 	webhooks *cache.TTL[string, target]
 	pauses   pauses
+	origins  origins
 	tracer   trace.Tracer
 }
 
@@ -62,7 +63,8 @@ func New(cfg config.Config, d Deps) *Service {
 		d.Now = time.Now
 	}
 	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), pauses: pauses{ttl: cfg.CacheTTL},
-		tracer: tracing.Tracer(d.Tracer)}
+		origins: origins{limit: cfg.OriginMaxInFlight},
+		tracer:  tracing.Tracer(d.Tracer)}
 }
 
 // errNotYet nacks a task that arrived before its next attempt's time: the endpoint's
@@ -132,9 +134,21 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		// The endpoint is paused (a Retry-After, or an open circuit until its next probe): no
 		// POST, no failed attempt. The delivery's own next attempt time is left alone: the
 		// pause may end sooner (a probe's 2xx), and the next push asks the gate again.
+		d.Waiting = store.WaitPaused
+		s.logWait(ctx, t, d, "paused")
 		return s.receipt(ctx, m, t, d, pushmsg.Retry(errPaused))
 	}
-	return s.attempt(ctx, m, t, d, tg, now)
+	p, ok, err := s.waitPlace(ctx, t, tg, s.cfg.SlotWait)
+	if err != nil {
+		return s.receipt(ctx, m, t, d, err)
+	}
+	if !ok {
+		// Waiting is not failing: no attempt, no health streak; the window keeps running.
+		d.Waiting = store.WaitThrottled
+		s.logWait(ctx, t, d, "throttled")
+		return s.receipt(ctx, m, t, d, pushmsg.Retry(errThrottled))
+	}
+	return s.attempt(ctx, m, t, d, tg, p)
 }
 
 // receipt records a receipt that made no attempt (its count and the window's start), then
@@ -233,6 +247,13 @@ func (s *Service) logOutcome(ctx context.Context, t task.Task, d store.Delivery,
 	}
 	s.Log.LogAttrs(ctx, level, "delivery attempt", attrs[:n]...)
 	markOutcome(trace.SpanFromContext(ctx), t, host, d.Attempts, outcome, status, latency, reason)
+}
+
+// logWait writes the line of a receipt that waited for its endpoint without an attempt: the
+// log-based metric of waiting deliveries counts them by reason (throttled, paused).
+func (s *Service) logWait(ctx context.Context, t task.Task, d store.Delivery, reason string) {
+	s.Log.InfoContext(ctx, "delivery waits", "delivery_id", t.DeliveryID, "project", t.Project, "webhook", t.Webhook,
+		"target_host", hostOf(d.URL), "outcome", "waiting", "reason", reason, "receipts", d.Receipts)
 }
 
 // hostOf is the host (and port) of a target's URL as url.Parse reads it, "" where url.Parse

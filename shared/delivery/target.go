@@ -27,6 +27,8 @@ type target struct {
 	// host is url's, and spanName the name of an attempt's span: made once per target, not per
 	// attempt, as the target is cached.
 	host, spanName string
+	// origin is url's scheme, host and port: the key of the deployment's cap (throttle.go).
+	origin string
 	// loaded is when the webhook was read, by Firestore's clock as a task's QueueTime is: a
 	// cancellation is decided on a copy read after the task was queued (see target).
 	loaded time.Time
@@ -138,6 +140,7 @@ var errNoSecret = errors.New("no active secret")
 func withHost(tg target) target {
 	tg.host = hostOf(tg.url)
 	tg.spanName = spanName(tg.host)
+	tg.origin = originOf(tg.url, tg.host)
 	return tg
 }
 

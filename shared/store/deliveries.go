@@ -31,9 +31,15 @@ func (s DeliveryState) Final() bool { return s != Pending && s != "" }
 // StartSeries is d reset for a new attempt series (a replay or manual retry) at generation.
 func (d Delivery) StartSeries(series, generation int) Delivery {
 	d.State, d.Reason, d.Series, d.Generation, d.Receipts, d.SeriesClaim = Pending, "", series, generation, 0, ""
-	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered = time.Time{}, time.Time{}, time.Time{}, false
+	d.WindowStart, d.FirstAttemptTime, d.NextNotBefore, d.DeadLettered, d.Waiting = time.Time{}, time.Time{}, time.Time{}, false, ""
 	return d
 }
+
+// What a delivery waits for (Delivery.Waiting).
+const (
+	WaitThrottled = "throttled"
+	WaitPaused    = "paused"
+)
 
 // ReasonGone is the reason of a delivery that ended on a 410 Gone: its static webhook is disabled.
 const ReasonGone = "gone"
@@ -76,6 +82,11 @@ type Delivery struct {
 	LastStatusCode   int       `firestore:"last_status_code"`
 	LastLatencyMS    int64     `firestore:"last_latency_ms"`
 	LastError        string    `firestore:"last_error"`
+	// Waiting says what the delivery's latest receipt waited for without an attempt: WaitThrottled
+	// (no free slot) or WaitPaused (its endpoint's Retry-After or open circuit); empty after an
+	// attempt. A delivery whose window closes while it waits for a slot ends exhausted with
+	// reason "throttled".
+	Waiting string `firestore:"waiting,omitempty"`
 	// DeadLettered is set once an exhausted delivery's dead letter is published: Deliver
 	// records the final state first, then publishes, so a crash in between is repaired by the
 	// next redelivery, which sees an exhausted record that is not dead-lettered yet.

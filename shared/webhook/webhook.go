@@ -69,6 +69,15 @@ type Webhook struct {
 	// cached copy shows it (shared/delivery/README.md, Decisions where the spec is silent).
 	// Written only when it moves later, never per attempt.
 	PausedUntil time.Time `firestore:"paused_until"`
+	// MaxInFlight bounds the requests to the endpoint at once, across every instance; 0 leaves
+	// only the deployment's cap per origin (shared/delivery/README.md, Throttle).
+	MaxInFlight int `firestore:"max_in_flight"`
+	// RateLimit bounds the deliveries started per second, across every instance; 0: none.
+	RateLimit int `firestore:"rate_limit"`
+	// AllowedInFlight is the in-flight bound the endpoint's 429s without Retry-After lowered
+	// (halved each time, at least 1), growing back by one per run of successes; 0 while not
+	// lowered. Written on those changes only, never per attempt.
+	AllowedInFlight int `firestore:"allowed_in_flight"`
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
 	// PropagateTrace sends each attempt's W3C traceparent to the endpoint
@@ -120,6 +129,25 @@ func (w Webhook) RetriesOn(status int) bool {
 		codes = DefaultRetryCodes
 	}
 	return slices.Contains(codes, status)
+}
+
+// Throttle is how the endpoint's in-flight slots are kept (shared/delivery/README.md,
+// Throttle): slots is how many requests may be in flight at once (0: the webhook sets no
+// throttle), and hold the least time between two deliveries taking the same slot, so that no
+// second sees more than RateLimit starts. Slots never exceed RateLimit: with more, a burst could
+// start them all within one second.
+func (w Webhook) Throttle() (slots int, hold time.Duration) {
+	slots = w.MaxInFlight
+	if w.AllowedInFlight > 0 && (slots == 0 || w.AllowedInFlight < slots) {
+		slots = w.AllowedInFlight
+	}
+	if w.RateLimit > 0 {
+		if slots == 0 || slots > w.RateLimit {
+			slots = w.RateLimit
+		}
+		hold = time.Duration(slots) * time.Second / time.Duration(w.RateLimit)
+	}
+	return slots, hold
 }
 
 // ActiveSecrets are the secrets that sign at time now, newest first (shared/verify/README.md,

@@ -333,3 +333,30 @@ run "valid_overrides_plan" {
     function_overrides = { Deliver = { cpu = "2", concurrency = 200, max_instances = 300 }, JWKS = { memory = "256Mi", concurrency = 1, cpu = "0.5" } }
   }
 }
+
+# ---- the deployment's cap per origin (shared/delivery/README.md, Throttle) ----
+
+run "each_instance_gets_its_share_of_the_cap_per_origin" {
+  command = plan
+  variables {
+    endpoint_max_in_flight = 1000
+    function_overrides     = { Deliver = { max_instances = 150 } }
+  }
+  assert {
+    # 1000 over 100 Dispatch and 150 Deliver instances: no origin sees more than 1000.
+    condition     = google_cloudfunctions2_function.fn["Deliver"].service_config[0].environment_variables["JOBHOOKS_ORIGIN_MAX_IN_FLIGHT"] == "4"
+    error_message = "Deliver's share of the cap per origin is not the cap over the Dispatch and Deliver instances."
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.fn["Dispatch"].service_config[0].environment_variables["JOBHOOKS_ORIGIN_MAX_IN_FLIGHT"] == "4"
+    error_message = "Dispatch's share of the cap per origin differs from Deliver's."
+  }
+}
+
+run "a_cap_per_origin_below_one_request_per_instance_is_refused" {
+  command = plan
+  variables {
+    endpoint_max_in_flight = 150
+  }
+  expect_failures = [google_cloudfunctions2_function.fn]
+}

@@ -72,6 +72,10 @@ type Options struct {
 // often on the local stack, whatever its backoff would be in production.
 const RedeliverEvery = 10 * time.Second
 
+// localOriginCap is the local stack's cap on requests in flight to one origin at once, as
+// Terraform's endpoint_max_in_flight is in the cloud.
+const localOriginCap = 100
+
 // Run starts the stack and blocks until ctx is done, then stops everything.
 func Run(ctx context.Context, opts Options) (err error) {
 	if err := checkPrerequisites(); err != nil {
@@ -134,6 +138,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		instance.SecretManagerHostEnv:  sm.Addr(),
 		config.EnvJobEventsTopic:       topics.JobEvents,
 		config.EnvAllowInsecureTargets: fmt.Sprint(!opts.Secure),
+		// The deployment's cap per origin (Terraform's endpoint_max_in_flight) over the one
+		// Dispatch and one Deliver this stack runs: no origin gets more than localOriginCap at once.
+		config.EnvOriginMaxInFlight: fmt.Sprint(localOriginCap / 2),
 		// Every event is traced, its spans written as JSON lines for scripts/trace
 		// (shared/devtools/README.md, Following an event locally).
 		config.EnvTraceExporter:    "file",
