@@ -68,7 +68,7 @@ func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Tim
 	if until := latest(w.PausedUntil, s.pauses.until(key, now)); until.After(now) {
 		return until, nil
 	}
-	if w.FailingSince.IsZero() || now.Sub(w.FailingSince) < s.cfg.BreakerAfter {
+	if !w.CircuitOpen(now, s.cfg.BreakerAfter) {
 		return time.Time{}, nil
 	}
 	next := now.Add(probeInterval(w.FailingSince, now, s.cfg.MinProbeInterval, s.cfg.MaxProbeInterval))

@@ -19,6 +19,7 @@
 package management
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/sender"
 	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/topics"
+	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
 // Deps are the per-instance clients the service uses.
@@ -52,6 +54,7 @@ type Service struct {
 	// linkGenerations caches each project's portal-link generation (portallinks.go).
 	linkGenerations *cache.TTL[string, int64]
 	limits          limits
+	breakerAfter    time.Duration
 }
 
 // New builds the service.
@@ -71,7 +74,13 @@ func New(cfg config.Config, d Deps) *Service {
 	if ttl <= 0 || ttl > config.Defaults().CacheTTL {
 		ttl = config.Defaults().CacheTTL
 	}
-	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now), limits: limitsOf(cfg)}
+	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now), limits: limitsOf(cfg),
+		breakerAfter: cmp.Or(cfg.BreakerAfter, config.Defaults().BreakerAfter)}
+}
+
+// EndpointState is what holds deliveries to w's endpoint back now.
+func (s *Service) EndpointState(w webhook.Webhook) webhook.EndpointState {
+	return w.EndpointState(s.Now(), s.breakerAfter)
 }
 
 // now is the clock at Firestore's precision (microseconds), so that a time returned by a write

@@ -26,10 +26,15 @@ const (
 	// FieldPropagateTrace opts a webhook in to receiving Jobhooks' traceparent
 	// (shared/tracing/README.md, Receivers).
 	FieldPropagateTrace Field = "propagate_trace"
+	// FieldMaxInFlight and FieldRateLimit throttle the webhook's endpoint
+	// (shared/delivery/README.md, Throttle).
+	FieldMaxInFlight Field = "max_in_flight"
+	FieldRateLimit   Field = "rate_limit"
 )
 
 // Settable lists every field a caller may set, in display order.
-var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn, FieldPropagateTrace}
+var Settable = []Field{FieldURL, FieldDisplayName, FieldSubscribedEvents, FieldState, FieldRequestHeaders, FieldStatusCodesToRetryOn, FieldPropagateTrace,
+	FieldMaxInFlight, FieldRateLimit}
 
 // Limits of the management API: those shared/restapi/README.md, Limits and rules names, and ours
 // where it is silent.
@@ -38,6 +43,10 @@ const (
 	MaxHeaderValueBytes = 4096
 	MaxDisplayNameRunes = 256
 	MaxSubscribedEvents = 64
+	// MaxThrottle bounds max_in_flight and rate_limit: each is a number of slot documents of one
+	// webhook, taken and given back per delivery, and Firestore sustains about 500 writes per
+	// second on one key range. An endpoint that takes more is bounded by the deployment's cap.
+	MaxThrottle = 500
 )
 
 // Settings are the values a caller gives a webhook. Create uses all of them; Update only those
@@ -50,6 +59,8 @@ type Settings struct {
 	RequestHeaders       []webhook.Header
 	StatusCodesToRetryOn []int
 	PropagateTrace       bool
+	MaxInFlight          int
+	RateLimit            int
 }
 
 // ValidWebhookID reports whether id may name a webhook.
@@ -92,6 +103,10 @@ func (s *Service) check(ctx context.Context, set Settings, fields []Field) error
 			err = checkRetryCodes(set.StatusCodesToRetryOn)
 		case FieldPropagateTrace:
 			// Any boolean will do.
+		case FieldMaxInFlight:
+			err = checkThrottle(f, set.MaxInFlight, "requests in flight at once")
+		case FieldRateLimit:
+			err = checkThrottle(f, set.RateLimit, "deliveries per second")
 		default:
 			err = invalid(string(f), "is not a field of a webhook that can be set")
 		}
@@ -187,6 +202,13 @@ func checkRetryCodes(codes []int) error {
 	return nil
 }
 
+func checkThrottle(f Field, n int, what string) error {
+	if n < 0 || n > MaxThrottle {
+		return invalid(string(f), "%d is not a number of %s between 0 (no limit of its own) and %d", n, what, MaxThrottle)
+	}
+	return nil
+}
+
 // apply copies the fields named by fields from set to w.
 func apply(w *webhook.Webhook, set Settings, fields []Field) {
 	for _, f := range fields {
@@ -205,6 +227,12 @@ func apply(w *webhook.Webhook, set Settings, fields []Field) {
 			w.StatusCodesToRetryOn = slices.Clone(set.StatusCodesToRetryOn)
 		case FieldPropagateTrace:
 			w.PropagateTrace = set.PropagateTrace
+		case FieldMaxInFlight:
+			if w.MaxInFlight != set.MaxInFlight {
+				w.MaxInFlight, w.AllowedInFlight = set.MaxInFlight, 0 // a new bound starts unlowered
+			}
+		case FieldRateLimit:
+			w.RateLimit = set.RateLimit
 		}
 	}
 }

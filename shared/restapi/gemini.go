@@ -26,6 +26,8 @@ var geminiFields = fieldNames{
 		"subscribed_events": management.FieldSubscribedEvents,
 		"state":             management.FieldState,
 		"propagate_trace":   management.FieldPropagateTrace,
+		"max_in_flight":     management.FieldMaxInFlight,
+		"rate_limit":        management.FieldRateLimit,
 	},
 	outputOnly: []string{"id", "signing_secrets", "new_signing_secret", "create_time", "update_time"},
 }
@@ -48,6 +50,8 @@ type geminiWebhookIn struct {
 	SubscribedEvents []string        `json:"subscribed_events"`
 	State            string          `json:"state"`
 	PropagateTrace   bool            `json:"propagate_trace"`
+	MaxInFlight      int             `json:"max_in_flight"`
+	RateLimit        int             `json:"rate_limit"`
 	ID               json.RawMessage `json:"id"`
 	echoedOutput
 }
@@ -57,7 +61,7 @@ func (geminiWebhookIn) outputOnly() []string { return geminiFields.outputOnly }
 func (in geminiWebhookIn) settings() (management.Settings, error) {
 	st, err := enum("state", in.State, webhookStates, false)
 	return management.Settings{URL: in.URI, DisplayName: in.Name, SubscribedEvents: in.SubscribedEvents, State: st,
-		PropagateTrace: in.PropagateTrace}, err
+		PropagateTrace: in.PropagateTrace, MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit}, err
 }
 
 // geminiWebhook is a webhook as Surface B answers it.
@@ -68,6 +72,10 @@ type geminiWebhook struct {
 	SubscribedEvents []string `json:"subscribed_events"`
 	State            string   `json:"state"`
 	PropagateTrace   bool     `json:"propagate_trace,omitempty"`
+	// Extensions of Jobhooks (shared/restapi/README.md): absent while zero, as the SDKs' models
+	// do not know them.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	RateLimit   int `json:"rate_limit,omitempty"`
 	secretsAndTimes
 }
 
@@ -76,6 +84,7 @@ func (h *Handler) geminiWebhook(w webhook.Webhook, newSecret string) geminiWebho
 	return geminiWebhook{
 		ID: w.ID, Name: w.DisplayName, URI: w.URL, SubscribedEvents: w.SubscribedEvents,
 		State: strings.ToLower(string(w.State)), PropagateTrace: w.PropagateTrace, secretsAndTimes: h.secretsAndTimes(w, newSecret),
+		MaxInFlight: w.MaxInFlight, RateLimit: w.RateLimit,
 	}
 }
 

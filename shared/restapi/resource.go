@@ -30,8 +30,11 @@ var resourceFields = fieldNames{
 		"request_headers":          management.FieldRequestHeaders,
 		"status_codes_to_retry_on": management.FieldStatusCodesToRetryOn,
 		"propagate_trace":          management.FieldPropagateTrace,
+		"max_in_flight":            management.FieldMaxInFlight,
+		"rate_limit":               management.FieldRateLimit,
 	},
-	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since", "paused_until"},
+	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since", "paused_until",
+		"endpoint_state", "allowed_in_flight"},
 }
 
 // resourceWebhookIn is a webhook as a Surface A request carries it. Output-only members are
@@ -45,9 +48,13 @@ type resourceWebhookIn struct {
 	RequestHeaders       []webhook.Header `json:"request_headers"`
 	StatusCodesToRetryOn []int            `json:"status_codes_to_retry_on"`
 	PropagateTrace       bool             `json:"propagate_trace"`
+	MaxInFlight          int              `json:"max_in_flight"`
+	RateLimit            int              `json:"rate_limit"`
 	echoedOutput
-	FailingSince json.RawMessage `json:"failing_since"`
-	PausedUntil  json.RawMessage `json:"paused_until"`
+	FailingSince    json.RawMessage `json:"failing_since"`
+	PausedUntil     json.RawMessage `json:"paused_until"`
+	EndpointState   json.RawMessage `json:"endpoint_state"`
+	AllowedInFlight json.RawMessage `json:"allowed_in_flight"`
 }
 
 func (resourceWebhookIn) outputOnly() []string { return resourceFields.outputOnly }
@@ -57,6 +64,7 @@ func (in resourceWebhookIn) settings() (management.Settings, error) {
 	return management.Settings{
 		URL: in.URL, DisplayName: in.DisplayName, SubscribedEvents: in.SubscribedEvents, State: st,
 		RequestHeaders: in.RequestHeaders, StatusCodesToRetryOn: in.StatusCodesToRetryOn, PropagateTrace: in.PropagateTrace,
+		MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit,
 	}, err
 }
 
@@ -70,6 +78,9 @@ type resourceWebhook struct {
 	RequestHeaders       []webhook.Header `json:"request_headers"`
 	StatusCodesToRetryOn []int            `json:"status_codes_to_retry_on"`
 	PropagateTrace       bool             `json:"propagate_trace"`
+	// MaxInFlight and RateLimit are the webhook's throttle; 0: none of its own.
+	MaxInFlight int `json:"max_in_flight"`
+	RateLimit   int `json:"rate_limit"`
 	secretsAndTimes
 	// FailingSince is the first failed attempt after the last success: how long the endpoint
 	// has been failing. Absent while healthy.
@@ -77,6 +88,11 @@ type resourceWebhook struct {
 	// PausedUntil is when the endpoint's latest Retry-After ends: nothing is sent to it before
 	// then. Absent unless that is in the future.
 	PausedUntil string `json:"paused_until,omitempty"`
+	// EndpointState is OK, THROTTLED (its 429s lowered the requests allowed in flight to
+	// AllowedInFlight), PAUSED (until PausedUntil) or CIRCUIT_OPEN (failing for the breaker's
+	// time: one probe per interval).
+	EndpointState   string `json:"endpoint_state"`
+	AllowedInFlight int    `json:"allowed_in_flight,omitempty"`
 }
 
 // resourceWebhook shows w as Surface A answers it (the surface's show).
@@ -93,7 +109,8 @@ func (h *Handler) resourceWebhook(w webhook.Webhook, newSecret string) resourceW
 		Name: w.Name(), URL: w.URL, DisplayName: w.DisplayName, SubscribedEvents: w.SubscribedEvents,
 		State: w.State, RequestHeaders: headers, StatusCodesToRetryOn: codes, PropagateTrace: w.PropagateTrace,
 		secretsAndTimes: h.secretsAndTimes(w, newSecret), FailingSince: ts(w.FailingSince),
-		PausedUntil: h.future(w.PausedUntil),
+		PausedUntil: h.future(w.PausedUntil), MaxInFlight: w.MaxInFlight, RateLimit: w.RateLimit,
+		EndpointState: string(h.Service.EndpointState(w)), AllowedInFlight: w.AllowedInFlight,
 	}
 }
 

@@ -150,6 +150,39 @@ func (w Webhook) Throttle() (slots int, hold time.Duration) {
 	return slots, hold
 }
 
+// EndpointState is what holds deliveries to a webhook's endpoint back, as the API and the console
+// show it (shared/delivery/README.md, Throttle; Circuit breaker).
+type EndpointState string
+
+const (
+	// EndpointOK: nothing but the webhook's own throttle.
+	EndpointOK EndpointState = "OK"
+	// EndpointThrottled: its 429s without Retry-After lowered the requests allowed in flight.
+	EndpointThrottled EndpointState = "THROTTLED"
+	// EndpointPaused: its Retry-After (or the next probe's time) has not come.
+	EndpointPaused EndpointState = "PAUSED"
+	// EndpointCircuitOpen: no success for breakerAfter; one probe per interval is sent.
+	EndpointCircuitOpen EndpointState = "CIRCUIT_OPEN"
+)
+
+// CircuitOpen reports whether the endpoint has failed without a success for breakerAfter.
+func (w Webhook) CircuitOpen(now time.Time, breakerAfter time.Duration) bool {
+	return !w.FailingSince.IsZero() && now.Sub(w.FailingSince) >= breakerAfter
+}
+
+// EndpointState is the endpoint's state at now.
+func (w Webhook) EndpointState(now time.Time, breakerAfter time.Duration) EndpointState {
+	switch {
+	case w.CircuitOpen(now, breakerAfter):
+		return EndpointCircuitOpen
+	case w.PausedUntil.After(now):
+		return EndpointPaused
+	case w.AllowedInFlight > 0:
+		return EndpointThrottled
+	}
+	return EndpointOK
+}
+
 // ActiveSecrets are the secrets that sign at time now, newest first (shared/verify/README.md,
 // Signature schemes: during a rotation's grace period every unexpired secret signs).
 func (w Webhook) ActiveSecrets(now time.Time) []Secret {
