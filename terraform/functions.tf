@@ -38,6 +38,7 @@ locals {
     JOBHOOKS_JOB_EVENTS_TOPIC       = google_pubsub_topic.topic[local.topic_ids.job_events].name
     JOBHOOKS_REQUESTS_TOPIC         = google_pubsub_topic.topic[local.topic_ids.requests].name
     JOBHOOKS_DELIVERIES_TOPIC       = google_pubsub_topic.topic[local.topic_ids.deliveries].name
+    JOBHOOKS_WAITING_TOPIC          = google_pubsub_topic.topic[local.topic_ids.waiting].name
     JOBHOOKS_DEAD_LETTER_TOPIC      = google_pubsub_topic.topic[local.topic_ids.dead_letter].name
     JOBHOOKS_KEK_SECRET             = google_secret_manager_secret.secret["kek"].secret_id
     JOBHOOKS_SIGNING_KEY_SECRET     = google_secret_manager_secret.secret["signing"].secret_id
@@ -51,9 +52,9 @@ locals {
     # Dispatch and Deliver instances there may be, so the cap holds with no store operation
     # (shared/delivery/README.md, Throttle).
     JOBHOOKS_ORIGIN_MAX_IN_FLIGHT = tostring(local.origin_share)
-    JOBHOOKS_AUTO_DISABLE_AFTER     = var.auto_disable_after
-    JOBHOOKS_CACHE_TTL              = var.cache_ttl
-    JOBHOOKS_RECORD_TTL             = var.record_ttl
+    JOBHOOKS_AUTO_DISABLE_AFTER   = var.auto_disable_after
+    JOBHOOKS_CACHE_TTL            = var.cache_ttl
+    JOBHOOKS_RECORD_TTL           = var.record_ttl
     # Deliver re-publishes a task before the subscription's 100-attempt dead-letter policy, and
     # Dispatch and Deliver re-publish any message before the subscriptions' 24 h retention.
     JOBHOOKS_REPUBLISH_AFTER  = "90"

@@ -28,6 +28,9 @@ locals {
     # dead-letters poison events.
     "Dispatch/deliveries"  = { function = "Dispatch", topic = "webhook-deliveries" }
     "Dispatch/dead_letter" = { function = "Dispatch", topic = "webhook-dead-letter" }
+    # Both queue a task whose endpoint holds it back on the waiting topic (shared/delivery/README.md, Isolation).
+    "Dispatch/waiting" = { function = "Dispatch", topic = "webhook-waiting" }
+    "Deliver/waiting"  = { function = "Deliver", topic = "webhook-waiting" }
     # Deliver re-publishes a task as its next generation before Pub/Sub's 100-attempt limit, and
     # dead-letters an exhausted delivery.
     "Deliver/deliveries"  = { function = "Deliver", topic = "webhook-deliveries" }

@@ -10,6 +10,7 @@ locals {
     job_events  = "job-events"
     requests    = "webhook-requests"
     deliveries  = "webhook-deliveries"
+    waiting     = "webhook-waiting"
     dead_letter = "webhook-dead-letter"
   }
 
@@ -38,6 +39,18 @@ locals {
     }
     "webhook-deliveries-deliver" = {
       topic                 = "webhook-deliveries"
+      function              = "Deliver"
+      ack_deadline_seconds  = 90
+      minimum_backoff       = "10s"
+      maximum_backoff       = "600s"
+      message_retention     = "86400s"
+      max_delivery_attempts = 100
+      dead_letter_topic     = "webhook-dead-letter"
+    }
+    # Delivery tasks whose endpoint holds them back (no free slot, a Retry-After, an open
+    # circuit): their nacks slow only this subscription (shared/delivery/README.md, Isolation).
+    "webhook-waiting-deliver" = {
+      topic                 = "webhook-waiting"
       function              = "Deliver"
       ack_deadline_seconds  = 90
       minimum_backoff       = "10s"

@@ -26,6 +26,7 @@ type Config struct {
 	JobEventsTopic  string
 	RequestsTopic   string
 	DeliveriesTopic string
+	WaitingTopic    string
 	DeadLetterTopic string
 
 	// KEKSecret is the Secret Manager secret whose versions are the key-encryption keys of
@@ -151,6 +152,7 @@ func Defaults() Config {
 		JobEventsTopic:          topics.JobEvents,
 		RequestsTopic:           topics.Requests,
 		DeliveriesTopic:         topics.Deliveries,
+		WaitingTopic:            topics.Waiting,
 		DeadLetterTopic:         topics.DeadLetter,
 		KEKSecret:               "jobhooks-kek",
 		SigningKeySecret:        "jobhooks-signing-key",
@@ -199,6 +201,7 @@ func load(r *reader) (Config, error) {
 	c.JobEventsTopic = r.str(EnvJobEventsTopic, c.JobEventsTopic)
 	c.RequestsTopic = r.str(EnvRequestsTopic, c.RequestsTopic)
 	c.DeliveriesTopic = r.str(EnvDeliveriesTopic, c.DeliveriesTopic)
+	c.WaitingTopic = r.str(EnvWaitingTopic, c.WaitingTopic)
 	c.DeadLetterTopic = r.str(EnvDeadLetterTopic, c.DeadLetterTopic)
 	c.KEKSecret = r.str(EnvKEKSecret, c.KEKSecret)
 	c.SigningKeySecret = r.str(EnvSigningKeySecret, c.SigningKeySecret)

@@ -12,6 +12,7 @@ const (
 	EnvJobEventsTopic    = "JOBHOOKS_JOB_EVENTS_TOPIC"
 	EnvRequestsTopic     = "JOBHOOKS_REQUESTS_TOPIC"
 	EnvDeliveriesTopic   = "JOBHOOKS_DELIVERIES_TOPIC"
+	EnvWaitingTopic      = "JOBHOOKS_WAITING_TOPIC"
 	EnvDeadLetterTopic   = "JOBHOOKS_DEAD_LETTER_TOPIC"
 	EnvKEKSecret         = "JOBHOOKS_KEK_SECRET"
 	EnvSigningKeySecret  = "JOBHOOKS_SIGNING_KEY_SECRET"

@@ -39,6 +39,7 @@ type firstResult struct {
 	out    *outcome // the attempt, when a POST was made
 	att    store.Attempt
 	retry  bool   // a delivery task must be published
+	wait   bool   // ... to the waiting lane: its endpoint held it back
 	reason string // why no POST was made, when none was
 	span   trace.Span
 }
@@ -60,12 +61,19 @@ func (r *Round) Records() []store.Recorded {
 	return out
 }
 
-// Retries are the tasks to publish once the records are committed: one per target whose first
-// attempt asks for a retry, or that a previous holder of the event left pending.
-func (r *Round) Retries() []task.Task {
+// Retries are the tasks to publish to the deliveries topic once the records are committed: one
+// per target whose first attempt asks for a retry, or that a previous holder of the event left
+// pending.
+func (r *Round) Retries() []task.Task { return r.queued(false) }
+
+// Waits are the tasks to publish to the waiting topic: the targets whose endpoint held them back
+// without a POST (no free slot, a pause), shared/delivery/README.md, Isolation.
+func (r *Round) Waits() []task.Task { return r.queued(true) }
+
+func (r *Round) queued(wait bool) []task.Task {
 	var out []task.Task
 	for _, f := range r.firsts {
-		if f.retry {
+		if f.retry && f.wait == wait {
 			out = append(out, f.task)
 		}
 	}
@@ -175,9 +183,9 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 	if until, err := s.gate(ctx, f.Task, tg, now); err != nil || !until.IsZero() {
 		// The endpoint is paused (a Retry-After, or an open circuit until its next probe), or
 		// the probe could not be claimed: no POST, Deliver makes it.
-		res.retry, res.reason = true, "endpoint_paused"
+		res.retry, res.reason, res.wait = true, "endpoint_paused", true
 		if err != nil {
-			res.reason = "before_post: " + err.Error()
+			res.reason, res.wait = "before_post: "+err.Error(), false
 		}
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
@@ -186,9 +194,9 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 	if err != nil || !ok {
 		// No free slot (or the store failing to say): Dispatch does not wait, Deliver makes the
 		// attempt once a slot is free. Waiting is not failing.
-		res.retry, res.reason, res.rec.Waiting = true, store.WaitThrottled, store.WaitThrottled
+		res.retry, res.reason, res.rec.Waiting, res.wait = true, store.WaitThrottled, store.WaitThrottled, true
 		if err != nil {
-			res.reason, res.rec.Waiting = "before_post: "+err.Error(), ""
+			res.reason, res.rec.Waiting, res.wait = "before_post: "+err.Error(), "", false
 		}
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return

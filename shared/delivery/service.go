@@ -136,7 +136,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		// pause may end sooner (a probe's 2xx), and the next push asks the gate again.
 		d.Waiting = store.WaitPaused
 		s.logWait(ctx, t, d, "paused")
-		return s.receipt(ctx, m, t, d, pushmsg.Retry(errPaused))
+		return s.hold(ctx, m, t, d, pushmsg.Retry(errPaused))
 	}
 	p, ok, err := s.waitPlace(ctx, t, tg, s.cfg.SlotWait)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		// Waiting is not failing: no attempt, no health streak; the window keeps running.
 		d.Waiting = store.WaitThrottled
 		s.logWait(ctx, t, d, "throttled")
-		return s.receipt(ctx, m, t, d, pushmsg.Retry(errThrottled))
+		return s.hold(ctx, m, t, d, pushmsg.Retry(errThrottled))
 	}
 	return s.attempt(ctx, m, t, d, tg, p)
 }
@@ -158,6 +158,25 @@ func (s *Service) receipt(ctx context.Context, m pushmsg.Message, t task.Task, d
 		return s.later(ctx, m, t, nil, stale(err))
 	}
 	return s.later(ctx, m, t, &d, cause)
+}
+
+// hold leaves a task whose endpoint holds it back (no free slot, a pause) for later, its receipt
+// recorded. On the waiting lane it is handed back as any task is; from the deliveries lane it
+// moves to the waiting lane at once, re-published there as the next generation and this push
+// acked, so that its waits nack only the waiting subscription (shared/delivery/README.md, Isolation).
+func (s *Service) hold(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, cause error) error {
+	if onWaitingLane(m) {
+		return s.receipt(ctx, m, t, d, cause)
+	}
+	if err := s.republish(ctx, t, &d, true); err != nil {
+		return handedBack{errors.Join(cause, err)}
+	}
+	return nil
+}
+
+// onWaitingLane reports whether m was pushed by the waiting subscription (after any name prefix).
+func onWaitingLane(m pushmsg.Message) bool {
+	return strings.HasSuffix(m.Subscription, "/"+topics.WaitingSubscription) || strings.HasSuffix(m.Subscription, "-"+topics.WaitingSubscription)
 }
 
 // later hands the task back to Pub/Sub for another try: a nack with cause, or a re-publication
@@ -174,7 +193,7 @@ func (s *Service) later(ctx context.Context, m pushmsg.Message, t task.Task, d *
 	if handBackFor(age, receipts, s.cfg) == nack {
 		return handedBack{cause}
 	}
-	if err := s.republish(ctx, t, d); err != nil {
+	if err := s.republish(ctx, t, d, onWaitingLane(m)); err != nil {
 		return handedBack{errors.Join(cause, err)}
 	}
 	return nil
@@ -185,17 +204,22 @@ type handedBack struct{ error }
 
 func (h handedBack) Unwrap() error { return h.error }
 
-// republish sends the task again as the next generation and acks this one. The new message is
+// republish sends the task again as the next generation, to the waiting lane or the deliveries
+// lane, and acks this one. The new message is
 // published before the record moves on, so a crash in between leaves two live messages (a
 // possible duplicate POST), never none. d may be nil (the store is failing): the new generation
 // then supersedes this one when it is first handled.
-func (s *Service) republish(ctx context.Context, t task.Task, d *store.Delivery) error {
+func (s *Service) republish(ctx context.Context, t task.Task, d *store.Delivery, waiting bool) error {
 	next := t
 	next.Generation = t.Generation + 1
-	if err := s.Publisher.PublishDeliveries(ctx, []topics.Message{{Data: next.Encode(), Attributes: next.Attributes()}}); err != nil {
+	publish, lane := s.Publisher.PublishDeliveries, "deliveries"
+	if waiting {
+		publish, lane = s.Publisher.PublishWaiting, "waiting"
+	}
+	if err := publish(ctx, []topics.Message{{Data: next.Encode(), Attributes: next.Attributes()}}); err != nil {
 		return err
 	}
-	s.Log.InfoContext(ctx, "delivery re-published", "delivery_id", t.DeliveryID, "generation", next.Generation)
+	s.Log.InfoContext(ctx, "delivery re-published", "delivery_id", t.DeliveryID, "generation", next.Generation, "lane", lane)
 	if d == nil {
 		return nil
 	}

@@ -198,11 +198,10 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 	if round.Final() {
 		return round, nil
 	}
-	msgs := make([]topics.Message, 0, len(round.Retries()))
-	for _, t := range round.Retries() {
-		msgs = append(msgs, topics.Message{Data: t.Encode(), Attributes: t.Attributes()})
+	if err := s.Publisher.PublishDeliveries(ctx, messages(round.Retries())); err != nil {
+		return nil, err
 	}
-	if err := s.Publisher.PublishDeliveries(ctx, msgs); err != nil {
+	if err := s.Publisher.PublishWaiting(ctx, messages(round.Waits())); err != nil {
 		return nil, err
 	}
 	if err := s.Store.MarkDispatched(ctx, ev.Project, ev.ID, claim, closing.At); err != nil {
@@ -211,6 +210,14 @@ func (s *Service) attempt(ctx context.Context, ev event.JobEvent, claim store.Ev
 		return nil, stale(err)
 	}
 	return round, nil
+}
+
+func messages(tasks []task.Task) []topics.Message {
+	msgs := make([]topics.Message, 0, len(tasks))
+	for _, t := range tasks {
+		msgs = append(msgs, topics.Message{Data: t.Encode(), Attributes: t.Attributes()})
+	}
+	return msgs
 }
 
 func deliveryIDs(firsts []delivery.First) []string {

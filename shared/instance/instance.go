@@ -98,7 +98,7 @@ func (in *Instance) Publisher(ctx context.Context) (*topics.Publisher, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instance: pubsub client: %w", err)
 		}
-		in.publisher = topics.NewPublisher(c, in.Config.JobEventsTopic, in.Config.RequestsTopic, in.Config.DeliveriesTopic, in.Config.DeadLetterTopic)
+		in.publisher = topics.NewPublisher(c, in.Config.JobEventsTopic, in.Config.RequestsTopic, in.Config.DeliveriesTopic, in.Config.WaitingTopic, in.Config.DeadLetterTopic)
 	}
 	return in.publisher, nil
 }

@@ -25,14 +25,14 @@ type CreateOptions struct {
 	MaxDeliveryAttempts int
 }
 
-// Create makes the four topics and the push subscriptions of Subscriptions(). It is what
+// Create makes the five topics and the push subscriptions of Subscriptions(). It is what
 // Terraform deploys, for the emulator: the local stack and the integration tests call it.
 // Existing topics and subscriptions are kept (their push endpoint is updated), so a restart of
 // the local stack reuses them.
 func Create(ctx context.Context, client *pubsub.Client, opts CreateOptions) error {
 	project := client.Project()
 	topicName := func(id string) string { return "projects/" + project + "/topics/" + id }
-	for _, id := range []string{JobEvents, Requests, Deliveries, DeadLetter} {
+	for _, id := range []string{JobEvents, Requests, Deliveries, Waiting, DeadLetter} {
 		_, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(id)})
 		if err != nil && status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("topics: create topic %s: %w", id, err)

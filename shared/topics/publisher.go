@@ -20,6 +20,7 @@ type Publisher struct {
 	jobEvents  *pubsub.Publisher
 	requests   *pubsub.Publisher
 	deliveries *pubsub.Publisher
+	waiting    *pubsub.Publisher
 	deadLetter *pubsub.Publisher
 }
 
@@ -27,7 +28,7 @@ type Publisher struct {
 // 1 ms: a job finishing is latency-sensitive, and on the hop Dispatch → Deliver the client's
 // default 10 ms delay is the larger part of the latency (shared/devtools/README.md, Targets the
 // benchmarks report).
-func NewPublisher(client *pubsub.Client, jobEventsTopic, requestsTopic, deliveriesTopic, deadLetterTopic string) *Publisher {
+func NewPublisher(client *pubsub.Client, jobEventsTopic, requestsTopic, deliveriesTopic, waitingTopic, deadLetterTopic string) *Publisher {
 	tune := func(p *pubsub.Publisher) *pubsub.Publisher {
 		p.PublishSettings.DelayThreshold = time.Millisecond
 		p.PublishSettings.Timeout = 30 * time.Second
@@ -38,6 +39,7 @@ func NewPublisher(client *pubsub.Client, jobEventsTopic, requestsTopic, deliveri
 		jobEvents:  tune(client.Publisher(jobEventsTopic)),
 		requests:   tune(client.Publisher(requestsTopic)),
 		deliveries: tune(client.Publisher(deliveriesTopic)),
+		waiting:    tune(client.Publisher(waitingTopic)),
 		deadLetter: tune(client.Publisher(deadLetterTopic)),
 	}
 }
@@ -56,6 +58,12 @@ type Message struct {
 // trace of the event that caused them.
 func (p *Publisher) PublishDeliveries(ctx context.Context, msgs []Message) error {
 	return publishAll(ctx, p.deliveries, msgs)
+}
+
+// PublishWaiting publishes delivery tasks whose endpoint holds them back to the waiting
+// topic, as PublishDeliveries does to the deliveries topic.
+func (p *Publisher) PublishWaiting(ctx context.Context, msgs []Message) error {
+	return publishAll(ctx, p.waiting, msgs)
 }
 
 // PublishRequests publishes the API's requests (shared/request) and returns when all are
@@ -103,6 +111,7 @@ func (p *Publisher) Stop() {
 	p.jobEvents.Stop()
 	p.requests.Stop()
 	p.deliveries.Stop()
+	p.waiting.Stop()
 	p.deadLetter.Stop()
 }
 

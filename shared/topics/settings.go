@@ -37,6 +37,10 @@ const (
 	// Requests carries what the management API asks for (a ping, a delivery sent again): the
 	// one topic the API may publish to (shared/request).
 	Requests = "webhook-requests"
+	// Waiting carries the delivery tasks whose endpoint holds them back (no free slot, a
+	// Retry-After, an open circuit): their nacks slow only its own subscription, never the
+	// retries of endpoints that answer (shared/delivery/README.md, Isolation).
+	Waiting = "webhook-waiting"
 )
 
 // RequestsSubscription is the subscription of Requests. Dispatch treats a push as a request
@@ -44,11 +48,15 @@ const (
 // a job event: which one a message is comes from Pub/Sub, never from the message.
 const RequestsSubscription = "webhook-requests-dispatch"
 
+// WaitingSubscription is the subscription of Waiting. Deliver tells a push from it by the
+// subscription's id, which ends in this name.
+const WaitingSubscription = "webhook-waiting-deliver"
+
 // FunctionTimeout is the deployed timeout of Dispatch, Deliver and DeadLetter. The attempt
 // timeout (15 s) fits well inside it, and every ack deadline is above it.
 const FunctionTimeout = 60 * time.Second
 
-// Subscriptions are the four push subscriptions, in flow order.
+// Subscriptions are the five push subscriptions, in flow order.
 func Subscriptions() []Subscription {
 	return []Subscription{
 		{
@@ -65,6 +73,13 @@ func Subscriptions() []Subscription {
 		},
 		{
 			Name: "webhook-deliveries-deliver", Topic: Deliveries, Function: "Deliver",
+			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
+			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
+		},
+		{
+			// The same policy as webhook-deliveries: a waiting task is re-published as a new
+			// generation before the 100 attempts or the retention would end it.
+			Name: WaitingSubscription, Topic: Waiting, Function: "Deliver",
 			AckDeadline: 90 * time.Second, MinBackoff: 10 * time.Second, MaxBackoff: 600 * time.Second,
 			Retention: 24 * time.Hour, MaxDeliveryAttempts: 100, DeadLetterTopic: DeadLetter,
 		},

@@ -54,7 +54,7 @@ func TestTerraform_SubscriptionsEqualTheLocalStack(t *testing.T) {
 
 func TestTerraform_TopicsEqualTheLocalStack(t *testing.T) {
 	tf := parseSettingsBlock(t)
-	want := map[string]bool{topics.JobEvents: true, topics.Requests: true, topics.Deliveries: true, topics.DeadLetter: true}
+	want := map[string]bool{topics.JobEvents: true, topics.Requests: true, topics.Deliveries: true, topics.Waiting: true, topics.DeadLetter: true}
 	got := map[string]bool{}
 	for _, id := range tf.topicIDs {
 		got[id] = true

@@ -36,11 +36,11 @@ run "grants_are_exactly_what_each_function_needs" {
   }
   assert {
     condition = toset(keys(google_pubsub_topic_iam_member.publisher)) == toset([
-      "Dispatch/job_events", "Dispatch/deliveries", "Dispatch/dead_letter",
-      "Deliver/deliveries", "Deliver/dead_letter",
+      "Dispatch/job_events", "Dispatch/deliveries", "Dispatch/waiting", "Dispatch/dead_letter",
+      "Deliver/deliveries", "Deliver/waiting", "Deliver/dead_letter",
       "API/requests",
     ])
-    error_message = "Publishers: Dispatch to job events (its re-publication), deliveries and dead letters, Deliver to deliveries and dead letters, API to requests only; nothing else."
+    error_message = "Publishers: Dispatch to job events (its re-publication), deliveries, waiting and dead letters, Deliver to deliveries, waiting and dead letters, API to requests only; nothing else."
   }
   assert {
     # The internet-facing API may not publish anything Deliver or Dispatch would send as it is:

@@ -123,7 +123,7 @@ func newProcess(t *testing.T, s *Stack, point *crashPoint) *process {
 		t.Fatalf("pubsub client: %v", err)
 	}
 	proc.store = store.New(fs, s.Config.RecordTTL)
-	proc.publisher = topics.NewPublisher(ps, s.Config.JobEventsTopic, s.Config.RequestsTopic, s.Config.DeliveriesTopic, s.Config.DeadLetterTopic)
+	proc.publisher = topics.NewPublisher(ps, s.Config.JobEventsTopic, s.Config.RequestsTopic, s.Config.DeliveriesTopic, s.Config.WaitingTopic, s.Config.DeadLetterTopic)
 	// A crashed instance's publisher is never stopped: a dead process flushes nothing.
 	t.Cleanup(func() {
 		if !proc.isCrashed() {

@@ -35,10 +35,15 @@ type instances struct {
 func (in instances) run(t *testing.T, s *Stack, ctx context.Context) {
 	t.Helper()
 	for _, lane := range []struct {
-		topic    string
-		handlers []pushmsg.HandlerFunc
-	}{{s.Config.JobEventsTopic, in.dispatch}, {s.Config.DeliveriesTopic, in.deliver}} {
-		name := "projects/" + s.Config.GoogleProject + "/subscriptions/" + lane.topic + "-pull"
+		topic, sub string
+		handlers   []pushmsg.HandlerFunc
+	}{
+		{s.Config.JobEventsTopic, "job-events-pull", in.dispatch},
+		{s.Config.DeliveriesTopic, "webhook-deliveries-pull", in.deliver},
+		// Deliver tells the waiting lane by its subscription's name (after any prefix).
+		{s.Config.WaitingTopic, "pull-" + topics.WaitingSubscription, in.deliver},
+	} {
+		name := "projects/" + s.Config.GoogleProject + "/subscriptions/" + lane.sub
 		_, err := s.PubSub.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 			Name: name, Topic: "projects/" + s.Config.GoogleProject + "/topics/" + lane.topic, AckDeadlineSeconds: 60,
 			RetryPolicy: &pubsubpb.RetryPolicy{MinimumBackoff: durationpb.New(time.Second), MaximumBackoff: durationpb.New(2 * time.Second)},
