@@ -76,6 +76,11 @@ type Config struct {
 	// Dispatch and Deliver may run, so no origin ever sees more than the cap (shared/delivery/README.md,
 	// Throttle). It bounds every target, per-request URIs included, with no store operation; 0: none.
 	OriginMaxInFlight int
+	// InFlightStep is the least time between two changes of an endpoint's lowered in-flight bound
+	// (webhook.Webhook.AllowedInFlight): a 429 without Retry-After halves it at most once per
+	// step, and it grows back by one per step of successes. Not read from the environment; the
+	// tests lengthen it.
+	InFlightStep time.Duration
 	// SlotWait is how long Deliver holds a push whose endpoint has no free slot before handing
 	// the task back (waiting, not failing). Dispatch does not wait: it hands such a target to Deliver.
 	SlotWait time.Duration
@@ -174,6 +179,7 @@ func Defaults() Config {
 		MinProbeInterval:        30 * time.Second,
 		OriginMaxInFlight:       DefaultOriginMaxInFlight,
 		SlotWait:                10 * time.Second,
+		InFlightStep:            time.Second,
 		MaxProbeInterval:        10 * time.Minute,
 		SigningMode:             SigningModeV1a,
 		JWTAlgorithm:            "RS256",

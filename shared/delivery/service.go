@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -54,7 +55,10 @@ type Service struct {
 	webhooks *cache.TTL[string, target]
 	pauses   pauses
 	origins  origins
-	tracer   trace.Tracer
+	// inFlightTried is when this instance last asked to change an endpoint's lowered in-flight
+	// bound (setInFlight), per project/webhook.
+	inFlightTried sync.Map
+	tracer        trace.Tracer
 }
 
 // New builds the service.

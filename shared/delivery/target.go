@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jobhooks/jobhooks/shared/retry"
@@ -168,6 +169,9 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			s.webhooks.Forget(key)
 			s.pauses.m.Delete(key)
 		}
+		if _, grow := w.Regrown(now, s.cfg.InFlightStep); grow {
+			err = errors.Join(err, s.setInFlight(ctx, t, now, "regrown", func(w webhook.Webhook) (int, bool) { return w.Regrown(now, s.cfg.InFlightStep) }))
+		}
 	case retry.Gone:
 		s.webhooks.Forget(key)
 		if err := s.Store.DisableGone(ctx, t.Project, t.Webhook, tg.url, t.QueueTime, now); err != nil {
@@ -175,6 +179,12 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")
 	default:
+		if res.Reason == reason429 && res.NotBefore.Sub(now) < s.cfg.RetryGap {
+			// A 429 without a Retry-After worth a pause: the endpoint asks for less at once.
+			if _, lower := w.Lowered(now, s.cfg.InFlightStep); lower {
+				err = s.setInFlight(ctx, t, now, "lowered", func(w webhook.Webhook) (int, bool) { return w.Lowered(now, s.cfg.InFlightStep) })
+			}
+		}
 		if res.NotBefore.Sub(now) >= s.cfg.RetryGap && res.NotBefore.After(w.PausedUntil.Add(time.Second)) {
 			// The endpoint's Retry-After holds for the whole endpoint, not this delivery alone.
 			// One shorter than the retry gap holds for this delivery only, and a pause moves only
@@ -205,6 +215,32 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		s.Log.ErrorContext(ctx, "webhook health not recorded", "project", t.Project, "webhook", t.Webhook, "error", err.Error())
 	}
 	return nil
+}
+
+// reason429 is retry.Classify's reason of a 429 Too Many Requests.
+const reason429 = "status_429"
+
+// setInFlight changes the webhook's lowered in-flight bound as change says on the stored copy
+// (shared/delivery/README.md, Throttle): halved on a 429 without Retry-After, grown back by one per
+// step of successes. The instance's cached copy is dropped, so its next delivery obeys the new bound.
+func (s *Service) setInFlight(ctx context.Context, t task.Task, now time.Time, what string, change func(webhook.Webhook) (int, bool)) error {
+	key := t.Project + "/" + t.Webhook
+	// Once per step per instance: a copy cached before another instance's change would ask on
+	// every delivery until it is read again.
+	if last, ok := s.inFlightTried.Load(key); ok && now.Sub(last.(time.Time)) < s.cfg.InFlightStep {
+		return nil
+	}
+	s.inFlightTried.Store(key, now)
+	n, err := s.Store.SetAllowedInFlight(ctx, t.Project, t.Webhook, now, change)
+	s.webhooks.Forget(key)
+	if err == nil {
+		level := slog.LevelInfo
+		if what == "lowered" {
+			level = slog.LevelWarn
+		}
+		s.Log.Log(ctx, level, "endpoint in-flight bound "+what, "project", t.Project, "webhook", t.Webhook, "allowed_in_flight", n)
+	}
+	return err
 }
 
 // autoDisable disables a webhook whose failure streak began at since, unless a success came

@@ -212,6 +212,32 @@ func (s *Store) setStreak(ctx context.Context, project, id string, endPause bool
 	return nil
 }
 
+// SetAllowedInFlight rewrites a webhook's lowered in-flight bound (webhook.AllowedInFlight) in a
+// transaction, as change decides from the stored copy: a 429 halves it, successes grow it back.
+// It returns the bound as stored. Runs at most once per step (config.Config.InFlightStep) per
+// webhook for each instance, never per delivery.
+func (s *Store) SetAllowedInFlight(ctx context.Context, project, id string, at time.Time, change func(webhook.Webhook) (int, bool)) (int, error) {
+	ref := s.webhooks(project).Doc(id)
+	var stored int
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		w, err := txWebhook(tx, ref)
+		if err != nil {
+			return err
+		}
+		n, ok := change(w)
+		stored = n
+		if !ok || n == w.AllowedInFlight {
+			stored = w.AllowedInFlight
+			return nil
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "allowed_in_flight", Value: n}, {Path: "allowed_in_flight_time", Value: at}})
+	})
+	if err != nil {
+		return stored, notFound(err, "set the in-flight bound of webhook "+webhook.Name(project, id))
+	}
+	return stored, nil
+}
+
 // DisableForFailures moves an enabled webhook to DISABLED_DUE_TO_FAILED_DELIVERIES with a reason.
 // A webhook that is no longer enabled is left as it is.
 func (s *Store) DisableForFailures(ctx context.Context, project, id, reason string, at time.Time) error {

@@ -78,6 +78,10 @@ type Webhook struct {
 	// (halved each time, at least 1), growing back by one per run of successes; 0 while not
 	// lowered. Written on those changes only, never per attempt.
 	AllowedInFlight int `firestore:"allowed_in_flight"`
+	// AllowedInFlightTime is when AllowedInFlight last changed: it changes at most once per
+	// step (config.Config.InFlightStep), so a storm of 429s halves it once per step, not once
+	// per answer.
+	AllowedInFlightTime time.Time `firestore:"allowed_in_flight_time"`
 	// DisabledReason says why the webhook was disabled automatically.
 	DisabledReason string `firestore:"disabled_reason"`
 	// PropagateTrace sends each attempt's W3C traceparent to the endpoint
@@ -148,6 +152,44 @@ func (w Webhook) Throttle() (slots int, hold time.Duration) {
 		hold = time.Duration(slots) * time.Second / time.Duration(w.RateLimit)
 	}
 	return slots, hold
+}
+
+// LoweringStart is where a webhook without a max_in_flight of its own starts when its first 429
+// without Retry-After halves the requests allowed in flight.
+const LoweringStart = 100
+
+// Lowered is the in-flight bound after a 429 without Retry-After at now: half the current one,
+// at least 1. ok is false while the last change is less than step old: one halving per step
+// however many 429s come in it.
+func (w Webhook) Lowered(now time.Time, step time.Duration) (allowed int, ok bool) {
+	if now.Sub(w.AllowedInFlightTime) < step {
+		return w.AllowedInFlight, false
+	}
+	current := w.AllowedInFlight
+	if current == 0 {
+		current = w.MaxInFlight
+		if current == 0 {
+			current = LoweringStart
+		}
+	}
+	return max(1, current/2), true
+}
+
+// Regrown is the in-flight bound after a success at now, growing back by one per step of
+// successes; 0 once it is back at the webhook's own (no longer lowered). ok is false when
+// nothing changes.
+func (w Webhook) Regrown(now time.Time, step time.Duration) (allowed int, ok bool) {
+	if w.AllowedInFlight == 0 || now.Sub(w.AllowedInFlightTime) < step {
+		return w.AllowedInFlight, false
+	}
+	top := w.MaxInFlight
+	if top == 0 {
+		top = LoweringStart
+	}
+	if w.AllowedInFlight+1 >= top {
+		return 0, true
+	}
+	return w.AllowedInFlight + 1, true
 }
 
 // EndpointState is what holds deliveries to a webhook's endpoint back, as the API and the console

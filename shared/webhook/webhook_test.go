@@ -31,3 +31,45 @@ func TestThrottle_SlotsAndHoldKeepBothBounds(t *testing.T) {
 		}
 	}
 }
+
+// A 429 without Retry-After halves the in-flight bound (from max_in_flight, or from
+// LoweringStart without one), at least 1 and once per step; successes grow it back by one per
+// step until it is the webhook's own again.
+func TestLowered_HalvesOncePerStepAndRegrowsByOne(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	step := time.Second
+	for _, c := range []struct {
+		name string
+		w    Webhook
+		want int
+		ok   bool
+	}{
+		{"its own bound", Webhook{MaxInFlight: 8}, 4, true},
+		{"no bound of its own", Webhook{}, LoweringStart / 2, true},
+		{"lowered already", Webhook{MaxInFlight: 8, AllowedInFlight: 4, AllowedInFlightTime: now.Add(-2 * step)}, 2, true},
+		{"at least one", Webhook{MaxInFlight: 8, AllowedInFlight: 1}, 1, true},
+		{"within a step", Webhook{MaxInFlight: 8, AllowedInFlight: 4, AllowedInFlightTime: now.Add(-step / 2)}, 4, false},
+	} {
+		if got, ok := c.w.Lowered(now, step); got != c.want || ok != c.ok {
+			t.Errorf("lowered, %s: %d %v, want %d %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		w    Webhook
+		want int
+		ok   bool
+	}{
+		{"not lowered", Webhook{MaxInFlight: 8}, 0, false},
+		{"one more", Webhook{MaxInFlight: 8, AllowedInFlight: 4}, 5, true},
+		{"back to its own", Webhook{MaxInFlight: 8, AllowedInFlight: 7}, 0, true},
+		{"within a step", Webhook{MaxInFlight: 8, AllowedInFlight: 4, AllowedInFlightTime: now.Add(-step / 2)}, 4, false},
+	} {
+		if got, ok := c.w.Regrown(now, step); got != c.want || ok != c.ok {
+			t.Errorf("regrown, %s: %d %v, want %d %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+	if st := (Webhook{MaxInFlight: 8, AllowedInFlight: 4}).EndpointState(now, time.Minute); st != EndpointThrottled {
+		t.Errorf("a lowered endpoint's state is %s", st)
+	}
+}

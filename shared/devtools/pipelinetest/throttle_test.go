@@ -248,3 +248,74 @@ func publishedTask(t *testing.T, m pushmsg.Message) []topics.Message {
 	t.Helper()
 	return []topics.Message{{Data: m.Data, Attributes: m.Attributes}}
 }
+
+// A 429 without Retry-After is the receiver asking for less: the endpoint's in-flight bound is
+// halved for every instance (from its max_in_flight 8 to 4), recorded on the webhook, and the
+// burst that follows never has more than 4 in flight; a step of successes later it grows back
+// by one. Waiting for the lowered bound records no attempt.
+func TestThrottle_A429WithoutRetryAfterHalvesTheEndpointsInFlightAndSuccessesGrowItBack(t *testing.T) {
+	t.Parallel()
+	const step = time.Hour // the test moves the clock across it
+	s := Start(t, Options{NoPush: true, Configure: func(c *config.Config) {
+		c.CacheTTL = time.Second
+		c.SlotWait = 2 * time.Second
+		c.InFlightStep = step
+	}})
+	var rc concurrency
+	var answered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if answered.Add(1) == 1 {
+			w.WriteHeader(http.StatusTooManyRequests) // no Retry-After
+			return
+		}
+		rc.enter(r.Header.Get("webhook-id"))
+		defer rc.leave()
+		time.Sleep(100 * time.Millisecond)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	w := hook("acme", "busy", srv.URL)
+	w.MaxInFlight = 8
+	s.AddWebhook(t, w)
+
+	var in instances
+	for range 3 {
+		p := newProcess(t, s, nil)
+		in.dispatch = append(in.dispatch, p.dispatch().Handle)
+		in.deliver = append(in.deliver, p.deliver().Handle)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	in.run(t, s, ctx)
+
+	s.Publish(t, jobEvent("acme", "job-first", "batch.succeeded"), nil)
+	Eventually(t, wait, "the 429 to lower the bound", func() bool {
+		wh, err := s.Store.GetWebhook(ctx, "acme", "busy")
+		return err == nil && wh.AllowedInFlight == 4
+	})
+	time.Sleep(2 * time.Second) // every instance's cached copy is read again (cache TTL 1 s)
+	const events = 30
+	for i := range events {
+		s.Publish(t, jobEvent("acme", fmt.Sprintf("job-%d", i), "batch.succeeded"), nil)
+	}
+	for i := range events {
+		waitState(t, s, "acme", fmt.Sprintf("job-%d", i), "busy", store.Delivered)
+	}
+	if rc.most > 4 {
+		t.Errorf("after a 429 halved the bound to 4, the receiver held %d requests at once", rc.most)
+	}
+	for i := range events {
+		if d := delivery(t, s, "acme", fmt.Sprintf("job-%d", i), "busy"); d.Attempts != 1 {
+			t.Errorf("job-%d: %d attempts, want 1: waiting for the lowered bound is not an attempt", i, d.Attempts)
+		}
+	}
+
+	s.Clock.Advance(step) // a step of successes: the next one grows the bound by one
+	s.Publish(t, jobEvent("acme", "job-later", "batch.succeeded"), nil)
+	waitState(t, s, "acme", "job-later", "busy", store.Delivered)
+	Eventually(t, wait, "the bound to grow back by one", func() bool {
+		wh, err := s.Store.GetWebhook(ctx, "acme", "busy")
+		return err == nil && wh.AllowedInFlight == 5
+	})
+	t.Logf("at most %d in flight after the 429 lowered the bound to 4 (max_in_flight 8)", rc.most)
+}
