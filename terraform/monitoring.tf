@@ -5,7 +5,8 @@
 # jsonPayload.<field>. Every attempt logs message "delivery attempt" with event_id, delivery_id,
 # project, webhook, target_host, attempt, status_code, latency_ms, outcome (delivered, retry,
 # failed, exhausted, skipped, cancelled) and, when delivered, e2e_latency_ms (event timestamp to
-# delivered). Dead-letter records log at ERROR with message "dead letter", kind and reason.
+# delivered). A receipt that waited without an attempt logs "delivery waits" with reason throttled
+# or paused; a probe of an open circuit logs "circuit open: probing the endpoint" (reason probing). Dead-letter records log at ERROR with message "dead letter", kind and reason.
 
 locals {
   metric_prefix = "${var.name_prefix}jobhooks"
@@ -62,6 +63,35 @@ resource "google_logging_metric" "attempts" {
   }
 
   depends_on = [google_project_service.enabled]
+}
+
+# Deliveries an endpoint holds back without an attempt (shared/delivery/README.md, Load): a receipt
+# that waited for a slot (throttled) or for a pause (paused), and each probe of an open circuit.
+resource "google_logging_metric" "held_back" {
+  name        = "${local.metric_prefix}/held_back"
+  description = "Deliveries held back by their endpoint without an attempt (throttled, paused), and probes of open circuits."
+  filter      = "${local.function_logs} AND (jsonPayload.message=\"delivery waits\" OR jsonPayload.message=\"circuit open: probing the endpoint\")"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Jobhooks deliveries held back"
+
+    labels {
+      key         = "reason"
+      description = "throttled, paused or probing"
+    }
+    labels {
+      key         = "project"
+      description = "Tenant project of the webhook"
+    }
+  }
+
+  label_extractors = {
+    reason  = "EXTRACT(jsonPayload.reason)"
+    project = "EXTRACT(jsonPayload.project)"
+  }
 }
 
 resource "google_logging_metric" "attempt_latency" {

@@ -83,7 +83,7 @@ func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Tim
 	}
 	if !until.IsZero() {
 		s.pauses.note(key, until, now)
-		s.Log.InfoContext(ctx, "circuit open: probing the endpoint", "project", t.Project, "webhook", t.Webhook,
+		s.Log.InfoContext(ctx, "circuit open: probing the endpoint", "reason", "probing", "project", t.Project, "webhook", t.Webhook,
 			"failing_since", w.FailingSince, "next_probe", until, "delivery_id", t.DeliveryID)
 	}
 	return time.Time{}, nil

@@ -2,6 +2,7 @@ package pipelinetest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +112,16 @@ func TestIsolation_AHeldBackTaskLeavesTheDeliveriesSubscriptionAndWaitsOnItsOwn(
 	time.Sleep(time.Second) // what a publish would take to reach the taps
 	if n := len(waiting.tasks(t, tk.DeliveryID)); n != 1 {
 		t.Errorf("the waiting lane's nack published %d more tasks", n-1)
+	}
+	// Each wait is a line the held-back metric counts (terraform/monitoring.tf).
+	waits := 0
+	for _, l := range Logs.Lines() {
+		if strings.Contains(l, `"message":"delivery waits"`) && strings.Contains(l, tk.DeliveryID) && strings.Contains(l, `"reason":"paused"`) {
+			waits++
+		}
+	}
+	if waits != 2 {
+		t.Errorf("%d delivery waits lines with reason paused for %s, want 2 (one per push)", waits, tk.DeliveryID)
 	}
 	for _, id := range []string{dt.DeliveryID, tk.DeliveryID} {
 		if n := len(deliveries.tasks(t, id)); n != 0 {
