@@ -226,6 +226,7 @@ func load(r *reader) (Config, error) {
 	c.FirstAttemptConcurrency = r.integer(EnvFirstAttemptConcurrency, c.FirstAttemptConcurrency)
 	c.RetryWindow = r.duration(EnvRetryWindow, c.RetryWindow)
 	c.OriginMaxInFlight = r.integer(EnvOriginMaxInFlight, c.OriginMaxInFlight)
+	c.BreakerAfter = r.duration(EnvBreakerAfter, c.BreakerAfter)
 	c.SlotWait = r.duration(EnvSlotWait, c.SlotWait)
 	c.AutoDisableAfter = r.duration(EnvAutoDisableAfter, c.AutoDisableAfter)
 	c.CacheTTL = r.duration(EnvCacheTTL, c.CacheTTL)

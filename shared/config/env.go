@@ -35,6 +35,7 @@ const (
 	EnvRetryWindow             = "JOBHOOKS_RETRY_WINDOW"
 	EnvOriginMaxInFlight       = "JOBHOOKS_ORIGIN_MAX_IN_FLIGHT"
 	EnvSlotWait                = "JOBHOOKS_SLOT_WAIT"
+	EnvBreakerAfter            = "JOBHOOKS_BREAKER_AFTER"
 	EnvAutoDisableAfter        = "JOBHOOKS_AUTO_DISABLE_AFTER"
 	EnvCacheTTL                = "JOBHOOKS_CACHE_TTL"
 	EnvRecordTTL               = "JOBHOOKS_RECORD_TTL"

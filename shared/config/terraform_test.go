@@ -34,6 +34,7 @@ var defaultInProduction = map[string]string{
 	EnvReplaysPerHour:          "5 replays per hour per project",
 	EnvMaxPendingResends:       "1,000 pending deliveries of a webhook stop its retries and replays",
 	EnvClaimLease:              "2 minutes; only the fault storm shortens it (shared/devtools/storm)",
+	EnvBreakerAfter:            "5 minutes without a success open a circuit; the load benchmark compresses it",
 	EnvSlotWait:                "10 s that Deliver holds a push waiting for a free slot",
 	EnvTraceDir:                "used only by the file exporter of the local stack; production exports to Cloud Trace",
 }

@@ -48,6 +48,10 @@ type Options struct {
 	Dir string
 	// Progress receives the progress bar and the stack's own output.
 	Progress io.Writer
+	// Load, when set, runs a load scenario instead (load.go): "throttle" or "dead".
+	Load string
+	// redeliver is the stack's Redeliver; zero: none (nothing is nacked in the burst and paced modes).
+	redeliver time.Duration
 }
 
 // Result is what a run measured.
@@ -80,10 +84,15 @@ type Result struct {
 	// Paced is set by the paced mode only. That mode leaves the ceiling and store-bound fields
 	// and their ratios at zero: it compares with a bare hop at the same rate instead.
 	Paced *Paced `json:"paced,omitempty"`
+	// Load is set by the load scenarios only, which measure nothing else.
+	Load *LoadResult `json:"load,omitempty"`
 }
 
 // Run starts a fresh stack, warms it up, measures, and stops the stack.
 func Run(ctx context.Context, opts Options) (Result, error) {
+	if opts.Load != "" {
+		return runLoad(ctx, opts)
+	}
 	opts = opts.withDefaults()
 	res := Result{Events: opts.Events, Webhooks: opts.Webhooks}
 	if opts.Rate > 0 && (opts.Duration <= 0 || opts.Events < 1) {
@@ -132,8 +141,9 @@ func startStack(ctx context.Context, opts Options) (stop func(), err error) {
 	go func() {
 		stackErr <- devstack.Run(ctx, devstack.Options{
 			Dir: opts.Dir, Fresh: true, Out: opts.Progress,
-			// Nothing is nacked in a benchmark: a seek would only push in-flight messages twice.
-			Redeliver: -1,
+			// Nothing is nacked in the burst and paced modes: a seek would only push in-flight
+			// messages twice. The load scenarios nack, and redeliver as the local stack does.
+			Redeliver: cmp.Or(opts.redeliver, -1),
 			Ready:     func(env map[string]string) { ready <- env },
 		})
 	}()
@@ -235,6 +245,9 @@ func (r *Result) measureCost(dir string, run func() (deliveries int, err error))
 func (r Result) Table() string {
 	if r.Paced != nil {
 		return r.pacedTable()
+	}
+	if r.Load != nil {
+		return r.Load.table()
 	}
 	return fmt.Sprintf(`events × webhooks          %d × %d = %d deliveries (%d duplicates)
 end to end                 %.0f deliveries/s

@@ -51,9 +51,13 @@ func (a *api) createWebhooks(ctx context.Context, eps []*endpoint) error {
 
 // create registers the endpoint's webhook at its URL and gives the endpoint the new secret.
 func (a *api) create(ctx context.Context, e *endpoint) (webhookAnswer, error) {
-	body, _ := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"url": e.URL(), "display_name": "storm " + string(e.plan.Kind()), "subscribed_events": e.plan.Events,
-	})
+	}
+	if e.plan.Profile == Capped {
+		fields["max_in_flight"] = CappedInFlight
+	}
+	body, _ := json.Marshal(fields)
 	var created webhookAnswer
 	if err := a.do(ctx, http.MethodPost, "?webhook_id="+url.QueryEscape(e.plan.ID()), body, &created); err != nil {
 		return created, fmt.Errorf("create webhook %s: %w", e.plan.ID(), err)

@@ -141,6 +141,11 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 		}
 	}
 	for _, ep := range r.eps {
+		if ep.plan.Profile == Capped {
+			ep.mu.Lock()
+			res.MostInFlightCapped = max(res.MostInFlightCapped, ep.mostInFlight)
+			ep.mu.Unlock()
+		}
 		res.BadSignatures += ep.badSigs
 		if ep.change != nil && ep.change.next != nil {
 			res.BadSignatures += ep.change.next.badSigs
@@ -236,9 +241,12 @@ func agrees(p pair) bool {
 			return rec.LastStatusCode == 503
 		case Hanging:
 			return rec.LastStatusCode == 0
-		case Flaky, Throttled, Flapping, Garbled:
+		case Flaky, Throttled, Flapping, Garbled, Capped:
 			return rec.LastStatusCode == 0 || gave(rec.LastStatusCode)
 		}
+	case rec.State == store.Exhausted && rec.Reason == "throttled":
+		// It waited for a slot until the window closed: only a throttled webhook's may.
+		return ep.plan.Profile == Capped
 	}
 	return false
 }

@@ -54,7 +54,9 @@ type endpoint struct {
 	answers  map[string][]answer // by webhook-id
 	badSigs  int
 	first410 time.Time
-	outages  []outage
+	// inFlight and mostInFlight count the requests the endpoint holds at once (Capped).
+	inFlight, mostInFlight int
+	outages                []outage
 
 	// change is what happens to the webhook mid-storm, nil if nothing (incarnation.go); both
 	// incarnations of a re-created webhook share it.
@@ -179,11 +181,21 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.kind == answeredStatus && a.status == http.StatusGone && e.first410.IsZero() {
 		e.first410 = a.at
 	}
+	e.inFlight++
+	e.mostInFlight = max(e.mostInFlight, e.inFlight)
 	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.inFlight--
+		e.mu.Unlock()
+	}()
 
 	switch a.kind {
 	case answeredOK:
 		e.trap.hold()
+		if e.plan.Profile == Capped {
+			time.Sleep(50 * time.Millisecond) // a small receiver
+		}
 		writeReply(w, http.StatusOK, reply)
 	case answeredStatus:
 		if retryAfter != "" {
@@ -237,6 +249,10 @@ func (e *endpoint) decide(id string) (answer, string) {
 	case Throttled:
 		if len(e.answers[id]) == 0 {
 			return status(http.StatusTooManyRequests), e.retryAfter()
+		}
+	case Capped:
+		if len(e.answers[id]) == 0 && e.rng.IntN(5) == 0 {
+			return status(http.StatusTooManyRequests), "" // slow down, with no time given
 		}
 	case Garbled:
 		if len(e.answers[id]) == 0 && e.rng.IntN(2) == 0 {

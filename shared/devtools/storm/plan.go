@@ -36,10 +36,18 @@ const (
 	Garbled Profile = "garbled"
 	// GarbledGone answers 410 with a hostile body: it must disable the webhook as Gone does.
 	GarbledGone Profile = "garbled-gone"
+	// Capped is a small receiver behind a webhook with max_in_flight CappedInFlight: it takes
+	// 50 ms per request, and answers a fifth of first requests 429 without Retry-After (the
+	// in-flight bound halves, then grows back). It must never hold more than CappedInFlight
+	// requests at once; a delivery that never got a slot may end exhausted, throttled.
+	Capped Profile = "capped"
 )
 
+// CappedInFlight is the capped endpoint's max_in_flight.
+const CappedInFlight = 3
+
 // profiles is every profile, in the order the report lists them.
-var profiles = []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging, Garbled, GarbledGone}
+var profiles = []Profile{Healthy, Flaky, Throttled, Flapping, Gone, Unavailable, Rejecting, Hanging, Garbled, GarbledGone, Capped}
 
 // Change is what happens to an endpoint's webhook mid-storm through the management API
 // (incarnation.go).
@@ -88,7 +96,7 @@ var special = []endpointPlan{
 }
 
 // regular is the cycle of profiles of the other endpoints.
-var regular = []Profile{Healthy, Flaky, Throttled, Healthy, Flaky, Flapping, Healthy, Flaky, Throttled, Flapping}
+var regular = []Profile{Healthy, Flaky, Throttled, Healthy, Flaky, Flapping, Healthy, Flaky, Throttled, Capped}
 
 // endpointPlan is what one endpoint does and which event types its webhook subscribes to.
 type endpointPlan struct {

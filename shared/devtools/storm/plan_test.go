@@ -46,7 +46,7 @@ func TestPlan_BriefStormHasEveryKindOfTrouble(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []Profile{Garbled, GarbledGone, Gone, Profile(Recreated), Profile(Reenabled)} {
+		for _, want := range []Profile{Garbled, GarbledGone, Gone, Capped, Profile(Recreated), Profile(Reenabled)} {
 			if !has[want] {
 				t.Errorf("seed %d: no %s endpoint", seed, want)
 			}

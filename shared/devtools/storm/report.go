@@ -35,6 +35,9 @@ type Result struct {
 	// webhook fanned out, later than a cache TTL (and an attempt) after the edit (edits.go).
 	LateAfterEdit int `json:"late_after_edit"`
 	BadSignatures int `json:"signature_failures"`
+	// MostInFlightCapped is the most requests a capped endpoint held at once: at most its
+	// max_in_flight (CappedInFlight).
+	MostInFlightCapped int `json:"most_in_flight_capped"`
 	// Final counts the pairs not received, by final state and reason (and those a disabled
 	// webhook was no longer fanned out to).
 	Final map[string]int `json:"final"`
@@ -80,7 +83,8 @@ type ProfileRow struct {
 // OK reports whether the storm lost nothing and every final failure matched its endpoint.
 func (r Result) OK() bool {
 	return r.Settled && r.Lost == 0 && r.Mismatched == 0 && r.BadSignatures == 0 && r.LeftPending == 0 &&
-		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0 && r.LateAfterEdit == 0
+		r.Unrecorded == 0 && r.PendingRecords == 0 && r.ToNewIncarnation == 0 && r.LateAfterEdit == 0 &&
+		r.MostInFlightCapped <= CappedInFlight
 }
 
 // Per10k is n per 10,000 pairs received.
@@ -184,6 +188,7 @@ func (r Result) Table() string {
 	row("received by a new incarnation, queued after it", r.ReceivedByNew, "")
 	row("old URL or events followed a cache TTL after an edit (must be 0)", r.LateAfterEdit, "")
 	row("requests that failed signature verification (must be 0)", r.BadSignatures, "")
+	row(fmt.Sprintf("most requests a capped endpoint held at once (max_in_flight %d)", CappedInFlight), r.MostInFlightCapped, "")
 	total := 0
 	for _, n := range r.Final {
 		total += n

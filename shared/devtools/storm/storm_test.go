@@ -58,6 +58,7 @@ func TestFaultStorm(t *testing.T) {
 		{"answered, never recorded", res.Unrecorded},
 		{"records left pending for good", res.PendingRecords},
 		{"POSTs to a new incarnation queued before it", res.ToNewIncarnation},
+		{"requests a capped endpoint held beyond its max_in_flight", max(0, res.MostInFlightCapped-storm.CappedInFlight)},
 	} {
 		if c.n != 0 {
 			t.Errorf("%s: %d, want 0", c.what, c.n)
