@@ -10,9 +10,10 @@ import (
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 )
 
-// TestConsole_Load drives what the console shows of a receiver's protection (shared/delivery/README.md,
-// Load): a webhook's throttle in its form, its endpoint's state, what waits for it, and what a
-// delivery sent. The subtests share one stack and one browser and run in order.
+// TestConsole_Load drives what the console shows of a receiver's protection
+// (shared/delivery/README.md, Load: what one receiver gets, and what it costs everyone): a
+// webhook's throttle in its form, its endpoint's state, what waits for it, and what a delivery
+// sent. The subtests share one stack and one browser and run in order.
 func TestConsole_Load(t *testing.T) {
 	chromiumPath(t)
 	s := pipelinetest.Start(t, pipelinetest.Options{})
