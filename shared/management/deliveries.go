@@ -57,6 +57,16 @@ func (s *Service) ListDeliveries(ctx context.Context, project, webhookID string,
 	return ds, want.encode(), nil
 }
 
+// MaxPendingCount is the most PendingDeliveries counts: a count aggregation is billed one read
+// per 1,000 index entries, so one read of a webhook costs at most ten.
+const MaxPendingCount = 10_000
+
+// PendingDeliveries counts a webhook's pending deliveries, up to MaxPendingCount: what waits for
+// its endpoint.
+func (s *Service) PendingDeliveries(ctx context.Context, project, webhookID string) (int, error) {
+	return s.Store.CountPending(ctx, project, webhookID, MaxPendingCount)
+}
+
 // GetDelivery reads one delivery of a webhook with its attempts, oldest first.
 func (s *Service) GetDelivery(ctx context.Context, project, webhookID, deliveryID string) (store.Delivery, []store.Attempt, error) {
 	_, d, err := s.delivery(ctx, project, webhookID, deliveryID)
