@@ -1,13 +1,17 @@
 package console_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/chromedp/chromedp"
 
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
+	"github.com/jobhooks/jobhooks/shared/event"
+	"github.com/jobhooks/jobhooks/shared/store"
 )
 
 // TestConsole_Load drives what the console shows of a receiver's protection
@@ -76,4 +80,93 @@ func TestConsole_Load(t *testing.T) {
 			t.Errorf("a refused update changed max_in_flight to %d", w.MaxInFlight)
 		}
 	})
+
+	t.Run("TheEndpointsStateIsABadge_WhatWaitsForItIsCounted_AndADeliverySaysWhatItWaitsFor", func(t *testing.T) {
+		// Each webhook's store document set as Deliver leaves it (shared/restapi/throttle_test.go does
+		// the same): lowered by 429s, paused by a Retry-After, failing for an hour (circuit open).
+		ctx := context.Background()
+		pausedUntil := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+		failingSince := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		for id, update := range map[string]firestore.Update{
+			"lowered": {Path: "allowed_in_flight", Value: 2},
+			"paused":  {Path: "paused_until", Value: pausedUntil},
+			"broken":  {Path: "failing_since", Value: failingSince},
+		} {
+			api(t, base, key, "POST", "/v1/projects/acme/webhooks?webhook_id="+id,
+				`{"url":"https://`+id+`.example.com/h","subscribed_events":["batch.succeeded"],"max_in_flight":4}`, nil)
+			if _, err := s.Store.Client().Doc("projects/acme/webhooks/"+id).Update(ctx, []firestore.Update{update}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		throttled := putDelivery(t, s, "lowered", "job-t", store.WaitThrottled)
+		paused := putDelivery(t, s, "paused", "job-p1", store.WaitPaused)
+		putDelivery(t, s, "paused", "job-p2", store.WaitPaused)
+
+		tb := b.tab(t)
+		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", "")), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		for id, want := range map[string]string{"lowered": "throttled", "paused": "paused until", "broken": "circuit open failing since"} {
+			row := tb.waitText(`#webhooks tr[data-webhook="`+id+`"]`, want, 10*time.Second)
+			if id == "lowered" && !strings.Contains(row, "2 in flight") {
+				t.Errorf("the list's row of lowered reads %q, want its allowed_in_flight", row)
+			}
+		}
+		if row := tb.text(`#webhooks tr[data-webhook="small"]`); strings.Contains(row, "paused") || strings.Contains(row, "throttled") || strings.Contains(row, "circuit") {
+			t.Errorf("an endpoint that is ok reads %q in the list", row)
+		}
+		for id, want := range map[string]string{"paused": ts(pausedUntil), "broken": ts(failingSince)} {
+			got := eval[string](tb, `document.querySelector('#webhooks tr[data-webhook="`+id+`"] .endpoint time')?.getAttribute("datetime") || ""`)
+			if !sameTime(got, want) {
+				t.Errorf("the list shows %s's time as %q, want %s", id, got, want)
+			}
+		}
+		tb.shot("endpoint-states")
+
+		tb.run("paused", tb.hash("#/webhooks/paused"), chromedp.WaitVisible(chromedp.CSS("#endpoint-state")))
+		if got := tb.text("#endpoint-state"); !strings.Contains(got, "paused until") {
+			t.Errorf("the paused webhook's page says %q", got)
+		}
+		if got := tb.waitText("#pending", "2 pending deliveries", 10*time.Second); got == "" {
+			t.Error("no pending count")
+		}
+		row := tb.waitText(`#delivery-list tr[data-delivery="`+paused+`"]`, "endpoint paused", 10*time.Second)
+		if !strings.Contains(row, "pending") {
+			t.Errorf("the paused delivery's row reads %q", row)
+		}
+		tb.shot("endpoint-paused", desktop)
+		tb.run("broken", tb.hash("#/webhooks/broken"), chromedp.WaitVisible(chromedp.CSS("#endpoint-state")))
+		if got := tb.waitText("#endpoint-state", "circuit open", 10*time.Second); !strings.Contains(got, "failing since") {
+			t.Errorf("the broken webhook's page says %q", got)
+		}
+		if got := tb.waitText("#pending", "no pending", 10*time.Second); got == "" {
+			t.Error("no pending count")
+		}
+		tb.run("throttled delivery", tb.hash("#/webhooks/lowered/deliveries/"+throttled), chromedp.WaitVisible(chromedp.CSS("#waiting")))
+		if got := tb.text("#waiting"); !strings.Contains(got, "waiting for a slot") {
+			t.Errorf("the throttled delivery's page says %q", got)
+		}
+		tb.shot("delivery-waiting", desktop)
+	})
+}
+
+// putDelivery stores a pending delivery record of webhook id directly, as Deliver leaves one that
+// waits without an attempt.
+func putDelivery(t *testing.T, s *pipelinetest.Stack, id, eventID, waiting string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	d := store.Delivery{ID: event.DeliveryID("acme", eventID, "webhook:"+id), Project: "acme", EventID: eventID,
+		EventType: "batch.succeeded", MessageID: event.MessageID("acme", eventID), Webhook: id,
+		URL: "https://" + id + ".example.com/h", State: store.Pending, Waiting: waiting, EventTime: now, CreateTime: now}
+	if err := s.Store.PutDelivery(context.Background(), &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.ID
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// sameTime compares two RFC 3339 times.
+func sameTime(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	return errA == nil && errB == nil && ta.Equal(tb)
 }

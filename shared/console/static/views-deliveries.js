@@ -4,6 +4,16 @@
 
 const DELIVERY_STATES = ["PENDING", "DELIVERED", "FAILED", "EXHAUSTED", "CANCELLED"];
 const PAGE = 25;
+// WAITING says what a pending delivery waits for without an attempt (its `waiting`).
+const WAITING = { THROTTLED: "waiting for a slot", PAUSED: "endpoint paused" };
+const WAITING_WHY = {
+  THROTTLED: "The endpoint's throttle has no free place now; waiting records no failed attempt, and the delivery goes once one frees up, within its retry window.",
+  PAUSED: "The endpoint asked for a pause (Retry-After) or its circuit is open; nothing is sent to it before then, and waiting records no failed attempt.",
+};
+
+function waitingNote(d) {
+  return d.waiting ? el("span", { class: "waiting", "data-waiting": d.waiting }, WAITING[d.waiting] || d.waiting.toLowerCase()) : null;
+}
 
 async function deliveryList(id, box, opts, live) {
   const filter = el("select", { id: "state-filter", "aria-label": "Filter by state" },
@@ -24,7 +34,7 @@ async function deliveryList(id, box, opts, live) {
     return el("tr", { "data-delivery": did },
       cell("Event", "", el("a", { href: "#/webhooks/" + encodeURIComponent(id) + "/deliveries/" + encodeURIComponent(did) }, d.event_type),
         el("div", { class: "muted mono" }, d.event_id)),
-      cell("State", "", deliveryBadge(d.state)),
+      cell("State", "", deliveryBadge(d.state), waitingNote(d)),
       cell("Attempts", "", String(d.attempt_count)),
       cell("Last answer", "", d.last_status_code ? "HTTP " + d.last_status_code : d.last_error || "—"),
       cell("Created", "", el("span", { title: when(d.create_time) }, ago(d.create_time))));
@@ -80,7 +90,7 @@ async function deliveryPage(id, did, live) {
     setTimeout(() => { if (live()) route(); }, 1500);
   }, { id: "retry" })) : null;
   if (!final) followDelivery(id, did, d, live);
-  const attempts = d.attempts.slice().reverse().map((a) => el("li", { class: "attempt", "data-attempt": a.number },
+  const attempts = (d.attempts || []).slice().reverse().map((a) => el("li", { class: "attempt", "data-attempt": a.number },
     el("div", { class: "attempt-head" },
       el("span", { class: "badge d-" + a.outcome.toLowerCase() }, a.outcome.toLowerCase()),
       el("strong", {}, a.status_code ? "HTTP " + a.status_code : "no answer"),
@@ -99,9 +109,10 @@ async function deliveryPage(id, did, live) {
       el("dt", {}, "Event"), el("dd", { class: "mono" }, d.event_id),
       el("dt", {}, "webhook-id"), el("dd", { class: "mono" }, d.message_id),
       el("dt", {}, "Created"), el("dd", {}, when(d.create_time)),
+      d.waiting ? [el("dt", {}, "Waiting"), el("dd", { id: "waiting" }, waitingNote(d), el("div", { class: "hint" }, WAITING_WHY[d.waiting] || ""))] : null,
       d.next_attempt_time ? [el("dt", {}, "Next attempt"), el("dd", {}, when(d.next_attempt_time))] : null,
       d.reason ? [el("dt", {}, "Reason"), el("dd", {}, d.reason)] : null)),
-    el("section", { class: "card" }, el("h2", {}, "Attempts (" + d.attempts.length + ")"),
+    el("section", { class: "card" }, el("h2", {}, "Attempts (" + attempts.length + ")"),
       attempts.length ? el("ol", { class: "attempts", id: "attempts" }, attempts) : el("p", { class: "muted" }, "No attempt yet.")));
 }
 

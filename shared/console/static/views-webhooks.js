@@ -33,7 +33,8 @@ async function listPage(live) {
       cell("Events", "", el("div", { class: "chips" }, w.subscribed_events.map((t) => el("span", { class: "chip" }, t)))),
       cell("Health", "", w.failing_since
         ? el("span", { class: "bad" }, "failing for " + ago(w.failing_since).replace(" ago", ""))
-        : el("span", { class: "good" }, "healthy")),
+        : el("span", { class: "good" }, "healthy"),
+        w.endpoint_state && w.endpoint_state !== "OK" ? el("div", { class: "endpoint" }, endpointState(w, true)) : null),
       cell("Last delivery", "", last
         ? [deliveryBadge(last.state), " ", lastTime(last)]
         : el("span", { class: "muted" }, "none yet")));
@@ -182,6 +183,8 @@ async function webhookPage(id, live, opts) {
     el("dt", {}, "URL"), el("dd", { class: "mono wrap" }, w.url),
     el("dt", {}, "Events"), el("dd", {}, el("div", { class: "chips" }, w.subscribed_events.map((t) => el("span", { class: "chip" }, t)))),
     el("dt", {}, "Health"), el("dd", {}, w.failing_since ? el("span", { class: "bad" }, "failing since " + when(w.failing_since)) : el("span", { class: "good" }, "healthy")),
+    el("dt", {}, "Endpoint"), el("dd", { id: "endpoint-state" }, endpointState(w)),
+    el("dt", {}, "Pending"), el("dd", { id: "pending" }, pendingText(w.pending_deliveries)),
     el("dt", {}, "Throttle"), el("dd", { id: "throttle-facts" }, throttleText(w)),
     el("dt", {}, "Signing secrets"), el("dd", {}, secrets),
     el("dt", {}, "Created"), el("dd", {}, when(w.create_time)));
@@ -197,6 +200,31 @@ async function webhookPage(id, live, opts) {
     canChange() ? replayForm(id) : null);
   drawChart(id, chart, live);
   await deliveryList(id, deliveries, opts, live);
+}
+
+// endpointState is what holds deliveries to w's endpoint back (shared/restapi/README.md,
+// Console): a badge, and the time or the number that goes with it; brief leaves out the why.
+function endpointState(w, brief) {
+  const at = (iso) => el("time", { datetime: iso, title: when(iso) }, when(iso));
+  const badge = (state, text) => el("span", { class: "badge ep-" + state.toLowerCase(), "data-endpoint-state": state }, text);
+  switch (w.endpoint_state) {
+    case "THROTTLED":
+      return [badge("THROTTLED", "throttled"), " ", el("span", {}, "its 429s lowered it to " + w.allowed_in_flight + " in flight")];
+    case "PAUSED":
+      return [badge("PAUSED", "paused"), " until ", w.paused_until ? at(w.paused_until) : "its Retry-After ends"];
+    case "CIRCUIT_OPEN":
+      return [badge("CIRCUIT_OPEN", "circuit open"), " failing since ", w.failing_since ? at(w.failing_since) : "—",
+        brief ? null : el("div", { class: "hint" }, "Jobhooks sends one probe per interval instead of every delivery; the first success closes it.")];
+    default:
+      return badge("OK", "ok");
+  }
+}
+
+// pendingText is how many deliveries wait for the endpoint (the API counts up to 10,000).
+function pendingText(n) {
+  if (n === undefined || n === null) return "—";
+  if (n === 0) return el("span", { class: "muted" }, "no pending deliveries");
+  return (n >= 10000 ? "10,000 or more" : n.toLocaleString("en")) + (n === 1 ? " pending delivery" : " pending deliveries");
 }
 
 // throttleText is a webhook's own throttle in words.
