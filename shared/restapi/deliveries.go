@@ -44,7 +44,32 @@ type delivery struct {
 	// Waiting is what a pending delivery waits for without an attempt: THROTTLED (a free slot
 	// under its endpoint's throttle) or PAUSED (its endpoint's Retry-After or open circuit).
 	Waiting  string    `json:"waiting,omitempty"`
-	Attempts []attempt `json:"attempts,omitempty"`
+	Attempts []attempt `json:"attempts,omitzero"` // [] on GET of one, absent from a list
+	// Request is what the attempts sent; only on GET of one.
+	Request *sentRequest `json:"request,omitempty"`
+}
+
+// sentRequest is what a delivery's last attempt sent (its next one, before any attempt): the
+// body, unless it has expired, and the headers, a webhook's own header values and the signature
+// redacted (management.Sent).
+type sentRequest struct {
+	Body        string       `json:"body,omitempty"`
+	BodyExpired bool         `json:"body_expired,omitempty"`
+	Headers     []sentHeader `json:"headers"`
+}
+
+type sentHeader struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Redacted bool   `json:"redacted,omitempty"`
+}
+
+func toSentRequest(s management.Sent) *sentRequest {
+	out := &sentRequest{Body: strings.ToValidUTF8(string(s.Body), "\uFFFD"), BodyExpired: s.BodyExpired, Headers: []sentHeader{}}
+	for _, h := range s.Headers {
+		out.Headers = append(out.Headers, sentHeader{Name: h.Name, Value: h.Value, Redacted: h.Redacted})
+	}
+	return out
 }
 
 // attempt is one POST. series counts the attempt series: 0 for the original, one more for each
@@ -89,15 +114,16 @@ func toAttempt(a store.Attempt) attempt {
 }
 
 func (h *Handler) getDelivery(ctx context.Context, r *http.Request, project string) (any, error) {
-	d, attempts, err := h.Service.GetDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
+	v, err := h.Service.GetDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
 	if err != nil {
 		return nil, err
 	}
-	out := toDelivery(project, d)
+	out := toDelivery(project, v.Record)
 	out.Attempts = []attempt{}
-	for _, a := range attempts {
+	for _, a := range v.Attempts {
 		out.Attempts = append(out.Attempts, toAttempt(a))
 	}
+	out.Request = toSentRequest(v.Sent)
 	return out, nil
 }
 
