@@ -146,6 +146,65 @@ func TestConsole_Load(t *testing.T) {
 		}
 		tb.shot("delivery-waiting", desktop)
 	})
+
+	t.Run("ADeliveryShowsWhatWasSent_TheBodyAndHeaders_NoneOfTheWebhooksHeaderValues", func(t *testing.T) {
+		const token = "Bearer console-tok-never-shown-9137"
+		rcv := pipelinetest.NewReceiver(t, pipelinetest.OK)
+		api(t, base, key, "POST", "/v1/projects/acme/webhooks?webhook_id=sent",
+			`{"url":`+quote(rcv.URL)+`,"subscribed_events":["batch.succeeded"],"request_headers":[{"key":"Authorization","value":"`+token+`"},{"key":"X-Tenant","value":"tenant-value-5521"}]}`, nil)
+		s.Publish(t, `{"id":"job-sent","project":"acme","type":"batch.succeeded","timestamp":"2026-11-28T10:00:00Z","data":{"id":"batches/job-sent","note":`+quote(hostile)+`}}`, nil)
+		waitDelivered(t, base, key, "sent", 1)
+		got := rcv.Requests()[0]
+		var ds struct{ Deliveries []struct{ Name string } }
+		api(t, base, key, "GET", "/v1/projects/acme/webhooks/sent/deliveries", "", &ds)
+		did := ds.Deliveries[0].Name[strings.LastIndex(ds.Deliveries[0].Name, "/")+1:]
+
+		tb := b.tab(t)
+		tb.run("open link", chromedp.Navigate(link(t, base, key, "acme", `{"read_only":true}`)), chromedp.WaitVisible(chromedp.CSS("#webhooks")))
+		tb.run("delivery", tb.hash("#/webhooks/sent/deliveries/"+did), chromedp.WaitVisible(chromedp.CSS("#sent-body")))
+		body := tb.text("#sent-body")
+		// Pretty-printed, and the hostile markup in the event's data as literal text.
+		for _, want := range []string{`"type": "batch.succeeded"`, `"id": "batches/job-sent"`, `"note": "<script>alert(\"xss\")</script><img src=`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the body shown reads %q, lacking %q", body, want)
+			}
+		}
+		for _, h := range []string{"content-type", "user-agent", "webhook-id", "webhook-timestamp"} {
+			row := tb.text(`#sent-headers tr[data-header="` + h + `"] td`)
+			if row != got.Header.Get(h) {
+				t.Errorf("%s is shown as %q; the endpoint got %q", h, row, got.Header.Get(h))
+			}
+		}
+		sig := tb.text(`#sent-headers tr[data-header="webhook-signature"] td`)
+		if !strings.HasPrefix(sig, "v1,…") || strings.Contains(sig, got.Header.Get("webhook-signature")[3:]) {
+			t.Errorf("webhook-signature is shown as %q: want the scheme, shortened", sig)
+		}
+		for _, h := range []string{"authorization", "x-tenant"} {
+			if row := tb.text(`#sent-headers tr[data-header="` + h + `"] td`); !strings.HasPrefix(row, "••••") {
+				t.Errorf("the webhook's own header %s is shown as %q", h, row)
+			}
+		}
+		// Nowhere in the page, as text or in the markup.
+		html := eval[string](tb, `document.documentElement.outerHTML`)
+		for _, secret := range []string{"console-tok-never-shown", "tenant-value-5521"} {
+			if strings.Contains(tb.body(), secret) || strings.Contains(html, secret) {
+				t.Errorf("the page shows the webhook's header value %q", secret)
+			}
+		}
+		if n := tb.count("main img, main script"); n != 0 {
+			t.Errorf("%d img or script elements were created from the body", n)
+		}
+		tb.shot("delivery-sent")
+
+		// Once the event's record has expired, the page says so.
+		if _, err := s.Store.Client().Doc("projects/acme/events/job-sent").Delete(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		tb.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#sent-headers")))
+		if msg := tb.text("#sent-body-expired"); !strings.Contains(msg, "no longer stored") {
+			t.Errorf("an expired body reads %q", msg)
+		}
+	})
 }
 
 // putDelivery stores a pending delivery record of webhook id directly, as Deliver leaves one that

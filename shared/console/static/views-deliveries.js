@@ -112,8 +112,36 @@ async function deliveryPage(id, did, live) {
       d.waiting ? [el("dt", {}, "Waiting"), el("dd", { id: "waiting" }, waitingNote(d), el("div", { class: "hint" }, WAITING_WHY[d.waiting] || ""))] : null,
       d.next_attempt_time ? [el("dt", {}, "Next attempt"), el("dd", {}, when(d.next_attempt_time))] : null,
       d.reason ? [el("dt", {}, "Reason"), el("dd", {}, d.reason)] : null)),
+    d.request ? sentSection(d.request) : null,
     el("section", { class: "card" }, el("h2", {}, "Attempts (" + attempts.length + ")"),
       attempts.length ? el("ol", { class: "attempts", id: "attempts" }, attempts) : el("p", { class: "muted" }, "No attempt yet.")));
+}
+
+// sentSection shows what the delivery sent, as the API describes it (shared/restapi/README.md,
+// What a delivery sent): the headers, redacted values marked, and the body, pretty-printed.
+function sentSection(req) {
+  const rows = req.headers.map((h) => el("tr", { "data-header": h.name.toLowerCase() },
+    el("th", { scope: "row", class: "mono" }, h.name),
+    el("td", { class: "mono wrap" + (h.redacted ? " redacted" : "") }, h.value,
+      h.redacted ? el("span", { class: "muted note" }, redactedWhy(h)) : null)));
+  let body = req.body || "";
+  try { body = JSON.stringify(JSON.parse(body), null, 2); } catch { /* shown as it is */ }
+  return el("section", { class: "card", id: "sent" }, el("h2", {}, "Request"),
+    el("table", { class: "headers", id: "sent-headers" }, el("tbody", {}, rows)),
+    req.body_expired
+      ? el("p", { class: "muted", id: "sent-body-expired" }, "The body is no longer stored: the event's record has expired.")
+      : el("details", { open: true }, el("summary", {}, "Body"), el("pre", { class: "excerpt", id: "sent-body" }, body)));
+}
+
+function redactedWhy(h) {
+  const n = h.name.toLowerCase();
+  if (n === "webhook-signature") {
+    const k = h.value.split(" ").length;
+    return k === 1 ? "one signature; Jobhooks keeps none to show. Verify it with your secret."
+      : k + " signatures, one per active secret; Jobhooks keeps none to show. Verify with either secret.";
+  }
+  if (n === "traceparent") return "the attempt's trace context; not stored";
+  return "value hidden: the webhook's own header, which may carry a token";
 }
 
 // followDelivery re-renders a pending delivery's page when its state or attempts change.
