@@ -141,6 +141,10 @@ type Config struct {
 	TraceDir string
 }
 
+// UserAgent is the User-Agent of every delivery ("Jobhooks/<version>"): the sender sends it, and
+// the API shows it among what a delivery sent.
+func (c Config) UserAgent() string { return "Jobhooks/" + c.Version }
+
 // Signing modes of dynamic webhooks (shared/verify/README.md, Signature schemes).
 const (
 	// SigningModeV1a signs with Ed25519, Standard Webhooks "v1a,<base64>" signatures.

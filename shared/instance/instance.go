@@ -142,7 +142,7 @@ func (in *Instance) Sender() *sender.Client {
 		in.sender = sender.New(sender.Options{
 			Timeout:              in.Config.AttemptTimeout,
 			AllowInsecureTargets: in.Config.AllowInsecureTargets,
-			UserAgent:            "Jobhooks/" + in.Config.Version,
+			UserAgent:            in.Config.UserAgent(),
 		})
 	}
 	return in.sender

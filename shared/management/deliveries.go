@@ -57,17 +57,32 @@ func (s *Service) ListDeliveries(ctx context.Context, project, webhookID string,
 	return ds, want.encode(), nil
 }
 
-// GetDelivery reads one delivery of a webhook with its attempts, oldest first.
-func (s *Service) GetDelivery(ctx context.Context, project, webhookID, deliveryID string) (store.Delivery, []store.Attempt, error) {
-	_, d, err := s.delivery(ctx, project, webhookID, deliveryID)
+// MaxPendingCount is the most PendingDeliveries counts: a count aggregation is billed one read
+// per 1,000 index entries, so one read of a webhook costs at most ten.
+const MaxPendingCount = 10_000
+
+// PendingDeliveries counts a webhook's pending deliveries, up to MaxPendingCount: what waits for
+// its endpoint.
+func (s *Service) PendingDeliveries(ctx context.Context, project, webhookID string) (int, error) {
+	return s.Store.CountPending(ctx, project, webhookID, MaxPendingCount)
+}
+
+// GetDelivery reads one delivery of a webhook with its attempts, oldest first, and what they
+// sent.
+func (s *Service) GetDelivery(ctx context.Context, project, webhookID, deliveryID string) (DeliveryView, error) {
+	w, d, err := s.delivery(ctx, project, webhookID, deliveryID)
 	if err != nil {
-		return d, nil, err
+		return DeliveryView{}, err
 	}
 	attempts, err := s.Store.ListAttempts(ctx, d)
 	if err != nil {
-		return d, nil, err
+		return DeliveryView{}, err
 	}
-	return d, attempts, nil
+	sent, err := s.sent(ctx, w, d)
+	if err != nil {
+		return DeliveryView{}, err
+	}
+	return DeliveryView{Record: d, Attempts: attempts, Sent: sent}, nil
 }
 
 // RetryDelivery sends a finished delivery again (delivered, failed, exhausted or cancelled): a

@@ -55,6 +55,8 @@ type Service struct {
 	linkGenerations *cache.TTL[string, int64]
 	limits          limits
 	breakerAfter    time.Duration
+	// userAgent is what the deliveries' sender sends, shown among what a delivery sent.
+	userAgent string
 }
 
 // New builds the service.
@@ -75,7 +77,7 @@ func New(cfg config.Config, d Deps) *Service {
 		ttl = config.Defaults().CacheTTL
 	}
 	return &Service{Deps: d, maxWebhooks: max, maxReplay: replay, linkGenerations: cache.New[string, int64](ttl, d.Now), limits: limitsOf(cfg),
-		breakerAfter: cmp.Or(cfg.BreakerAfter, config.Defaults().BreakerAfter)}
+		breakerAfter: cmp.Or(cfg.BreakerAfter, config.Defaults().BreakerAfter), userAgent: cfg.UserAgent()}
 }
 
 // EndpointState is what holds deliveries to w's endpoint back now.

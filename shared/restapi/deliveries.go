@@ -25,23 +25,51 @@ var deliveryStates = func() map[string]store.DeliveryState {
 // delivery is a delivery record as Surface A shows it. message_id is the webhook-id header the
 // endpoint received, the same on every attempt and every re-send.
 type delivery struct {
-	Name             string    `json:"name"`
-	EventID          string    `json:"event_id"`
-	EventType        string    `json:"event_type"`
-	MessageID        string    `json:"message_id"`
-	State            string    `json:"state"`
-	Reason           string    `json:"reason,omitempty"`
-	URL              string    `json:"url,omitempty"`
-	AttemptCount     int       `json:"attempt_count"`
-	EventTime        string    `json:"event_time,omitempty"`
-	CreateTime       string    `json:"create_time"`
-	FirstAttemptTime string    `json:"first_attempt_time,omitempty"`
-	LastAttemptTime  string    `json:"last_attempt_time,omitempty"`
-	NextAttemptTime  string    `json:"next_attempt_time,omitempty"`
-	LastStatusCode   int       `json:"last_status_code,omitempty"`
-	LastLatencyMS    int64     `json:"last_latency_ms,omitempty"`
-	LastError        string    `json:"last_error,omitempty"`
-	Attempts         []attempt `json:"attempts,omitempty"`
+	Name             string `json:"name"`
+	EventID          string `json:"event_id"`
+	EventType        string `json:"event_type"`
+	MessageID        string `json:"message_id"`
+	State            string `json:"state"`
+	Reason           string `json:"reason,omitempty"`
+	URL              string `json:"url,omitempty"`
+	AttemptCount     int    `json:"attempt_count"`
+	EventTime        string `json:"event_time,omitempty"`
+	CreateTime       string `json:"create_time"`
+	FirstAttemptTime string `json:"first_attempt_time,omitempty"`
+	LastAttemptTime  string `json:"last_attempt_time,omitempty"`
+	NextAttemptTime  string `json:"next_attempt_time,omitempty"`
+	LastStatusCode   int    `json:"last_status_code,omitempty"`
+	LastLatencyMS    int64  `json:"last_latency_ms,omitempty"`
+	LastError        string `json:"last_error,omitempty"`
+	// Waiting is what a pending delivery waits for without an attempt: THROTTLED (a free slot
+	// under its endpoint's throttle) or PAUSED (its endpoint's Retry-After or open circuit).
+	Waiting  string    `json:"waiting,omitempty"`
+	Attempts []attempt `json:"attempts,omitzero"` // [] on GET of one, absent from a list
+	// Request is what the attempts sent; only on GET of one.
+	Request *sentRequest `json:"request,omitempty"`
+}
+
+// sentRequest is what a delivery's last attempt sent (its next one, before any attempt): the
+// body, unless it has expired, and the headers, a webhook's own header values and the signature
+// redacted (management.Sent).
+type sentRequest struct {
+	Body        string       `json:"body,omitempty"`
+	BodyExpired bool         `json:"body_expired,omitempty"`
+	Headers     []sentHeader `json:"headers"`
+}
+
+type sentHeader struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Redacted bool   `json:"redacted,omitempty"`
+}
+
+func toSentRequest(s management.Sent) *sentRequest {
+	out := &sentRequest{Body: strings.ToValidUTF8(string(s.Body), "\uFFFD"), BodyExpired: s.BodyExpired, Headers: []sentHeader{}}
+	for _, h := range s.Headers {
+		out.Headers = append(out.Headers, sentHeader{Name: h.Name, Value: h.Value, Redacted: h.Redacted})
+	}
+	return out
 }
 
 // attempt is one POST. series counts the attempt series: 0 for the original, one more for each
@@ -65,8 +93,17 @@ func toDelivery(project string, d store.Delivery) delivery {
 		AttemptCount: d.Attempts, EventTime: ts(d.EventTime), CreateTime: ts(d.CreateTime),
 		FirstAttemptTime: ts(d.FirstAttemptTime), LastAttemptTime: ts(d.LastAttemptTime),
 		NextAttemptTime: ts(d.NextNotBefore), LastStatusCode: d.LastStatusCode,
-		LastLatencyMS: d.LastLatencyMS, LastError: d.LastError,
+		LastLatencyMS: d.LastLatencyMS, LastError: d.LastError, Waiting: waiting(d),
 	}
+}
+
+// waiting is what d waits for, while it is pending: a final record may keep the word of its
+// last wait (one that ended exhausted, throttled), which its reason already says.
+func waiting(d store.Delivery) string {
+	if d.State != store.Pending {
+		return ""
+	}
+	return strings.ToUpper(d.Waiting)
 }
 
 func toAttempt(a store.Attempt) attempt {
@@ -77,15 +114,16 @@ func toAttempt(a store.Attempt) attempt {
 }
 
 func (h *Handler) getDelivery(ctx context.Context, r *http.Request, project string) (any, error) {
-	d, attempts, err := h.Service.GetDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
+	v, err := h.Service.GetDelivery(ctx, project, r.PathValue("webhook"), r.PathValue("delivery"))
 	if err != nil {
 		return nil, err
 	}
-	out := toDelivery(project, d)
+	out := toDelivery(project, v.Record)
 	out.Attempts = []attempt{}
-	for _, a := range attempts {
+	for _, a := range v.Attempts {
 		out.Attempts = append(out.Attempts, toAttempt(a))
 	}
+	out.Request = toSentRequest(v.Sent)
 	return out, nil
 }
 

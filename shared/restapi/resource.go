@@ -19,6 +19,7 @@ var resourceSurface = surface[resourceWebhookIn, resourceWebhook]{
 	fields:   resourceFields,
 	show:     (*Handler).resourceWebhook,
 	createID: resourceCreateID,
+	detail:   (*Handler).pendingDeliveries,
 }
 
 var resourceFields = fieldNames{
@@ -34,7 +35,7 @@ var resourceFields = fieldNames{
 		"rate_limit":               management.FieldRateLimit,
 	},
 	outputOnly: []string{"name", "signing_secrets", "new_signing_secret", "create_time", "update_time", "failing_since", "paused_until",
-		"endpoint_state", "allowed_in_flight"},
+		"endpoint_state", "allowed_in_flight", "pending_deliveries"},
 }
 
 // resourceWebhookIn is a webhook as a Surface A request carries it. Output-only members are
@@ -51,10 +52,11 @@ type resourceWebhookIn struct {
 	MaxInFlight          int              `json:"max_in_flight"`
 	RateLimit            int              `json:"rate_limit"`
 	echoedOutput
-	FailingSince    json.RawMessage `json:"failing_since"`
-	PausedUntil     json.RawMessage `json:"paused_until"`
-	EndpointState   json.RawMessage `json:"endpoint_state"`
-	AllowedInFlight json.RawMessage `json:"allowed_in_flight"`
+	FailingSince      json.RawMessage `json:"failing_since"`
+	PausedUntil       json.RawMessage `json:"paused_until"`
+	EndpointState     json.RawMessage `json:"endpoint_state"`
+	AllowedInFlight   json.RawMessage `json:"allowed_in_flight"`
+	PendingDeliveries json.RawMessage `json:"pending_deliveries"`
 }
 
 func (resourceWebhookIn) outputOnly() []string { return resourceFields.outputOnly }
@@ -93,6 +95,20 @@ type resourceWebhook struct {
 	// time: one probe per interval).
 	EndpointState   string `json:"endpoint_state"`
 	AllowedInFlight int    `json:"allowed_in_flight,omitempty"`
+	// PendingDeliveries is how many of its deliveries are pending (up to
+	// management.MaxPendingCount): what waits for the endpoint. Only in the answer of a get:
+	// counting costs reads, which a list would spend per webhook.
+	PendingDeliveries *int `json:"pending_deliveries,omitempty"`
+}
+
+// pendingDeliveries adds what waits for w's endpoint to a get's answer (the surface's detail).
+func (h *Handler) pendingDeliveries(ctx context.Context, project string, w webhook.Webhook, out *resourceWebhook) error {
+	n, err := h.Service.PendingDeliveries(ctx, project, w.ID)
+	if err != nil {
+		return err
+	}
+	out.PendingDeliveries = &n
+	return nil
 }
 
 // resourceWebhook shows w as Surface A answers it (the surface's show).

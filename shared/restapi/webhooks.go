@@ -29,6 +29,9 @@ type surface[In webhookIn, Out any] struct {
 	// createID is the id a create asks for ("" lets the service choose); nil where the surface
 	// has no way to ask for one.
 	createID func(r *http.Request, project string, in In) (string, error)
+	// detail adds to the answer of a get what costs more than a list may spend per webhook; nil
+	// where the surface shows nothing more.
+	detail func(h *Handler, ctx context.Context, project string, w webhook.Webhook, out *Out) error
 }
 
 // webhookList is a page of webhooks, the same JSON on both surfaces.
@@ -58,7 +61,13 @@ func (s surface[In, Out]) get(h *Handler, ctx context.Context, r *http.Request, 
 	if err != nil {
 		return nil, err
 	}
-	return s.show(h, wh, ""), nil
+	out := s.show(h, wh, "")
+	if s.detail != nil {
+		if err := s.detail(h, ctx, project, wh, &out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (s surface[In, Out]) create(h *Handler, ctx context.Context, r *http.Request, project string) (any, error) {

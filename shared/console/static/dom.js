@@ -33,6 +33,29 @@ function errorBox(err) {
   return el("div", { class: "error", role: "alert" }, err.message || String(err));
 }
 
+// formErrors shows an API error beside the input of the field it names ("rate_limit: must be
+// …"; the API's messages start with the field) and clear() removes them. show(err) is false
+// when the error names no field of the form: the caller shows it in the form's general box.
+function formErrors(inputs) {
+  const shown = [];
+  return {
+    clear() {
+      for (const [input, note] of shown.splice(0)) { input.removeAttribute("aria-invalid"); note.remove(); }
+    },
+    show(err) {
+      const m = /^([a-z_]+)(?=[:.[ ])/.exec(err.message || "");
+      const input = m && inputs[m[1]];
+      if (!input) return false;
+      const note = el("p", { class: "field-error", role: "alert", id: (input.id || m[1]) + "-error" }, err.message);
+      input.setAttribute("aria-invalid", "true");
+      input.after(note);
+      shown.push([input, note]);
+      input.focus();
+      return true;
+    },
+  };
+}
+
 // cell is a table cell whose content sits in one box, so at phone width it stacks under its label.
 function cell(label, cls, ...children) {
   return el("td", { "data-label": label, class: cls || undefined }, el("div", {}, ...children));

@@ -4,6 +4,16 @@
 
 const DELIVERY_STATES = ["PENDING", "DELIVERED", "FAILED", "EXHAUSTED", "CANCELLED"];
 const PAGE = 25;
+// WAITING says what a pending delivery waits for without an attempt (its `waiting`).
+const WAITING = { THROTTLED: "waiting for a slot", PAUSED: "endpoint paused" };
+const WAITING_WHY = {
+  THROTTLED: "The endpoint's throttle has no free place now; waiting records no failed attempt, and the delivery goes once one frees up, within its retry window.",
+  PAUSED: "The endpoint asked for a pause (Retry-After) or its circuit is open; nothing is sent to it before then, and waiting records no failed attempt.",
+};
+
+function waitingNote(d) {
+  return d.waiting ? el("span", { class: "waiting", "data-waiting": d.waiting }, WAITING[d.waiting] || d.waiting.toLowerCase()) : null;
+}
 
 async function deliveryList(id, box, opts, live) {
   const filter = el("select", { id: "state-filter", "aria-label": "Filter by state" },
@@ -24,7 +34,7 @@ async function deliveryList(id, box, opts, live) {
     return el("tr", { "data-delivery": did },
       cell("Event", "", el("a", { href: "#/webhooks/" + encodeURIComponent(id) + "/deliveries/" + encodeURIComponent(did) }, d.event_type),
         el("div", { class: "muted mono" }, d.event_id)),
-      cell("State", "", deliveryBadge(d.state)),
+      cell("State", "", deliveryBadge(d.state), waitingNote(d)),
       cell("Attempts", "", String(d.attempt_count)),
       cell("Last answer", "", d.last_status_code ? "HTTP " + d.last_status_code : d.last_error || "—"),
       cell("Created", "", el("span", { title: when(d.create_time) }, ago(d.create_time))));
@@ -80,7 +90,7 @@ async function deliveryPage(id, did, live) {
     setTimeout(() => { if (live()) route(); }, 1500);
   }, { id: "retry" })) : null;
   if (!final) followDelivery(id, did, d, live);
-  const attempts = d.attempts.slice().reverse().map((a) => el("li", { class: "attempt", "data-attempt": a.number },
+  const attempts = (d.attempts || []).slice().reverse().map((a) => el("li", { class: "attempt", "data-attempt": a.number },
     el("div", { class: "attempt-head" },
       el("span", { class: "badge d-" + a.outcome.toLowerCase() }, a.outcome.toLowerCase()),
       el("strong", {}, a.status_code ? "HTTP " + a.status_code : "no answer"),
@@ -99,10 +109,39 @@ async function deliveryPage(id, did, live) {
       el("dt", {}, "Event"), el("dd", { class: "mono" }, d.event_id),
       el("dt", {}, "webhook-id"), el("dd", { class: "mono" }, d.message_id),
       el("dt", {}, "Created"), el("dd", {}, when(d.create_time)),
+      d.waiting ? [el("dt", {}, "Waiting"), el("dd", { id: "waiting" }, waitingNote(d), el("div", { class: "hint" }, WAITING_WHY[d.waiting] || ""))] : null,
       d.next_attempt_time ? [el("dt", {}, "Next attempt"), el("dd", {}, when(d.next_attempt_time))] : null,
       d.reason ? [el("dt", {}, "Reason"), el("dd", {}, d.reason)] : null)),
-    el("section", { class: "card" }, el("h2", {}, "Attempts (" + d.attempts.length + ")"),
+    d.request ? sentSection(d.request) : null,
+    el("section", { class: "card" }, el("h2", {}, "Attempts (" + attempts.length + ")"),
       attempts.length ? el("ol", { class: "attempts", id: "attempts" }, attempts) : el("p", { class: "muted" }, "No attempt yet.")));
+}
+
+// sentSection shows what the delivery sent, as the API describes it (shared/restapi/README.md,
+// What a delivery sent): the headers, redacted values marked, and the body, pretty-printed.
+function sentSection(req) {
+  const rows = req.headers.map((h) => el("tr", { "data-header": h.name.toLowerCase() },
+    el("th", { scope: "row", class: "mono" }, h.name),
+    el("td", { class: "mono wrap" + (h.redacted ? " redacted" : "") }, h.value,
+      h.redacted ? el("span", { class: "muted note" }, redactedWhy(h)) : null)));
+  let body = req.body || "";
+  try { body = JSON.stringify(JSON.parse(body), null, 2); } catch { /* shown as it is */ }
+  return el("section", { class: "card", id: "sent" }, el("h2", {}, "Request"),
+    el("table", { class: "headers", id: "sent-headers" }, el("tbody", {}, rows)),
+    req.body_expired
+      ? el("p", { class: "muted", id: "sent-body-expired" }, "The body is no longer stored: the event's record has expired.")
+      : el("details", { open: true }, el("summary", {}, "Body"), el("pre", { class: "excerpt", id: "sent-body" }, body)));
+}
+
+function redactedWhy(h) {
+  const n = h.name.toLowerCase();
+  if (n === "webhook-signature") {
+    const k = h.value.split(" ").length;
+    return k === 1 ? "one signature; Jobhooks keeps none to show. Verify it with your secret."
+      : k + " signatures, one per active secret; Jobhooks keeps none to show. Verify with either secret.";
+  }
+  if (n === "traceparent") return "the attempt's trace context; not stored";
+  return "value hidden: the webhook's own header, which may carry a token";
 }
 
 // followDelivery re-renders a pending delivery's page when its state or attempts change.

@@ -33,7 +33,8 @@ async function listPage(live) {
       cell("Events", "", el("div", { class: "chips" }, w.subscribed_events.map((t) => el("span", { class: "chip" }, t)))),
       cell("Health", "", w.failing_since
         ? el("span", { class: "bad" }, "failing for " + ago(w.failing_since).replace(" ago", ""))
-        : el("span", { class: "good" }, "healthy")),
+        : el("span", { class: "good" }, "healthy"),
+        w.endpoint_state && w.endpoint_state !== "OK" ? el("div", { class: "endpoint" }, endpointState(w, true)) : null),
       cell("Last delivery", "", last
         ? [deliveryBadge(last.state), " ", lastTime(last)]
         : el("span", { class: "muted" }, "none yet")));
@@ -59,6 +60,7 @@ async function editPage(id, live) {
     el("input", { type: "checkbox", value: t, checked: chosen.has(t) }), t));
   const custom = el("input", { id: "custom-events", placeholder: "my.custom.event, other.event",
     value: w ? w.subscribed_events.filter((t) => !EVENT_TYPES.includes(t)).join(", ") : "" });
+  const throttle = throttleInputs(w);
   const out = el("div");
   const form = el("form", { class: "card", id: "webhook-form" },
     el("h1", {}, w ? "Edit " + (w.display_name || id) : "New webhook"),
@@ -67,6 +69,9 @@ async function editPage(id, live) {
     el("p", { class: "hint" }, "Jobhooks POSTs each event here, signed the Standard Webhooks way, and retries for 24 hours."),
     el("fieldset", {}, el("legend", {}, "Events"), el("div", { class: "checks" }, boxes),
       el("label", { for: "custom-events" }, "Other event types (comma separated)"), custom),
+    el("fieldset", { id: "throttle" }, el("legend", {}, "Throttle"),
+      el("p", { class: "hint" }, "Protect a small endpoint from a burst of finished jobs. Each is 0 to 500; 0 means none of its own (the deployment's limit per host still holds)."),
+      el("div", { class: "row" }, throttle.fields)),
     el("div", { class: "actions" },
       el("a", { class: "button secondary", href: w ? "#/webhooks/" + encodeURIComponent(id) : "#/" }, "Cancel"),
       el("button", { type: "submit", class: "primary" }, w ? "Save" : "Create webhook")),
@@ -76,10 +81,16 @@ async function editPage(id, live) {
     const events = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value)
       .concat(custom.value.split(",").map((s) => s.trim()).filter(Boolean));
     const body = { display_name: name.value.trim(), url: url.value.trim(), subscribed_events: events };
+    const mask = ["display_name", "url", "subscribed_events"];
+    for (const [field, value] of throttle.changed()) {
+      body[field] = value;
+      mask.push(field);
+    }
+    fieldErrors.clear();
     out.replaceChildren(loading("Saving…"));
     try {
       if (w) {
-        await api("PATCH", hookPath(id) + "?update_mask=display_name,url,subscribed_events", body);
+        await api("PATCH", hookPath(id) + "?update_mask=" + mask.join(","), body);
         go("#/webhooks/" + encodeURIComponent(id));
       } else {
         const created = await api("POST", "/v1/projects/" + project() + "/webhooks", body);
@@ -88,10 +99,38 @@ async function editPage(id, live) {
           "#/webhooks/" + encodeURIComponent(idOf(created.name)));
       }
     } catch (err) {
-      out.replaceChildren(errorBox(err));
+      out.replaceChildren(fieldErrors.show(err) ? el("div", { class: "error", role: "alert" }, "Not saved: see the field marked above.") : errorBox(err));
     }
   });
+  const fieldErrors = formErrors({ max_in_flight: throttle.inputs.max_in_flight, rate_limit: throttle.inputs.rate_limit,
+    url: url, display_name: name, subscribed_events: custom });
   render(form);
+}
+
+// THROTTLE are the webhook's throttle fields: what each bounds, as the form explains it.
+const THROTTLE = [
+  { field: "max_in_flight", id: "max-in-flight", label: "Max in flight",
+    hint: "At most this many requests to the endpoint at once, across every instance." },
+  { field: "rate_limit", id: "rate-limit", label: "Rate limit (per second)",
+    hint: "At most this many deliveries started per second." },
+];
+
+// throttleInputs are the number inputs of the throttle, and changed(): the [field, value] pairs
+// that differ from what the webhook has (for a new one, from 0), so that an update's mask names
+// only what the user changed. The inputs set no max: the API is the one judge of the range, and
+// its error is shown beside the field.
+function throttleInputs(w) {
+  const inputs = {};
+  const fields = THROTTLE.map((t) => {
+    const input = el("input", { id: t.id, type: "number", min: 0, step: 1, inputmode: "numeric",
+      value: String(w ? w[t.field] || 0 : 0), "aria-describedby": t.id + "-hint" });
+    inputs[t.field] = input;
+    return el("div", {}, el("label", { for: t.id }, t.label), input,
+      el("p", { class: "hint", id: t.id + "-hint" }, t.hint, " 0: none of its own."));
+  });
+  const changed = () => THROTTLE.map((t) => [t.field, Number(inputs[t.field].value || 0)])
+    .filter(([field, v]) => v !== (w ? w[field] || 0 : 0));
+  return { inputs, fields, changed };
 }
 
 // showSecret shows a new signing secret once, with a copy button.
@@ -144,6 +183,9 @@ async function webhookPage(id, live, opts) {
     el("dt", {}, "URL"), el("dd", { class: "mono wrap" }, w.url),
     el("dt", {}, "Events"), el("dd", {}, el("div", { class: "chips" }, w.subscribed_events.map((t) => el("span", { class: "chip" }, t)))),
     el("dt", {}, "Health"), el("dd", {}, w.failing_since ? el("span", { class: "bad" }, "failing since " + when(w.failing_since)) : el("span", { class: "good" }, "healthy")),
+    el("dt", {}, "Endpoint"), el("dd", { id: "endpoint-state" }, endpointState(w)),
+    el("dt", {}, "Pending"), el("dd", { id: "pending" }, pendingText(w.pending_deliveries)),
+    el("dt", {}, "Throttle"), el("dd", { id: "throttle-facts" }, throttleText(w)),
     el("dt", {}, "Signing secrets"), el("dd", {}, secrets),
     el("dt", {}, "Created"), el("dd", {}, when(w.create_time)));
 
@@ -158,6 +200,39 @@ async function webhookPage(id, live, opts) {
     canChange() ? replayForm(id) : null);
   drawChart(id, chart, live);
   await deliveryList(id, deliveries, opts, live);
+}
+
+// endpointState is what holds deliveries to w's endpoint back (shared/restapi/README.md,
+// Console): a badge, and the time or the number that goes with it; brief leaves out the why.
+function endpointState(w, brief) {
+  const at = (iso) => el("time", { datetime: iso, title: when(iso) }, when(iso));
+  const badge = (state, text) => el("span", { class: "badge ep-" + state.toLowerCase(), "data-endpoint-state": state }, text);
+  switch (w.endpoint_state) {
+    case "THROTTLED":
+      return [badge("THROTTLED", "throttled"), " ", el("span", {}, "its 429s lowered it to " + w.allowed_in_flight + " in flight")];
+    case "PAUSED":
+      return [badge("PAUSED", "paused"), " until ", w.paused_until ? at(w.paused_until) : "its Retry-After ends"];
+    case "CIRCUIT_OPEN":
+      return [badge("CIRCUIT_OPEN", "circuit open"), " failing since ", w.failing_since ? at(w.failing_since) : "—",
+        brief ? null : el("div", { class: "hint" }, "Jobhooks sends one probe per interval instead of every delivery; the first success closes it.")];
+    default:
+      return badge("OK", "ok");
+  }
+}
+
+// pendingText is how many deliveries wait for the endpoint (the API counts up to 10,000).
+function pendingText(n) {
+  if (n === undefined || n === null) return "—";
+  if (n === 0) return el("span", { class: "muted" }, "no pending deliveries");
+  return (n >= 10000 ? "10,000 or more" : n.toLocaleString("en")) + (n === 1 ? " pending delivery" : " pending deliveries");
+}
+
+// throttleText is a webhook's own throttle in words.
+function throttleText(w) {
+  const parts = [];
+  if (w.max_in_flight) parts.push(w.max_in_flight + " at once");
+  if (w.rate_limit) parts.push(w.rate_limit + " per second");
+  return parts.length ? parts.join(" · ") : el("span", { class: "muted" }, "none of its own");
 }
 
 async function rotate(id, w) {
