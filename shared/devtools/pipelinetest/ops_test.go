@@ -86,13 +86,19 @@ func (o *ops) drain(topic string) []*pubsubpb.PubsubMessage {
 // firstTry runs one event with n subscribed endpoints that all answer 200 at once through a
 // Dispatch instance whose webhook cache is warm (a first event went before), and returns what
 // the second event cost.
-func firstTry(t *testing.T, n int) count {
+func firstTry(t *testing.T, n int) count { return firstTryThrottled(t, n, 0) }
+
+// firstTryThrottled is firstTry with each webhook's max_in_flight set (0: none): the throttled
+// path's price, a slot taken and given back per delivery.
+func firstTryThrottled(t *testing.T, n, maxInFlight int) count {
 	s := Start(t, Options{NoPush: true})
 	var rcvs []*Receiver
 	for i := range n {
 		r := NewReceiver(t, OK)
 		rcvs = append(rcvs, r)
-		s.AddWebhook(t, hook("acme", fmt.Sprintf("wh-%d", i), r.URL))
+		w := hook("acme", fmt.Sprintf("wh-%d", i), r.URL)
+		w.MaxInFlight = maxInFlight
+		s.AddWebhook(t, w)
 	}
 	proc := newProcess(t, s, nil)
 	dispatch := proc.dispatch()
@@ -143,6 +149,11 @@ func TestOps_FirstTrySuccessesFitTheStoreBudgetAndPriceTheCostTable(t *testing.T
 		}
 		rows = append(rows, costRow{name: name, deliveries: n, count: c, requests: 1})
 	}
+	throttled := firstTryThrottled(t, 1, 5)
+	if throttled.Reads != 0 || throttled.Published != 0 {
+		t.Errorf("first try to a throttled endpoint: %d reads, %d published; want a free slot taken by its create, no read, no task", throttled.Reads, throttled.Published)
+	}
+	rows = append(rows, costRow{name: "first try, throttled endpoint (max_in_flight), one per event", deliveries: 1, count: throttled, requests: 1})
 	c, requests := threeAttempts(t)
 	if c.Published != 1 || requests != 4 {
 		t.Errorf("three attempts: %d tasks published, %d function requests; want 1 task and 4 requests (Dispatch; Deliver: the task's first push, at once, waits out the retry gap; then two attempts)", c.Published, requests)
