@@ -58,7 +58,10 @@ type Service struct {
 	// inFlightTried is when this instance last asked to change an endpoint's lowered in-flight
 	// bound (setInFlight), per project/webhook.
 	inFlightTried sync.Map
-	tracer        trace.Tracer
+	// busy is, per project/webhook, until when this instance asks the store for no slot: it
+	// found every slot it tried held (throttle.go).
+	busy   sync.Map
+	tracer trace.Tracer
 }
 
 // New builds the service.

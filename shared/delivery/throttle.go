@@ -30,6 +30,11 @@ import (
 // slotTries is how many of a webhook's slots one try looks at, from a random one on.
 const slotTries = 3
 
+// busyFor is how long an instance that found every slot it tried busy asks the store no more:
+// a burst's waiters would otherwise each spend up to six store calls per try on slots that
+// are held (a slot is held for a POST, tens of milliseconds at least).
+const busyFor = 50 * time.Millisecond
+
 // errThrottled hands back a task whose endpoint had no free slot within the wait.
 var errThrottled = errors.New("delivery: the endpoint has no free slot (its max_in_flight or rate_limit, or the deployment's cap per origin)")
 
@@ -88,9 +93,17 @@ func (s *Service) take(ctx context.Context, t task.Task, tg target, now time.Tim
 	if n == 0 {
 		return p, true, nil
 	}
+	key := t.Project + "/" + t.Webhook
+	if until, ok := s.busy.Load(key); ok && now.Before(until.(time.Time)) {
+		s.origins.give(p.origin)
+		return place{}, false, nil
+	}
 	lease := now.Add(max(s.cfg.AttemptTimeout+config.AttemptMargin, hold))
 	slot, ok, err := s.Store.TakeSlot(ctx, t.Project, t.Webhook, n, rand.IntN(n), slotTries, t.DeliveryID, now, lease)
 	if err != nil || !ok {
+		if err == nil {
+			s.busy.Store(key, now.Add(busyFor))
+		}
 		s.origins.give(p.origin)
 		return place{}, false, err
 	}
