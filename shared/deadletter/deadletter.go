@@ -96,7 +96,7 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message) error {
 		if err != nil {
 			return err
 		}
-		if !delivered && d.Reason == "window_exhausted" && now.Sub(m.PublishTime) < s.Hold {
+		if !delivered && (d.Reason == "window_exhausted" || d.Reason == "throttled") && now.Sub(m.PublishTime) < s.Hold {
 			mark(ctx, d, OutcomeHeld)
 			return pushmsg.Retry(errHeld)
 		}
