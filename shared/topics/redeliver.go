@@ -24,19 +24,31 @@ import (
 // subscriptions' settings are not changed. A seek while a message is being pushed may deliver
 // it twice at once, as Pub/Sub itself may: Deliver must cope (the fault storm counts the
 // duplicates).
+//
+// The waiting subscription is sought every WaitingEvery ticks only: its tasks wait for their
+// endpoint (a pause, an open circuit, a slot), and Pub/Sub backs a message nacked again and again
+// off to 10 minutes; seeking 1,000 of them every 10 s would spend the local stack's one Deliver
+// and Firestore emulator on pushes that can only wait again.
+// WaitingEvery is how many of Redeliver's ticks pass between two seeks of the waiting
+// subscription: every minute at the local stack's 10 s.
+const WaitingEvery = 6
+
 func Redeliver(ctx context.Context, client *pubsub.Client, since time.Time, every time.Duration) {
 	if every <= 0 {
 		return
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 		for _, s := range Subscriptions() {
+			if s.Name == WaitingSubscription && tick%WaitingEvery != 0 {
+				continue
+			}
 			// An error (the emulator busy) is left to the next tick.
 			_, _ = client.SubscriptionAdminClient.Seek(ctx, &pubsubpb.SeekRequest{
 				Subscription: "projects/" + client.Project() + "/subscriptions/" + s.Name,
