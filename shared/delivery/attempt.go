@@ -20,13 +20,16 @@ import (
 // attempt makes one POST, records it and decides what comes next.
 // It holds p, its place under the throttle, until the POST returns.
 func (s *Service) attempt(ctx context.Context, m pushmsg.Message, t task.Task, d store.Delivery, tg target, p place) error {
-	now := p.taken
+	give := s.giveOnce(ctx, t, &p)
+	defer give() // whatever happens before the POST returns
 	ctx, span := s.startAttempt(ctx, tg.spanName)
 	defer span.End()
+	now := s.Now()
+	p.taken = now // a rate limit's hold runs from the POST's start
 	h := headers(t, tg, now.Unix())
 	propagate(ctx, tg, h)
 	resp, postErr := s.Sender.Post(ctx, tg.url, h, t.Body)
-	s.give(ctx, t, p)
+	give()
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	rec, kept, err := s.record(ctx, d, o)

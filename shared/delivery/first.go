@@ -183,14 +183,21 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 	if until, err := s.gate(ctx, f.Task, tg, now); err != nil || !until.IsZero() {
 		// The endpoint is paused (a Retry-After, or an open circuit until its next probe), or
 		// the probe could not be claimed: no POST, Deliver makes it.
-		res.retry, res.reason, res.wait = true, "endpoint_paused", true
+		res.retry, res.reason, res.wait, res.rec.Waiting = true, "endpoint_paused", true, store.WaitPaused
 		if err != nil {
-			res.reason, res.wait = "before_post: "+err.Error(), false
+			res.reason, res.wait, res.rec.Waiting = "before_post: "+err.Error(), false, ""
 		}
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
 	p, ok, err := s.take(ctx, f.Task, tg, now)
+	if ok && budget.Err() != nil {
+		// The budget ran out while the slot was taken: no POST, Deliver makes it.
+		s.give(ctx, f.Task, p)
+		res.retry, res.reason = true, "first_attempt_budget_spent"
+		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
+		return
+	}
 	if err != nil || !ok {
 		// No free slot (or the store failing to say): Dispatch does not wait, Deliver makes the
 		// attempt once a slot is free. Waiting is not failing.
@@ -201,12 +208,15 @@ func (s *Service) first(ctx, budget context.Context, f First, traceparent string
 		markOutcome(res.span, f.Task, tg.host, res.rec.Attempts, "retry", 0, 0, res.reason)
 		return
 	}
+	give := s.giveOnce(ctx, f.Task, &p)
+	defer give()
 	res.span.SetName(tg.spanName)
+	p.taken = s.Now() // a rate limit's hold runs from the POST's start
 	h := headers(f.Task, tg, now.Unix())
 	propagate(ctx, tg, h)
 	// A POST cut short by the budget is a timeout (sender.ErrTimeout), retried by Deliver.
 	resp, postErr := s.Sender.Post(budget, tg.url, h, f.Task.Body)
-	s.give(ctx, f.Task, p)
+	give()
 	o := outcome{tg: tg, at: now, resp: resp, postErr: postErr, gap: s.cfg.RetryGap,
 		res: retry.Classify(s.Now(), resp.StatusCode, resp.Header, postErr, tg.retriesOn)}
 	res.rec, res.att = o.fold(res.rec)

@@ -145,6 +145,8 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		s.logWait(ctx, t, d, "paused")
 		return s.hold(ctx, m, t, d, pushmsg.Retry(errPaused))
 	}
+	key := t.Project + "/" + t.Webhook
+	noted := s.pauses.until(key, now) // a probe's own claim, if this delivery is the probe
 	p, ok, err := s.waitPlace(ctx, t, tg, s.cfg.SlotWait)
 	if err != nil {
 		return s.receipt(ctx, m, t, d, err)
@@ -154,6 +156,14 @@ func (s *Service) handle(ctx context.Context, m pushmsg.Message, t task.Task) er
 		d.Waiting = store.WaitThrottled
 		s.logWait(ctx, t, d, "throttled")
 		return s.hold(ctx, m, t, d, pushmsg.Retry(errThrottled))
+	}
+	if until := s.pauses.until(key, s.Now()); until.After(noted) {
+		// The endpoint was paused while this push waited for its slot (this instance learnt of
+		// it: a Retry-After, or another delivery's probe claimed).
+		s.give(ctx, t, p)
+		d.Waiting = store.WaitPaused
+		s.logWait(ctx, t, d, "paused")
+		return s.hold(ctx, m, t, d, pushmsg.Retry(errPaused))
 	}
 	return s.attempt(ctx, m, t, d, tg, p)
 }

@@ -160,6 +160,9 @@ func stateWord(s webhook.State) string {
 // enabled.
 func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res retry.Result, now time.Time) error {
 	key := t.Project + "/" + t.Webhook
+	// The in-flight bound's steps are timed by the answers, not by when the attempts began: two
+	// 429s answered a moment apart are one step, however long their POSTs took.
+	answered := s.Now()
 	w := tg.webhook
 	var err error
 	switch res.Verdict {
@@ -169,8 +172,8 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 			s.webhooks.Forget(key)
 			s.pauses.m.Delete(key)
 		}
-		if _, grow := w.Regrown(now, s.cfg.InFlightStep); grow {
-			err = errors.Join(err, s.setInFlight(ctx, t, now, "regrown", func(w webhook.Webhook) (int, bool) { return w.Regrown(now, s.cfg.InFlightStep) }))
+		if _, grow := w.Regrown(answered, s.cfg.InFlightStep); grow {
+			err = errors.Join(err, s.setInFlight(ctx, t, answered, "regrown", func(w webhook.Webhook) (int, bool) { return w.Regrown(answered, s.cfg.InFlightStep) }))
 		}
 	case retry.Gone:
 		s.webhooks.Forget(key)
@@ -181,8 +184,8 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 	default:
 		if res.Reason == reason429 && res.NotBefore.Sub(now) < s.cfg.RetryGap {
 			// A 429 without a Retry-After worth a pause: the endpoint asks for less at once.
-			if _, lower := w.Lowered(now, s.cfg.InFlightStep); lower {
-				err = s.setInFlight(ctx, t, now, "lowered", func(w webhook.Webhook) (int, bool) { return w.Lowered(now, s.cfg.InFlightStep) })
+			if _, lower := w.Lowered(answered, s.cfg.InFlightStep); lower {
+				err = s.setInFlight(ctx, t, answered, "lowered", func(w webhook.Webhook) (int, bool) { return w.Lowered(answered, s.cfg.InFlightStep) })
 			}
 		}
 		if res.NotBefore.Sub(now) >= s.cfg.RetryGap && res.NotBefore.After(w.PausedUntil.Add(time.Second)) {

@@ -134,6 +134,16 @@ func (s *Service) waitPlace(ctx context.Context, t task.Task, tg target, wait ti
 	}
 }
 
+// giveOnce returns a func that gives p back the first time it is called: the caller calls it
+// when the POST returns, and defers it for every other way out.
+func (s *Service) giveOnce(ctx context.Context, t task.Task, p *place) func() {
+	var once sync.Once
+	return func() { once.Do(func() { s.give(ctx, t, *p) }) }
+}
+
+// releaseTimeout bounds giving a slot back: one that is not given back comes back by its lease.
+const releaseTimeout = 5 * time.Second
+
 // give gives p back once its POST has returned. A slot that cannot be given back comes back
 // when its lease runs out.
 func (s *Service) give(ctx context.Context, t task.Task, p place) {
@@ -141,7 +151,9 @@ func (s *Service) give(ctx context.Context, t task.Task, p place) {
 	if p.slot == nil {
 		return
 	}
-	if err := s.Store.ReleaseSlot(context.WithoutCancel(ctx), *p.slot, s.Now(), p.taken.Add(p.hold)); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := s.Store.ReleaseSlot(ctx, *p.slot, s.Now(), p.taken.Add(p.hold)); err != nil {
 		s.Log.WarnContext(ctx, "slot not given back: it comes back when its lease ends", "project", t.Project,
 			"webhook", t.Webhook, "slot", p.slot.Index(), "error", err.Error())
 	}

@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"cmp"
 	"regexp"
 	"slices"
 	"time"
@@ -136,25 +137,39 @@ func (w Webhook) RetriesOn(status int) bool {
 }
 
 // Throttle is how the endpoint's in-flight slots are kept (shared/delivery/README.md,
-// Throttle): slots is how many requests may be in flight at once (0: the webhook sets no
-// throttle), and hold the least time between two deliveries taking the same slot, so that no
-// second sees more than RateLimit starts. Slots never exceed RateLimit: with more, a burst could
-// start them all within one second.
+// Throttle): slots is how many requests may be in flight at once (0: no throttle), and hold the
+// least time between two deliveries starting on the same slot. The webhook's own slots are
+// min(max_in_flight, rate_limit) (or either alone): never more than the rate, or a burst could
+// start them all within one second. Each may start k = rate_limit / slots times a second
+// (rounded down), so it is held ceil(1 s / k) from its start: no half-open second holds more
+// than k starts per slot, slots × k ≤ rate_limit. A 429's lowering (AllowedInFlight) only
+// narrows the slots tried, never the hold, so an instance whose cached copy is not lowered yet
+// still keeps the rate.
 func (w Webhook) Throttle() (slots int, hold time.Duration) {
-	slots = w.MaxInFlight
+	own := w.ownSlots()
+	slots = own
 	if w.AllowedInFlight > 0 && (slots == 0 || w.AllowedInFlight < slots) {
 		slots = w.AllowedInFlight
 	}
 	if w.RateLimit > 0 {
-		if slots == 0 || slots > w.RateLimit {
-			slots = w.RateLimit
-		}
-		hold = time.Duration(slots) * time.Second / time.Duration(w.RateLimit)
+		k := time.Duration(w.RateLimit / own)
+		hold = (time.Second + k - 1) / k
 	}
 	return slots, hold
 }
 
-// LoweringStart is where a webhook without a max_in_flight of its own starts when its first 429
+// ownSlots is min(max_in_flight, rate_limit), either alone, or 0 with neither.
+func (w Webhook) ownSlots() int {
+	switch {
+	case w.RateLimit == 0:
+		return w.MaxInFlight
+	case w.MaxInFlight == 0:
+		return w.RateLimit
+	}
+	return min(w.MaxInFlight, w.RateLimit)
+}
+
+// LoweringStart is where a webhook without a throttle of its own starts when its first 429
 // without Retry-After halves the requests allowed in flight.
 const LoweringStart = 100
 
@@ -167,10 +182,7 @@ func (w Webhook) Lowered(now time.Time, step time.Duration) (allowed int, ok boo
 	}
 	current := w.AllowedInFlight
 	if current == 0 {
-		current = w.MaxInFlight
-		if current == 0 {
-			current = LoweringStart
-		}
+		current = cmp.Or(w.ownSlots(), LoweringStart)
 	}
 	return max(1, current/2), true
 }
@@ -182,11 +194,7 @@ func (w Webhook) Regrown(now time.Time, step time.Duration) (allowed int, ok boo
 	if w.AllowedInFlight == 0 || now.Sub(w.AllowedInFlightTime) < step {
 		return w.AllowedInFlight, false
 	}
-	top := w.MaxInFlight
-	if top == 0 {
-		top = LoweringStart
-	}
-	if w.AllowedInFlight+1 >= top {
+	if top := cmp.Or(w.ownSlots(), LoweringStart); w.AllowedInFlight+1 >= top {
 		return 0, true
 	}
 	return w.AllowedInFlight + 1, true
