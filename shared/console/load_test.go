@@ -87,14 +87,15 @@ func TestConsole_Load(t *testing.T) {
 		ctx := context.Background()
 		pausedUntil := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
 		failingSince := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-		for id, update := range map[string]firestore.Update{
-			"lowered": {Path: "allowed_in_flight", Value: 2},
-			"paused":  {Path: "paused_until", Value: pausedUntil},
-			"broken":  {Path: "failing_since", Value: failingSince},
+		for id, updates := range map[string][]firestore.Update{
+			"lowered": {{Path: "allowed_in_flight", Value: 2}},
+			"paused":  {{Path: "paused_until", Value: pausedUntil}},
+			// Failing with retryable answers for an hour: the circuit opens on retrying_since.
+			"broken": {{Path: "failing_since", Value: failingSince}, {Path: "retrying_since", Value: failingSince}},
 		} {
 			api(t, base, key, "POST", "/v1/projects/acme/webhooks?webhook_id="+id,
 				`{"url":"https://`+id+`.example.com/h","subscribed_events":["batch.succeeded"],"max_in_flight":4}`, nil)
-			if _, err := s.Store.Client().Doc("projects/acme/webhooks/"+id).Update(ctx, []firestore.Update{update}); err != nil {
+			if _, err := s.Store.Client().Doc("projects/acme/webhooks/"+id).Update(ctx, updates); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -71,7 +71,7 @@ func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Tim
 	if !w.CircuitOpen(now, s.cfg.BreakerAfter) {
 		return time.Time{}, nil
 	}
-	next := now.Add(probeInterval(w.FailingSince, now, s.cfg.MinProbeInterval, s.cfg.MaxProbeInterval))
+	next := now.Add(probeInterval(w.RetryingSince, now, s.cfg.MinProbeInterval, s.cfg.MaxProbeInterval))
 	probe, until, err := s.Store.ClaimProbe(ctx, t.Project, t.Webhook, now, next)
 	if err != nil {
 		return time.Time{}, err
@@ -84,7 +84,7 @@ func (s *Service) gate(ctx context.Context, t task.Task, tg target, now time.Tim
 	if !until.IsZero() {
 		s.pauses.note(key, until, now)
 		s.Log.InfoContext(ctx, "circuit open: probing the endpoint", "reason", "probing", "project", t.Project, "webhook", t.Webhook,
-			"failing_since", w.FailingSince, "next_probe", until, "delivery_id", t.DeliveryID)
+			"retrying_since", w.RetryingSince, "next_probe", until, "delivery_id", t.DeliveryID)
 	}
 	return time.Time{}, nil
 }

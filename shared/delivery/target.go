@@ -182,8 +182,9 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		s.Log.WarnContext(ctx, "webhook disabled", "project", t.Project, "webhook", t.Webhook, "reason", "gone")
 	default:
-		if res.Reason == reason429 && res.NotBefore.Sub(now) < s.cfg.RetryGap {
-			// A 429 without a Retry-After worth a pause: the endpoint asks for less at once.
+		if res.Reason == reason429 && res.NotBefore.IsZero() {
+			// A 429 without Retry-After: the endpoint asks for less at once. One with a
+			// Retry-After says when instead (a pause, or this delivery's own next time).
 			if _, lower := w.Lowered(answered, s.cfg.InFlightStep); lower {
 				err = s.setInFlight(ctx, t, answered, "lowered", func(w webhook.Webhook) (int, bool) { return w.Lowered(answered, s.cfg.InFlightStep) })
 			}
@@ -204,7 +205,11 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		since := w.FailingSince
 		var serr error
-		if since.IsZero() {
+		switch {
+		case res.Verdict == retry.Again && w.RetryingSince.IsZero():
+			since, serr = s.Store.MarkRetrying(ctx, t.Project, t.Webhook, now)
+			s.webhooks.Forget(key)
+		case since.IsZero():
 			since, serr = s.Store.MarkFailing(ctx, t.Project, t.Webhook, now)
 			s.webhooks.Forget(key)
 		}

@@ -131,7 +131,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, project, id string, set Set
 		enabled := w.State == webhook.Enabled && before.State != webhook.Enabled
 		if enabled || w.URL != before.URL {
 			// A new URL or a re-enable resets its health, and an old endpoint's pause with it.
-			w.FailingSince, w.DisabledReason, w.PausedUntil = time.Time{}, "", time.Time{}
+			w.FailingSince, w.RetryingSince, w.DisabledReason, w.PausedUntil = time.Time{}, time.Time{}, "", time.Time{}
 		}
 		if enabled {
 			w.EnableTime = time.Time{} // stamped with Firestore's commit time (webhook.Webhook)

@@ -77,7 +77,8 @@ func TestThrottle_IsSettableOnBothSurfacesAndTheEndpointStateIsShown(t *testing.
 			s.Store.Client().Doc("projects/acme/webhooks/small").Update(ctx, fsUpdate("paused_until", time.Now().Add(time.Hour)))
 		}, "PAUSED"},
 		{"failing for long", func() {
-			s.Store.Client().Doc("projects/acme/webhooks/small").Update(ctx, fsUpdate("failing_since", time.Now().Add(-time.Hour)))
+			s.Store.Client().Doc("projects/acme/webhooks/small").Update(ctx, append(fsUpdate("failing_since", time.Now().Add(-time.Hour)),
+				fsUpdate("retrying_since", time.Now().Add(-time.Hour))...))
 		}, "CIRCUIT_OPEN"},
 	}
 	for _, st := range states {

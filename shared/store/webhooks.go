@@ -115,6 +115,39 @@ func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Tim
 	return since, nil
 }
 
+// MarkRetrying records a retryable failure at `at`: it starts the failure streak if none is
+// running, and the retrying streak the circuit breaker opens on (webhook.RetryingSince). It
+// returns the failure streak's start. Called only when the cached copy shows no retrying
+// streak, so it runs on health changes, never per attempt.
+func (s *Store) MarkRetrying(ctx context.Context, project, id string, at time.Time) (time.Time, error) {
+	ref := s.webhooks(project).Doc(id)
+	since := at
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		w, err := txWebhook(tx, ref)
+		if err != nil {
+			return err
+		}
+		since = at
+		var updates []firestore.Update
+		if w.FailingSince.IsZero() {
+			updates = append(updates, firestore.Update{Path: "failing_since", Value: at})
+		} else {
+			since = w.FailingSince
+		}
+		if w.RetryingSince.IsZero() {
+			updates = append(updates, firestore.Update{Path: "retrying_since", Value: at})
+		}
+		if len(updates) == 0 {
+			return nil
+		}
+		return tx.Update(ref, updates)
+	})
+	if err != nil {
+		return since, notFound(err, "mark webhook retrying "+webhook.Name(project, id))
+	}
+	return since, nil
+}
+
 // PauseUntil records that a webhook's endpoint asked for nothing before until (its Retry-After),
 // unless a later pause is recorded already. It returns the pause as stored. Called only when the
 // cached copy shows an earlier pause, so the transaction runs once per Retry-After that moves the
@@ -155,7 +188,7 @@ func (s *Store) ClaimProbe(ctx context.Context, project, id string, now, next ti
 		case w.PausedUntil.After(now):
 			probe, until = false, w.PausedUntil
 			return nil
-		case w.FailingSince.IsZero():
+		case w.RetryingSince.IsZero():
 			probe, until = true, time.Time{}
 			return nil
 		}
@@ -201,6 +234,13 @@ func (s *Store) setStreak(ctx context.Context, project, id string, endPause bool
 			return nil
 		}
 		updates := []firestore.Update{{Path: "failing_since", Value: next}}
+		// The retrying streak ends with the failure streak, and never starts before it.
+		switch {
+		case next.IsZero() && !w.RetryingSince.IsZero():
+			updates = append(updates, firestore.Update{Path: "retrying_since", Value: time.Time{}})
+		case !next.IsZero() && !w.RetryingSince.IsZero() && w.RetryingSince.Before(next):
+			updates = append(updates, firestore.Update{Path: "retrying_since", Value: next})
+		}
 		if endPause {
 			updates = append(updates, firestore.Update{Path: "paused_until", Value: time.Time{}})
 		}

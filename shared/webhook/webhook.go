@@ -65,6 +65,12 @@ type Webhook struct {
 	// FailingSince is the first failed attempt after the last success; zero while healthy. It is
 	// written only when health changes, never per attempt (a hot document would throttle).
 	FailingSince time.Time `firestore:"failing_since"`
+	// RetryingSince is the first retryable failure (a status retried on, a timeout, a
+	// connection error) after the last success; zero while healthy. The circuit breaker opens
+	// on it, not on FailingSince: an endpoint that refuses with a status it is not retried on
+	// fails each delivery with one POST already, and holding its deliveries back would only hide
+	// its answers. Written only when it changes, like FailingSince.
+	RetryingSince time.Time `firestore:"retrying_since"`
 	// PausedUntil is the latest Retry-After its endpoint answered (a 429 or a retryable status
 	// with Retry-After): no delivery to the webhook is POSTed before it, by any instance whose
 	// cached copy shows it (shared/delivery/README.md, Decisions where the spec is silent).
@@ -215,9 +221,10 @@ const (
 	EndpointCircuitOpen EndpointState = "CIRCUIT_OPEN"
 )
 
-// CircuitOpen reports whether the endpoint has failed without a success for breakerAfter.
+// CircuitOpen reports whether the endpoint's attempts have failed in a way that is retried
+// (RetryingSince), without a success, for breakerAfter.
 func (w Webhook) CircuitOpen(now time.Time, breakerAfter time.Duration) bool {
-	return !w.FailingSince.IsZero() && now.Sub(w.FailingSince) >= breakerAfter
+	return !w.RetryingSince.IsZero() && now.Sub(w.RetryingSince) >= breakerAfter
 }
 
 // EndpointState is the endpoint's state at now.

@@ -92,3 +92,30 @@ func TestCircuit_ADeadEndpointGetsOneProbePerIntervalAndTheBacklogDrainsWhenItRe
 		postsIn(start, opened), postsIn(opened, opened.Add(watch)), watch, postsIn(recovered, time.Now()), backlog+1,
 		time.Since(recovered).Round(100*time.Millisecond))
 }
+
+// The breaker opens on retryable failures only: an endpoint that refuses every delivery with a
+// status it is not retried on (400) fails each with one POST already, so its deliveries are
+// never held back waiting for a probe, however long it has been failing.
+func TestCircuit_AnEndpointThatRefusesWithAFinalStatusIsNeverHeldBack(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Configure: func(c *config.Config) {
+		c.CacheTTL = time.Second
+		c.BreakerAfter, c.MinProbeInterval, c.MaxProbeInterval = 2*time.Second, time.Minute, time.Minute
+	}})
+	rcv := NewReceiver(t, Status(http.StatusBadRequest))
+	s.AddWebhook(t, hook("acme", "strict", rcv.URL))
+	s.Publish(t, jobEvent("acme", "job-0", "batch.succeeded"), nil) // starts the failure streak
+	waitState(t, s, "acme", "job-0", "strict", store.Failed)
+	time.Sleep(3 * time.Second) // past the breaker's 2 s
+	for i := 1; i <= 3; i++ {
+		s.Publish(t, jobEvent("acme", fmt.Sprintf("job-%d", i), "batch.succeeded"), nil)
+	}
+	for i := 1; i <= 3; i++ {
+		if d := waitState(t, s, "acme", fmt.Sprintf("job-%d", i), "strict", store.Failed); d.Reason != "status_400" || d.Attempts != 1 {
+			t.Errorf("job-%d: %s %s after %d attempts, want failed status_400 after its one POST", i, d.State, d.Reason, d.Attempts)
+		}
+	}
+	if w, err := s.Store.GetWebhook(context.Background(), "acme", "strict"); err != nil || w.FailingSince.IsZero() || !w.RetryingSince.IsZero() {
+		t.Errorf("webhook: failing since %v, retrying since %v (%v); want a failure streak and no retrying one", w.FailingSince, w.RetryingSince, err)
+	}
+}

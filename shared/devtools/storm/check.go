@@ -238,7 +238,8 @@ func agrees(p pair) bool {
 		// Every attempt of the window failed; the last one recorded is something the endpoint did.
 		switch ep.plan.Profile {
 		case Unavailable:
-			return rec.LastStatusCode == 503
+			// Or never attempted: its circuit was open, and no probe fell in the delivery's window.
+			return rec.LastStatusCode == 503 || rec.Attempts == 0 && rec.Waiting == store.WaitPaused
 		case Hanging:
 			return rec.LastStatusCode == 0
 		case Flaky, Throttled, Flapping, Garbled, Capped:
