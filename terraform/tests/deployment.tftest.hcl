@@ -364,7 +364,7 @@ run "a_cap_per_origin_below_one_request_per_instance_is_refused" {
 run "held_back_deliveries_are_a_log_based_metric_by_reason" {
   command = plan
   assert {
-    condition = strcontains(google_logging_metric.held_back.filter, "jsonPayload.message=\"delivery waits\"") && strcontains(google_logging_metric.held_back.filter, "circuit open: probing the endpoint") && google_logging_metric.held_back.label_extractors["reason"] == "EXTRACT(jsonPayload.reason)"
+    condition     = strcontains(google_logging_metric.held_back.filter, "jsonPayload.message=\"delivery waits\"") && strcontains(google_logging_metric.held_back.filter, "circuit open: probing the endpoint") && google_logging_metric.held_back.label_extractors["reason"] == "EXTRACT(jsonPayload.reason)"
     error_message = "The held-back metric must count the wait and probe lines by their reason."
   }
 }
