@@ -50,6 +50,8 @@ type Options struct {
 	Progress io.Writer
 	// Load, when set, runs a load scenario instead (load.go): "throttle" or "dead".
 	Load string
+	// Window is the dead scenario's compressed retry window; default 4 min.
+	Window time.Duration
 	// redeliver is the stack's Redeliver; zero: none (nothing is nacked in the burst and paced modes).
 	redeliver time.Duration
 }

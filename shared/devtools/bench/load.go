@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -359,7 +360,7 @@ func runDead(ctx context.Context, opts Options) (*DeadResult, error) {
 	const pending, flakies = 1000, 30
 	// The window is compressed from 24 h, and the breaker's time with it, from 5 min to 1 min:
 	// still well above a flaky endpoint's retry (about 10 s here), so only the dead one opens.
-	window, breaker := 4*time.Minute, "60s"
+	window, breaker := cmp.Or(opts.Window, 4*time.Minute), "60s"
 	res := &DeadResult{Pending: pending, Window: window, Flakies: flakies, DeadFirstAttempts: pending}
 	// A flaky endpoint answers 503 to a delivery's first POST and 200 to its retry.
 	flaky := func(e *endpoint, id string) (int, time.Duration) {
@@ -387,12 +388,13 @@ func runDead(ctx context.Context, opts Options) (*DeadResult, error) {
 					return err
 				}
 			}
-			// One flaky delivery every 5 s across the first two and a half minutes of the window.
+			// Flaky deliveries spread evenly across the first 60 % of the window (one every 5 s in
+			// the default 4 minutes): each has time for its retry.
 			for i := range flakies {
 				if err := r.publish(ctx, "flaky-"+strconv.Itoa(i), "batch.succeeded", 1); err != nil {
 					return err
 				}
-				time.Sleep(5 * time.Second)
+				time.Sleep(window * 6 / 10 / flakies)
 			}
 			waitFor(ctx, r.eps["flaky"], flakies, time.Until(start.Add(window+30*time.Second)))
 			time.Sleep(time.Until(start.Add(window + 30*time.Second)))

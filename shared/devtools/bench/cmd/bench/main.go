@@ -22,10 +22,11 @@ func main() {
 	duration := flag.Duration("duration", 0, "paced mode: how long to publish at --rate (default 30s)")
 	dir := flag.String("dir", ".dev/bench", "state directory of the benchmark's own local stack (wiped)")
 	asJSON := flag.Bool("json", false, "print one JSON object as the last line of stdout")
+	window := flag.Duration("window", 0, "the dead load scenario's compressed retry window (default 4m)")
 	load := flag.String("load", "", "run a load scenario instead: throttle (a burst to a throttled endpoint beside an unthrottled one) or dead (a dead endpoint's backlog with and without the circuit breaker, and a flaky endpoint beside it)")
 	flag.Parse()
 
-	opts := bench.Options{Events: *events, Webhooks: *webhooks, Ceiling: *ceiling, Warmup: *warmup, Dir: *dir, Progress: os.Stderr, Load: *load}
+	opts := bench.Options{Events: *events, Webhooks: *webhooks, Ceiling: *ceiling, Warmup: *warmup, Dir: *dir, Progress: os.Stderr, Load: *load, Window: *window}
 	if err := pacing(&opts, *rate, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
