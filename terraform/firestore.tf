@@ -1,11 +1,16 @@
 # Firestore (native mode, one database): records of shared/delivery/README.md, Guarantees and the API keys.
 #
-#   projects/{p}/webhooks/{id}
-#   projects/{p}/events/{eventId}
-#   projects/{p}/deliveries/{deliveryId}          webhook, state, create_time, first_attempt_time, ...
-#   projects/{p}/deliveries/{d}/attempts/{n}
+#   projects/{p}/webhooks/{id}                    (and /slots/{i}, a throttle's in-flight slots)
+#   projects/{p}/events/{hash of the event id}    e: the record
+#   projects/{p}/deliveries/{deliveryId}          shard, webhook, state, create_time, last_attempt_time; d: the record
+#   projects/{p}/deliveries/{d}/attempts/{n}      number; a: the attempt
+#   projects/{p}/limits/{action}
 #   apikeys/{sha256hex}
-#   deadletters/{id}                              project, kind, reason, ...
+#   deadletters/{hash of the message id}          shard, project, kind, time, lookup; d: the dead letter
+#
+# The layout is shared/store/README.md, Data model: a query's fields at the top of a record,
+# everything else in one map exempt from indexing whole, and a shard leading every index that
+# ends in a time.
 #
 # If the project already has a (default) database, import it (terraform/README.md, Prerequisites) or set
 # firestore_database to a new database id.
@@ -33,14 +38,20 @@ resource "google_firestore_database" "main" {
 # Every delivery query runs inside one project's deliveries collection (projects/{p}/deliveries),
 # so those indexes are collection-scoped on "deliveries"; dead letters live in the top-level
 # "deadletters" collection and are listed by project. Single-field queries use the automatic
-# indexes.
+# indexes. Each index below ends in a time and starts with the shard (0-7, from the record's
+# id): a time index written in one range holds about 500 writes/s, eight ranges 4,000/s, and a
+# listing reads the eight and merges them.
 
 # GET /v1/projects/{p}/webhooks/{w}/deliveries — newest first:
-#   deliveries where webhook == W order by create_time desc
+#   deliveries where shard == k and webhook == W order by create_time desc   (k = 0..7, merged)
 resource "google_firestore_index" "deliveries_by_webhook" {
   database   = google_firestore_database.main.name
   collection = "deliveries"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "webhook"
     order      = "ASCENDING"
@@ -52,11 +63,15 @@ resource "google_firestore_index" "deliveries_by_webhook" {
 }
 
 # GET /v1/projects/{p}/webhooks/{w}/deliveries?state=S — newest first:
-#   deliveries where webhook == W and state == S order by create_time desc
+#   deliveries where shard == k and webhook == W and state == S order by create_time desc
 resource "google_firestore_index" "deliveries_by_webhook_state" {
   database   = google_firestore_database.main.name
   collection = "deliveries"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "webhook"
     order      = "ASCENDING"
@@ -72,12 +87,16 @@ resource "google_firestore_index" "deliveries_by_webhook_state" {
 }
 
 # POST /v1/projects/{p}/webhooks/{w}:replay {start_time, end_time}:
-#   deliveries where webhook == W and state in [failed, exhausted]
+#   deliveries where shard == k and webhook == W and state in [failed, exhausted]
 #              and create_time >= start and create_time < end   (ordered by create_time)
 resource "google_firestore_index" "deliveries_replay_range" {
   database   = google_firestore_database.main.name
   collection = "deliveries"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "webhook"
     order      = "ASCENDING"
@@ -93,12 +112,16 @@ resource "google_firestore_index" "deliveries_replay_range" {
 }
 
 # Auto-disable, before it disables a webhook: the latest success since its failure streak began
-#   deliveries where webhook == W and state == delivered and last_attempt_time > T
+#   deliveries where shard == k and webhook == W and state == delivered and last_attempt_time > T
 #   order by last_attempt_time desc limit 1
 resource "google_firestore_index" "deliveries_last_success" {
   database   = google_firestore_database.main.name
   collection = "deliveries"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "webhook"
     order      = "ASCENDING"
@@ -113,12 +136,16 @@ resource "google_firestore_index" "deliveries_last_success" {
   }
 }
 
-# GET /v1/projects/{p}/deadLetters — newest first (the project leads: no timestamp hotspot):
-#   deadletters where project == P order by time desc
+# GET /v1/projects/{p}/deadLetters — newest first:
+#   deadletters where shard == k and project == P order by time desc
 resource "google_firestore_index" "deadletters_by_project" {
   database   = google_firestore_database.main.name
   collection = "deadletters"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "project"
     order      = "ASCENDING"
@@ -130,11 +157,15 @@ resource "google_firestore_index" "deadletters_by_project" {
 }
 
 # GET /v1/projects/{p}/deadLetters?kind=K — newest first:
-#   deadletters where project == P and kind == K order by time desc
+#   deadletters where shard == k and project == P and kind == K order by time desc
 resource "google_firestore_index" "deadletters_by_project_kind" {
   database   = google_firestore_database.main.name
   collection = "deadletters"
 
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
   fields {
     field_path = "project"
     order      = "ASCENDING"
@@ -153,7 +184,7 @@ resource "google_firestore_index" "deadletters_by_project_kind" {
 # The field is exempt from single-field indexing: a monotonically increasing timestamp indexed
 # on every write is a hotspot, and nothing queries it.
 resource "google_firestore_field" "expire_time" {
-  for_each = toset(["events", "deliveries", "attempts", "deadletters"])
+  for_each = toset(["events", "deliveries", "attempts", "deadletters", "slots"])
 
   database   = google_firestore_database.main.name
   collection = each.value
@@ -165,24 +196,35 @@ resource "google_firestore_field" "expire_time" {
 }
 
 # ---- fields exempt from single-field indexing ----
-# The timestamps are set to "now" (or a little after) on almost every write, so their automatic
-# index is a write hotspot at scale, and no query filters or orders on one alone:
-# last_attempt_time is queried only through the composite index deliveries_last_success, which
-# an exemption from single-field indexing leaves in place. A record's traceparent
-# (shared/tracing/README.md, Spans) is random, so no hotspot, but it is only ever read with its
-# record: indexing it would be storage and write work for nothing. A dead letter's time is
-# listed only through the deadletters_by_project indexes, and its data (up to 4 KiB of the
-# message as it arrived) is only ever read with it.
+# Every field no query uses is exempt (shared/store/README.md, Data model): its index would be
+# storage and write work for nothing, and a time's index is a hotspot at about 500 writes/s. A
+# map is exempted whole, subfields included: d, e and a hold each record but the fields its
+# queries use. create_time, last_attempt_time and a dead letter's time are used only through
+# the composite indexes above, which an exemption from single-field indexing leaves in place. A
+# webhook's subscribed_events and create_time stay indexed (ListSubscribedWebhooks, the
+# creation-ordered listing: webhooks are created by people, far below a hotspot's rate). A test
+# of shared/store holds this list against the fields the store writes and the queries it runs.
 locals {
-  unindexed_fields = {
-    "deliveries/first_attempt_time" = { collection = "deliveries", field = "first_attempt_time" }
-    "deliveries/last_attempt_time"  = { collection = "deliveries", field = "last_attempt_time" }
-    "deliveries/next_not_before"    = { collection = "deliveries", field = "next_not_before" }
-    "deliveries/traceparent"        = { collection = "deliveries", field = "traceparent" }
-    "attempts/time"                 = { collection = "attempts", field = "time" }
-    "deadletters/time"              = { collection = "deadletters", field = "time" }
-    "deadletters/data"              = { collection = "deadletters", field = "data" }
+  unindexed = {
+    deliveries  = ["d", "create_time", "last_attempt_time", "traceparent"]
+    attempts    = ["a"]
+    events      = ["e"]
+    deadletters = ["d", "time"]
+    webhooks = [
+      "project", "id", "url", "display_name", "state", "request_headers", "status_codes_to_retry_on", "secrets",
+      "update_time", "enable_time", "failing_since", "retrying_since", "paused_until", "max_in_flight", "rate_limit",
+      "allowed_in_flight", "allowed_in_flight_time", "disabled_reason", "propagate_trace",
+    ]
+    slots    = ["holder", "busy_until"]
+    limits   = ["window_start", "count"]
+    apikeys  = ["hash", "project", "create_time"]
+    projects = ["portal_link_generation"]
   }
+  unindexed_fields = merge([
+    for collection, fields in local.unindexed : {
+      for field in fields : "${collection}/${field}" => { collection = collection, field = field }
+    }
+  ]...)
 }
 
 moved {

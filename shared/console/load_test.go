@@ -198,7 +198,7 @@ func TestConsole_Load(t *testing.T) {
 		tb.shot("delivery-sent")
 
 		// Once the event's record has expired, the page says so.
-		if _, err := s.Store.Client().Doc("projects/acme/events/job-sent").Delete(context.Background()); err != nil {
+		if _, err := s.Store.Client().Doc("projects/acme/events/" + store.EventKey("job-sent")).Delete(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		tb.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#sent-headers")))

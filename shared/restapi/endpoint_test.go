@@ -148,7 +148,7 @@ func TestDelivery_ShowsWhatWasSent_WithTheWebhooksHeaderValuesRedacted(t *testin
 	}
 
 	// The event's record expires (the record TTL): the delivery says so and still answers.
-	if _, err := s.Store.Client().Doc("projects/acme/events/job-sent").Delete(context.Background()); err != nil {
+	if _, err := s.Store.Client().Doc("projects/acme/events/" + store.EventKey("job-sent")).Delete(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	d = shown{}

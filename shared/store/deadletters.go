@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -34,7 +35,7 @@ type DeadLetter struct {
 // RecordDeadLetter stores a dead letter (idempotent per message id).
 func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 	d.ExpireTime = s.expiry(d.Time)
-	if _, err := s.fs.Collection("deadletters").Doc(d.ID).Set(ctx, d); err != nil {
+	if _, err := s.fs.Collection("deadletters").Doc(deadLetterKey(d.ID)).Set(ctx, deadLetterDocOf(d)); err != nil {
 		return fmt.Errorf("store: record dead letter %s: %w", d.ID, err)
 	}
 	return nil
@@ -42,12 +43,12 @@ func (s *Store) RecordDeadLetter(ctx context.Context, d DeadLetter) error {
 
 // GetDeadLetter reads a dead letter by message id.
 func (s *Store) GetDeadLetter(ctx context.Context, id string) (DeadLetter, error) {
-	var d DeadLetter
-	snap, err := s.fs.Collection("deadletters").Doc(id).Get(ctx)
+	snap, err := s.fs.Collection("deadletters").Doc(deadLetterKey(id)).Get(ctx)
 	if err != nil {
-		return d, notFound(err, "dead letter "+id)
+		return DeadLetter{}, notFound(err, "dead letter "+id)
 	}
-	if err := snap.DataTo(&d); err != nil {
+	d, err := decodeDeadLetter(snap)
+	if err != nil {
 		return d, fmt.Errorf("store: decode dead letter %s: %w", id, err)
 	}
 	return d, nil
@@ -61,14 +62,14 @@ func (s *Store) FindDeadLetters(ctx context.Context, field, value string) ([]Dea
 	default:
 		return nil, fmt.Errorf("store: dead letters cannot be found by %q", field)
 	}
-	snaps, err := s.fs.Collection("deadletters").Where(field, "==", value).Documents(ctx).GetAll()
+	snaps, err := s.fs.Collection("deadletters").Where("lookup", "array-contains", lookupKey(field, value)).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("store: find dead letters by %s: %w", field, err)
 	}
 	out := make([]DeadLetter, 0, len(snaps))
 	for _, snap := range snaps {
-		var d DeadLetter
-		if err := snap.DataTo(&d); err != nil {
+		d, err := decodeDeadLetter(snap)
+		if err != nil {
 			return nil, fmt.Errorf("store: decode dead letter %s: %w", snap.Ref.ID, err)
 		}
 		out = append(out, d)
@@ -82,30 +83,34 @@ type DeadLetterCursor struct {
 	ID   string
 }
 
-// ListDeadLetters returns up to limit dead letters of a project, newest first (ties by id),
+// ListDeadLetters returns up to limit dead letters of a project, newest first (ties by document id),
 // optionally of one kind, starting after the cursor. A dead letter without a project (a poison
 // event whose project could not be read) is listed by none. A cursor holds values, not a
 // document: the collection is every project's, and a document cursor would read one.
 func (s *Store) ListDeadLetters(ctx context.Context, project, kind string, limit int, after DeadLetterCursor) ([]DeadLetter, error) {
-	q := s.fs.Collection("deadletters").Where("project", "==", project)
-	if kind != "" {
-		q = q.Where("kind", "==", kind)
-	}
-	q = q.OrderBy("time", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc).Limit(limit)
-	if after.ID != "" {
-		q = q.StartAfter(after.Time, after.ID)
-	}
-	snaps, err := q.Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("store: list dead letters of %s: %w", project, err)
-	}
-	out := make([]DeadLetter, 0, len(snaps))
-	for _, snap := range snaps {
-		var d DeadLetter
-		if err := snap.DataTo(&d); err != nil {
-			return nil, fmt.Errorf("store: decode dead letter %s: %w", snap.Ref.ID, err)
+	return mergeShards(limit, func(a, b DeadLetter) int {
+		return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(deadLetterKey(b.ID), deadLetterKey(a.ID)))
+	}, func(shard int) ([]DeadLetter, error) {
+		q := s.fs.Collection("deadletters").Where("shard", "==", shard).Where("project", "==", project)
+		if kind != "" {
+			q = q.Where("kind", "==", kind)
 		}
-		out = append(out, d)
-	}
-	return out, nil
+		q = q.OrderBy("time", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc).Limit(limit)
+		if after.ID != "" {
+			q = q.StartAfter(after.Time, deadLetterKey(after.ID))
+		}
+		snaps, err := q.Documents(ctx).GetAll()
+		if err != nil {
+			return nil, fmt.Errorf("store: list dead letters of %s: %w", project, err)
+		}
+		out := make([]DeadLetter, 0, len(snaps))
+		for _, snap := range snaps {
+			d, err := decodeDeadLetter(snap)
+			if err != nil {
+				return nil, fmt.Errorf("store: decode dead letter %s: %w", snap.Ref.ID, err)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	})
 }

@@ -101,7 +101,7 @@ type Delivery struct {
 	// manual retry or replay puts it on its task, so that its attempts join the event's trace
 	// (shared/tracing/README.md, Spans). Only the record's creation writes it (writeDelivery); it is
 	// absent when that span had no valid context, and on records older than the field.
-	Traceparent string `firestore:"traceparent,omitempty"`
+	Traceparent string `firestore:"-"`
 	// Version is the record's update time when it was read, zero for a record not stored yet.
 	// Every write of the record is conditional on it (see PutDelivery).
 	Version time.Time `firestore:"-"`
@@ -158,15 +158,14 @@ func (s *Store) FailClaimedSeries(ctx context.Context, project, id string, serie
 
 // GetDelivery reads a delivery record; ErrNotFound before its first handling.
 func (s *Store) GetDelivery(ctx context.Context, project, id string) (Delivery, error) {
-	var d Delivery
 	snap, err := s.deliveries(project).Doc(id).Get(ctx)
 	if err != nil {
-		return d, notFound(err, "delivery "+project+"/"+id)
+		return Delivery{}, notFound(err, "delivery "+project+"/"+id)
 	}
-	if err := snap.DataTo(&d); err != nil {
+	d, err := DecodeDelivery(snap)
+	if err != nil {
 		return d, fmt.Errorf("store: decode delivery %s/%s: %w", project, id, err)
 	}
-	d.Version = snap.UpdateTime
 	return d, nil
 }
 
@@ -218,7 +217,7 @@ func (s *Store) addAttempt(b *firestore.WriteBatch, d *Delivery, a *Attempt) int
 	if a == nil || inline {
 		return 1
 	}
-	b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), *a)
+	b.Set(ref.Collection("attempts").Doc(fmt.Sprintf("%06d", a.Number)), attemptDoc{Number: a.Number, ExpireTime: a.ExpireTime, A: *a})
 	return 2
 }
 
@@ -296,11 +295,10 @@ func (s *Store) GetDeliveries(ctx context.Context, project string, ids []string)
 		if !snap.Exists() {
 			continue
 		}
-		var d Delivery
-		if err := snap.DataTo(&d); err != nil {
+		d, err := DecodeDelivery(snap)
+		if err != nil {
 			return nil, fmt.Errorf("store: decode delivery %s: %w", snap.Ref.Path, err)
 		}
-		d.Version = snap.UpdateTime
 		out[d.ID] = d
 	}
 	return out, nil
@@ -320,9 +318,9 @@ func (s *Store) writeDelivery(b *firestore.WriteBatch, d *Delivery) *firestore.D
 	d.ExpireTime = s.expiry(from)
 	ref := s.deliveries(d.Project).Doc(d.ID)
 	if d.Version.IsZero() {
-		b.Create(ref, *d)
+		b.Create(ref, deliveryDocOf(*d))
 	} else {
-		b.Update(ref, fields(*d, createOnly), firestore.LastUpdateTime(d.Version))
+		b.Update(ref, fields(deliveryDocOf(*d), createOnly), firestore.LastUpdateTime(d.Version))
 	}
 	return ref
 }
@@ -372,8 +370,8 @@ func (s *Store) ListAttempts(ctx context.Context, d Delivery) ([]Attempt, error)
 		if err != nil {
 			return nil, fmt.Errorf("store: list attempts of %s/%s: %w", project, id, err)
 		}
-		var a Attempt
-		if err := snap.DataTo(&a); err != nil {
+		a, err := decodeAttempt(snap)
+		if err != nil {
 			return nil, fmt.Errorf("store: decode attempt %s: %w", snap.Ref.Path, err)
 		}
 		out = append(out, a)

@@ -89,6 +89,11 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 	return s.project(project).Collection("events")
 }
 
+// event is the document of the event a publisher named id (EventKey).
+func (s *Store) event(project, id string) *firestore.DocumentRef {
+	return s.events(project).Doc(EventKey(id))
+}
+
 // ClaimEvent takes the event for fan-out; rec carries the planned deliveries. Firestore's
 // create-if-absent makes exactly one of several concurrent callers win. An event already
 // claimed is done (AlreadyDispatched) if it was closed or if every planned delivery has a final
@@ -97,8 +102,8 @@ func (s *Store) events(project string) *firestore.CollectionRef {
 func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Duration, now time.Time) (EventClaim, error) {
 	rec.State, rec.ClaimTime, rec.CreateTime, rec.ExpireTime = EventDispatching, now, now, s.expiry(now)
 	rec.Holder = rand.Text()
-	ref := s.events(rec.Project).Doc(rec.ID)
-	res, err := ref.Create(ctx, rec)
+	ref := s.event(rec.Project, rec.ID)
+	res, err := ref.Create(ctx, eventDoc{ExpireTime: rec.ExpireTime, E: rec})
 	if err == nil {
 		return EventClaim{Outcome: Claimed, Version: res.UpdateTime, CreateTime: res.UpdateTime, Fresh: true,
 			Targets: rec.Targets, Deliveries: rec.Deliveries}, nil
@@ -110,8 +115,8 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 	if err != nil {
 		return EventClaim{}, fmt.Errorf("store: read event %s/%s: %w", rec.Project, rec.ID, err)
 	}
-	var old EventRecord
-	if err := snap.DataTo(&old); err != nil {
+	old, err := DecodeEvent(snap)
+	if err != nil {
 		return EventClaim{}, fmt.Errorf("store: decode event %s/%s: %w", rec.Project, rec.ID, err)
 	}
 	if old.State == EventDispatched {
@@ -129,7 +134,7 @@ func (s *Store) ClaimEvent(ctx context.Context, rec EventRecord, lease time.Dura
 		return EventClaim{Outcome: ClaimedElsewhere}, nil
 	}
 	// Take over an abandoned claim, unless someone else just did (the precondition).
-	res, err = ref.Update(ctx, []firestore.Update{{Path: "claim_time", Value: now}, {Path: "holder", Value: rec.Holder}},
+	res, err = ref.Update(ctx, []firestore.Update{{Path: "e.claim_time", Value: now}, {Path: "e.holder", Value: rec.Holder}},
 		firestore.LastUpdateTime(snap.UpdateTime))
 	if status.Code(err) == codes.FailedPrecondition {
 		return EventClaim{Outcome: ClaimedElsewhere}, nil
@@ -172,7 +177,7 @@ func (s *Store) EventDone(ctx context.Context, rec EventRecord) (bool, error) {
 // ReleaseEvent gives a claim up at once (publishing failed), so the redelivery need not wait out
 // the lease. ErrConflict if the claim was taken over meanwhile: the new holder's stands.
 func (s *Store) ReleaseEvent(ctx context.Context, project, id string, claim EventClaim) error {
-	_, err := s.events(project).Doc(id).Update(ctx, []firestore.Update{{Path: "claim_time", Value: time.Time{}}},
+	_, err := s.event(project, id).Update(ctx, []firestore.Update{{Path: "e.claim_time", Value: time.Time{}}},
 		firestore.LastUpdateTime(claim.Version))
 	if err != nil {
 		return notFound(conflict(err), "release event "+project+"/"+id)
@@ -182,9 +187,9 @@ func (s *Store) ReleaseEvent(ctx context.Context, project, id string, claim Even
 
 // markDispatched adds to b the write that closes the event record, conditional on the claim.
 func (s *Store) markDispatched(b *firestore.WriteBatch, project, id string, claim EventClaim, at time.Time) {
-	b.Update(s.events(project).Doc(id), []firestore.Update{
-		{Path: "state", Value: EventDispatched},
-		{Path: "dispatch_time", Value: at},
+	b.Update(s.event(project, id), []firestore.Update{
+		{Path: "e.state", Value: EventDispatched},
+		{Path: "e.dispatch_time", Value: at},
 	}, firestore.LastUpdateTime(claim.Version))
 }
 
@@ -201,12 +206,12 @@ func (s *Store) MarkDispatched(ctx context.Context, project, id string, claim Ev
 
 // GetEvent reads an event record.
 func (s *Store) GetEvent(ctx context.Context, project, id string) (EventRecord, error) {
-	var r EventRecord
-	snap, err := s.events(project).Doc(id).Get(ctx)
+	snap, err := s.event(project, id).Get(ctx)
 	if err != nil {
-		return r, notFound(err, "event "+project+"/"+id)
+		return EventRecord{}, notFound(err, "event "+project+"/"+id)
 	}
-	if err := snap.DataTo(&r); err != nil {
+	r, err := DecodeEvent(snap)
+	if err != nil {
 		return r, fmt.Errorf("store: decode event %s/%s: %w", project, id, err)
 	}
 	return r, nil

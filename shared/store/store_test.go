@@ -423,7 +423,7 @@ func TestListDeadLetters_NewestFirstWithinOneProjectPagedByValues(t *testing.T) 
 	for i, d := range []DeadLetter{
 		{ID: "1", Kind: "job_event", Project: "a", Time: t0},
 		{ID: "2", Kind: "delivery", Project: "a", Time: t0.Add(time.Minute)},
-		{ID: "3", Kind: "job_event", Project: "a", Time: t0.Add(time.Minute)}, // same time: by id
+		{ID: "3", Kind: "job_event", Project: "a", Time: t0.Add(time.Minute)}, // same time: by document id
 		{ID: "4", Kind: "job_event", Project: "b", Time: t0.Add(time.Hour)},
 		{ID: "5", Kind: "job_event", Time: t0.Add(time.Hour)}, // no readable project
 	} {

@@ -197,11 +197,11 @@ run "first_apply_enables_and_waits" {
     error_message = "The Pub/Sub service agent is created (and waited for) once Pub/Sub is enabled."
   }
   assert {
-    condition = toset(keys(google_firestore_field.unindexed)) == toset([
-      "deliveries/first_attempt_time", "deliveries/last_attempt_time", "deliveries/next_not_before",
-      "deliveries/traceparent", "attempts/time", "deadletters/time", "deadletters/data",
-    ])
-    error_message = "Monotonic, never-queried-alone timestamps, the record's traceparent and a dead letter's data are exempt from single-field indexing."
+    condition = alltrue([for k in [
+      "deliveries/d", "events/e", "attempts/a", "deadletters/d", "deliveries/create_time",
+      "deliveries/last_attempt_time", "deadletters/time", "slots/busy_until",
+    ] : contains(keys(google_firestore_field.unindexed), k)])
+    error_message = "Each hot record's map of unqueried fields and every time used only through a composite index are exempt from single-field indexing (the store's test checks the whole list)."
   }
 }
 

@@ -199,7 +199,7 @@ func TestDeliver_CrashAroundTheDeadLetterStillEndsExhaustedAndDeadLettered(t *te
 // between the POSTs and their commit repeats a POST: once per endpoint.
 func TestDispatch_CrashAtAnyStepReachesEveryTargetWithAtMostOneDuplicate(t *testing.T) {
 	t.Parallel()
-	eventClose := writeOf("/events/", "state")
+	eventClose := writeOf("/events/", "e.state") // the record is inside e (shared/store/README.md, Data model)
 	records := writeOf("/deliveries/", "")
 	for _, c := range []struct {
 		name  string

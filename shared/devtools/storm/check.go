@@ -19,6 +19,7 @@ import (
 // eventState is the part of an event record the check needs. create_time is when the event was
 // first fanned out: when its deliveries count as queued.
 type eventState struct {
+	ID           string    `firestore:"id"`
 	State        string    `firestore:"state"`
 	Deliveries   []string  `firestore:"deliveries"`
 	CreateTime   time.Time `firestore:"create_time"`
@@ -30,6 +31,15 @@ type eventState struct {
 // excused only if its webhook may already have been left out when the event was first claimed:
 // the check judges by the first claim's time (create_time), never by the close's.
 func (e eventState) listed() bool { return !e.CreateTime.IsZero() }
+
+// storedEvent is an event document as the store lays it out: the record in e
+// (shared/store/README.md, Data model).
+type storedEvent struct {
+	E eventState `firestore:"e"`
+}
+
+// eventFields are the stored paths of eventState.
+var eventFields = []string{"e.id", "e.state", "e.deliveries", "e.create_time", "e.dispatch_time"}
 
 // pair is what is known of one (event, endpoint) pair once the storm is over.
 type pair struct {
@@ -64,8 +74,8 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 	}
 	records := make(map[string]store.Delivery, len(snaps))
 	for _, s := range snaps {
-		var d store.Delivery
-		if err := s.DataTo(&d); err != nil {
+		d, err := store.DecodeDelivery(s)
+		if err != nil {
 			return err
 		}
 		records[d.ID] = d
@@ -74,17 +84,17 @@ func (r *run) check(ctx context.Context, st *store.Store, res *Result) error {
 	if res.PendingRecords, err = countOf(ctx, root.Collection("deliveries").Where("state", "==", string(store.Pending))); err != nil {
 		return err
 	}
-	snaps, err = root.Collection("events").Select("state", "deliveries", "create_time", "dispatch_time").Documents(ctx).GetAll()
+	snaps, err = root.Collection("events").Select(eventFields...).Documents(ctx).GetAll()
 	if err != nil {
 		return fmt.Errorf("read event records: %w", err)
 	}
 	events := map[string]eventState{}
 	for _, s := range snaps {
-		var e eventState
+		var e storedEvent
 		if err := s.DataTo(&e); err != nil {
 			return err
 		}
-		events[s.Ref.ID] = e
+		events[e.E.ID] = e.E
 	}
 	hooks, err := st.ListWebhooks(ctx, project)
 	if err != nil {

@@ -28,12 +28,15 @@ type progress struct {
 }
 
 // pendingRecord is the part of a pending record progress reads.
+// The store keeps the fields no query uses inside d (shared/store/README.md, Data model).
 type pendingRecord struct {
-	EventID         string    `firestore:"event_id"`
 	Webhook         string    `firestore:"webhook"`
 	CreateTime      time.Time `firestore:"create_time"`
-	WindowStart     time.Time `firestore:"window_start"`
 	LastAttemptTime time.Time `firestore:"last_attempt_time"`
+	D               struct {
+		EventID     string    `firestore:"event_id"`
+		WindowStart time.Time `firestore:"window_start"`
+	} `firestore:"d"`
 }
 
 func readProgress(ctx context.Context, fs *firestore.Client, project string, p plan, eps map[string]*endpoint, stuckAfter time.Duration) (progress, error) {
@@ -50,7 +53,7 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 		return pr, err
 	}
 	pending, err := deliveries.Where("state", "==", string(store.Pending)).
-		Select("event_id", "webhook", "create_time", "window_start", "last_attempt_time").Documents(ctx).GetAll()
+		Select("d.event_id", "webhook", "create_time", "d.window_start", "last_attempt_time").Documents(ctx).GetAll()
 	if err != nil {
 		return pr, err
 	}
@@ -60,9 +63,9 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 			return pr, err
 		}
 		switch {
-		case time.Since(latest(d.CreateTime, d.WindowStart, d.LastAttemptTime)) > stuckAfter:
+		case time.Since(latest(d.CreateTime, d.D.WindowStart, d.LastAttemptTime)) > stuckAfter:
 			pr.stuck++
-		case eps[d.Webhook] != nil && eps[d.Webhook].accepted(event.MessageID(project, d.EventID)):
+		case eps[d.Webhook] != nil && eps[d.Webhook].accepted(event.MessageID(project, d.D.EventID)):
 			pr.leftPending[snap.Ref.ID] = true
 		default:
 			pr.pending++
@@ -82,16 +85,17 @@ func readProgress(ctx context.Context, fs *firestore.Client, project string, p p
 	for _, r := range refs {
 		recorded[r.Ref.ID] = true
 	}
-	events, err := root.Collection("events").Select("deliveries", "create_time", "dispatch_time").Documents(ctx).GetAll()
+	events, err := root.Collection("events").Select(eventFields...).Documents(ctx).GetAll()
 	if err != nil {
 		return pr, err
 	}
 	pr.missing = 0
 	for _, snap := range events {
-		var e eventState
-		if err := snap.DataTo(&e); err != nil {
+		var stored storedEvent
+		if err := snap.DataTo(&stored); err != nil {
 			return pr, err
 		}
+		e := stored.E
 		for _, id := range e.Deliveries {
 			switch {
 			case recorded[id]:
