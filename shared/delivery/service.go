@@ -55,6 +55,7 @@ type Service struct {
 	webhooks *cache.TTL[string, target]
 	pauses   pauses
 	origins  origins
+	health   health
 	// inFlightTried is when this instance last asked to change an endpoint's lowered in-flight
 	// bound (setInFlight), per project/webhook.
 	inFlightTried sync.Map
@@ -69,9 +70,13 @@ func New(cfg config.Config, d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), pauses: pauses{ttl: cfg.CacheTTL},
+	s := &Service{Deps: d, cfg: cfg, webhooks: cache.New[string, target](cfg.CacheTTL, d.Now), pauses: pauses{ttl: cfg.CacheTTL},
 		origins: origins{limit: cfg.OriginMaxInFlight},
 		tracer:  tracing.Tracer(d.Tracer)}
+	s.health = health{write: s.writeHealth, wait: store.HealthEvery, failed: func(key string, err error) {
+		s.Log.Error("webhook health not recorded", "webhook", key, "error", err.Error())
+	}}
+	return s
 }
 
 // errNotYet nacks a task that arrived before its next attempt's time: the endpoint's

@@ -168,7 +168,8 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 	switch res.Verdict {
 	case retry.Delivered:
 		if !w.FailingSince.IsZero() {
-			err = s.Store.MarkHealthy(ctx, t.Project, t.Webhook, now) // ends a pause too
+			// Ends a pause too. A success the store holds back for a second is written after it.
+			_, _, err = s.health.note(ctx, key, true, false, now)
 			s.webhooks.Forget(key)
 			s.pauses.m.Delete(key)
 		}
@@ -205,12 +206,13 @@ func (s *Service) noteHealth(ctx context.Context, t task.Task, tg target, res re
 		}
 		since := w.FailingSince
 		var serr error
-		switch {
-		case res.Verdict == retry.Again && w.RetryingSince.IsZero():
-			since, serr = s.Store.MarkRetrying(ctx, t.Project, t.Webhook, now)
-			s.webhooks.Forget(key)
-		case since.IsZero():
-			since, serr = s.Store.MarkFailing(ctx, t.Project, t.Webhook, now)
+		if retrying := res.Verdict == retry.Again; (retrying && w.RetryingSince.IsZero()) || since.IsZero() {
+			var held bool
+			since, held, serr = s.health.note(ctx, key, false, retrying, now)
+			if held {
+				// Written within a second: the streak is young, far from an auto-disable.
+				since = now
+			}
 			s.webhooks.Forget(key)
 		}
 		if serr == nil && now.Sub(since) >= s.cfg.AutoDisableAfter {

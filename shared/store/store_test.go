@@ -162,6 +162,9 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 		t.Errorf("duplicate create: %v", err)
 	}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	// A health write waits until the document was last written a second ago (HealthEvery).
+	settle := func() { time.Sleep(HealthEvery) }
+	settle()
 	since, _ := s.MarkFailing(ctx, "p", "w", t0)
 	again, _ := s.MarkFailing(ctx, "p", "w", t0.Add(time.Hour))
 	if !since.Equal(t0) || !again.Equal(t0) {
@@ -174,12 +177,14 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.Equal(t0) {
 		t.Errorf("a success older than the streak erased it: failing since %v, want %v", got.FailingSince, t0)
 	}
+	settle()
 	if err := s.RestartStreak(ctx, "p", "w", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetWebhook(ctx, "p", "w"); !got.FailingSince.Equal(t0.Add(time.Hour)) {
 		t.Errorf("restarted streak starts %v, want %v", got.FailingSince, t0.Add(time.Hour))
 	}
+	settle()
 	if err := s.MarkHealthy(ctx, "p", "w", t0.Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +208,42 @@ func TestWebhookHealth_StreakStartIsWrittenOnceAndDisableNeedsEnabled(t *testing
 	}
 	if _, err := s.MarkFailing(ctx, "p", "missing", t0); err == nil {
 		t.Error("MarkFailing of a missing webhook succeeded")
+	}
+}
+
+// Health is written at most once a second per webhook, whatever the writer: a change to a
+// document written less than HealthEvery ago is refused with ErrDebounced and writes nothing,
+// and the same change a second later is written.
+func TestWebhookHealth_AWriteWithinASecondOfTheLastIsRefusedAndNothingIsWritten(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if err := s.CreateWebhook(ctx, webhook.Webhook{Project: "p", ID: "flap", URL: "https://x.example", State: webhook.Enabled}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.MarkRetrying(ctx, "p", "flap", t0); !errors.Is(err, ErrDebounced) {
+		t.Fatalf("a health write just after the webhook's creation: %v, want ErrDebounced", err)
+	}
+	time.Sleep(HealthEvery)
+	if since, err := s.MarkRetrying(ctx, "p", "flap", t0); err != nil || !since.Equal(t0) {
+		t.Fatalf("a second later: %v, %v", since, err)
+	}
+	if err := s.MarkHealthy(ctx, "p", "flap", t0.Add(time.Minute)); !errors.Is(err, ErrDebounced) {
+		t.Errorf("a success just after the failure was written: %v, want ErrDebounced", err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "flap"); !got.FailingSince.Equal(t0) || !got.RetryingSince.Equal(t0) {
+		t.Errorf("after the refused write: failing since %v, retrying since %v; want both %v", got.FailingSince, got.RetryingSince, t0)
+	}
+	// A write that changes nothing is no write, and is never refused.
+	if since, err := s.MarkFailing(ctx, "p", "flap", t0.Add(time.Hour)); err != nil || !since.Equal(t0) {
+		t.Errorf("a failure during the streak: %v, %v", since, err)
+	}
+	time.Sleep(HealthEvery)
+	if err := s.MarkHealthy(ctx, "p", "flap", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetWebhook(ctx, "p", "flap"); !got.FailingSince.IsZero() || !got.RetryingSince.IsZero() {
+		t.Errorf("healthy again: failing since %v, retrying since %v", got.FailingSince, got.RetryingSince)
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,59 +92,69 @@ func (s *Store) ListSubscribedWebhooks(ctx context.Context, project, eventType s
 	return out, nil
 }
 
-// MarkFailing records the start of a failure streak, unless one is already recorded. It returns
-// the streak's start as stored. Called only when the cached view shows a healthy webhook, so the
-// transaction runs once per streak, not per attempt.
+// MarkFailing records the start of a failure streak at `at`, unless one is already recorded.
+// It returns the streak's start as stored.
 func (s *Store) MarkFailing(ctx context.Context, project, id string, at time.Time) (time.Time, error) {
-	ref := s.webhooks(project).Doc(id)
-	since := at
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		w, err := txWebhook(tx, ref)
-		if err != nil {
-			return err
-		}
-		if !w.FailingSince.IsZero() {
-			since = w.FailingSince
-			return nil
-		}
-		since = at
-		return tx.Update(ref, []firestore.Update{{Path: "failing_since", Value: at}})
-	})
-	if err != nil {
-		return since, notFound(err, "mark webhook failing "+webhook.Name(project, id))
-	}
-	return since, nil
+	return s.WriteHealth(ctx, project, id, time.Time{}, at, false)
 }
 
 // MarkRetrying records a retryable failure at `at`: it starts the failure streak if none is
 // running, and the retrying streak the circuit breaker opens on (webhook.RetryingSince). It
-// returns the failure streak's start. Called only when the cached copy shows no retrying
-// streak, so it runs on health changes, never per attempt.
+// returns the failure streak's start.
 func (s *Store) MarkRetrying(ctx context.Context, project, id string, at time.Time) (time.Time, error) {
+	return s.WriteHealth(ctx, project, id, time.Time{}, at, true)
+}
+
+// WriteHealth changes a webhook's streaks in one transaction (and so one write at most): a
+// success at okAt ends a failure streak that began no later than it (a streak that began after
+// it, failures another instance saw after the success, is left alone: erasing it would postpone
+// the auto-disable), and ends a pause too (an open circuit's wait for its next probe, or a
+// Retry-After: the endpoint answers); then a failure at failAt starts the failure streak if none
+// is running, and the retrying streak if it was retryable. Either time may be zero. It returns the
+// failure streak's start as stored. Callers write only on health changes, never per attempt
+// (shared/delivery/health.go); a write to a document written less than HealthEvery ago is not
+// made: ErrDebounced.
+func (s *Store) WriteHealth(ctx context.Context, project, id string, okAt, failAt time.Time, retrying bool) (time.Time, error) {
 	ref := s.webhooks(project).Doc(id)
-	since := at
+	var since time.Time
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		w, err := txWebhook(tx, ref)
 		if err != nil {
 			return err
 		}
-		since = at
-		var updates []firestore.Update
-		if w.FailingSince.IsZero() {
-			updates = append(updates, firestore.Update{Path: "failing_since", Value: at})
-		} else {
-			since = w.FailingSince
+		since = w.FailingSince
+		retryingSince, endPause := w.RetryingSince, false
+		if !okAt.IsZero() && !since.IsZero() && !since.After(okAt) {
+			since, retryingSince, endPause = time.Time{}, time.Time{}, !w.PausedUntil.IsZero()
 		}
-		if w.RetryingSince.IsZero() {
-			updates = append(updates, firestore.Update{Path: "retrying_since", Value: at})
+		if !failAt.IsZero() {
+			if since.IsZero() {
+				since = failAt
+			}
+			if retrying && retryingSince.IsZero() {
+				retryingSince = failAt
+			}
+		}
+		var updates []firestore.Update
+		if !since.Equal(w.FailingSince) {
+			updates = append(updates, firestore.Update{Path: "failing_since", Value: since})
+		}
+		if !retryingSince.Equal(w.RetryingSince) {
+			updates = append(updates, firestore.Update{Path: "retrying_since", Value: retryingSince})
+		}
+		if endPause {
+			updates = append(updates, firestore.Update{Path: "paused_until", Value: time.Time{}})
 		}
 		if len(updates) == 0 {
 			return nil
 		}
+		if err := debounced(w); err != nil {
+			return err
+		}
 		return tx.Update(ref, updates)
 	})
 	if err != nil {
-		return since, notFound(err, "mark webhook retrying "+webhook.Name(project, id))
+		return since, notFound(err, "webhook health "+webhook.Name(project, id))
 	}
 	return since, nil
 }
@@ -201,28 +212,23 @@ func (s *Store) ClaimProbe(ctx context.Context, project, id string, now, next ti
 	return probe, until, nil
 }
 
-// MarkHealthy ends the failure streak of a webhook after a success at `at`, if the streak began
-// no later than that success. A streak that began after it (failures seen after the success,
-// by another instance) is left alone: erasing it would postpone the auto-disable.
-// The success also ends a pause (an open circuit's wait for its next probe, or a Retry-After):
-// the endpoint answers, and the deliveries waiting for it go.
+// MarkHealthy ends the failure streak of a webhook after a success at `at` (WriteHealth).
 func (s *Store) MarkHealthy(ctx context.Context, project, id string, at time.Time) error {
-	return s.setStreak(ctx, project, id, true, func(since time.Time) (time.Time, bool) {
-		return time.Time{}, !since.IsZero() && !since.After(at)
-	})
+	_, err := s.WriteHealth(ctx, project, id, at, time.Time{}, false)
+	return err
 }
 
 // RestartStreak moves the start of a webhook's failure streak forward to `from` (the latest
 // success, found after the streak had begun), if the streak began before it.
 func (s *Store) RestartStreak(ctx context.Context, project, id string, from time.Time) error {
-	return s.setStreak(ctx, project, id, false, func(since time.Time) (time.Time, bool) {
+	return s.setStreak(ctx, project, id, func(since time.Time) (time.Time, bool) {
 		return from, !since.IsZero() && since.Before(from)
 	})
 }
 
 // setStreak rewrites failing_since in a transaction when change says so. It runs on health
 // changes only, never per delivery, so the transaction is rare on any one webhook.
-func (s *Store) setStreak(ctx context.Context, project, id string, endPause bool, change func(since time.Time) (time.Time, bool)) error {
+func (s *Store) setStreak(ctx context.Context, project, id string, change func(since time.Time) (time.Time, bool)) error {
 	ref := s.webhooks(project).Doc(id)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		w, err := txWebhook(tx, ref)
@@ -240,9 +246,6 @@ func (s *Store) setStreak(ctx context.Context, project, id string, endPause bool
 			updates = append(updates, firestore.Update{Path: "retrying_since", Value: time.Time{}})
 		case !next.IsZero() && !w.RetryingSince.IsZero() && w.RetryingSince.Before(next):
 			updates = append(updates, firestore.Update{Path: "retrying_since", Value: next})
-		}
-		if endPause {
-			updates = append(updates, firestore.Update{Path: "paused_until", Value: time.Time{}})
 		}
 		return tx.Update(ref, updates)
 	})
@@ -338,5 +341,25 @@ func txWebhook(tx *firestore.Transaction, ref *firestore.DocumentRef) (webhook.W
 	if err != nil {
 		return w, err
 	}
+	w.ReadTime, w.WriteTime = snap.ReadTime, snap.UpdateTime
 	return w, snap.DataTo(&w)
+}
+
+// HealthEvery is how often at most a webhook's health (its failure and retrying streaks) is
+// written, across every instance: Firestore sustains about one write a second on one document,
+// and a flapping endpoint seen by a hundred instances would otherwise have each of them write
+// its every flip.
+const HealthEvery = time.Second
+
+// ErrDebounced is a health write not made because the webhook's document was written less than
+// HealthEvery ago; the caller keeps the change and writes it after (shared/delivery/health.go).
+var ErrDebounced = errors.New("the webhook was written less than a second ago")
+
+// debounced says whether w, read in a transaction, was written too recently for a health write.
+// Both times are Firestore's: no instance's clock decides.
+func debounced(w webhook.Webhook) error {
+	if w.ReadTime.Sub(w.WriteTime) < HealthEvery {
+		return ErrDebounced
+	}
+	return nil
 }

@@ -98,6 +98,9 @@ type Webhook struct {
 	// ReadTime is when the store read this copy, by Firestore's clock; zero for a copy that was
 	// not read from the store. Not stored.
 	ReadTime time.Time `firestore:"-"`
+	// WriteTime is when the copy's document was last written, by Firestore's clock, where the
+	// store says (a health transaction's read); zero otherwise. Not stored.
+	WriteTime time.Time `firestore:"-"`
 }
 
 // idPattern is AIP-122's resource id: lower-case letters, digits and hyphens, starting with a
