@@ -24,6 +24,7 @@ type ops struct {
 	reads     int
 	writes    int
 	written   map[string]bool
+	docs      []string
 	publishes int
 	published map[string][]*pubsubpb.PubsubMessage
 }
@@ -38,6 +39,9 @@ func (o *ops) request(method string, req any) {
 		}
 		o.writes += len(r.Writes)
 		for _, w := range r.Writes {
+			if name := w.GetUpdate().GetName(); name != "" {
+				o.docs = append(o.docs, name)
+			}
 			if name := w.GetUpdate().GetName(); strings.Contains(name, "/events/") || strings.Contains(name, "/deliveries/") {
 				o.written[name] = true // a record: the TTL deletes it
 			}
@@ -63,14 +67,16 @@ func (o *ops) queried(docs int) {
 // count is a snapshot of the counters.
 type count struct {
 	Reads, Writes, Deletes, Published int
+	// Docs are the names of the documents written (created or updated), in order.
+	Docs []string
 }
 
 // take returns the counters and resets them.
 func (o *ops) take() count {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	c := count{Reads: o.reads, Writes: o.writes, Deletes: len(o.written), Published: o.publishes}
-	o.reads, o.writes, o.written, o.publishes, o.published = 0, 0, nil, 0, nil
+	c := count{Reads: o.reads, Writes: o.writes, Deletes: len(o.written), Published: o.publishes, Docs: o.docs}
+	o.reads, o.writes, o.written, o.docs, o.publishes, o.published = 0, 0, nil, nil, 0, nil
 	return c
 }
 
@@ -91,6 +97,13 @@ func firstTry(t *testing.T, n int) count { return firstTryThrottled(t, n, 0) }
 // firstTryThrottled is firstTry with each webhook's max_in_flight set (0: none): the throttled
 // path's price, a slot taken and given back per delivery.
 func firstTryThrottled(t *testing.T, n, maxInFlight int) count {
+	c, _ := firstTryOn(t, n, maxInFlight)
+	return c
+}
+
+// firstTryOn is firstTryThrottled that also returns the stack, whose database holds what the
+// second event wrote (cost_test.go reads it back to size its storage).
+func firstTryOn(t *testing.T, n, maxInFlight int) (count, *Stack) {
 	s := Start(t, Options{NoPush: true})
 	var rcvs []*Receiver
 	for i := range n {
@@ -120,7 +133,7 @@ func firstTryThrottled(t *testing.T, n, maxInFlight int) count {
 			t.Fatalf("delivery %d: %s after %d attempts", i, d.State, d.Attempts)
 		}
 	}
-	return c
+	return c, s
 }
 
 // The store budget of the happy path (shared/delivery/README.md, One hop on the happy path): a
