@@ -385,3 +385,14 @@ variable "trace_sample_ratio" {
     error_message = "trace_sample_ratio must be between 0 and 1."
   }
 }
+
+variable "deployer_member" {
+  description = "The IAM principal that runs terraform apply, granted Service Account User on the seven accounts this module creates (iam.tf). Empty: the email of the provider's credentials, as user: or serviceAccount:. Set it when those credentials have no email (direct workload identity federation: principal://...)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.deployer_member == "" || can(regex("^(user|serviceAccount|principal|principalSet):", var.deployer_member))
+    error_message = "deployer_member must be an IAM principal such as user:me@example.com, serviceAccount:ci@P.iam.gserviceaccount.com or principal://iam.googleapis.com/..."
+  }
+}
