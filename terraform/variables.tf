@@ -354,7 +354,7 @@ variable "oldest_unacked_alert_seconds" {
 # ---- first apply ----
 
 variable "propagation_wait_seconds" {
-  description = "How long the first apply waits where Google propagates asynchronously: new grants of the build account before the first build, the Pub/Sub service agent before its grants (terraform/README.md, The first apply, step by step). Log-based metrics wait twice this before the alert policies that use them."
+  description = "How long the first apply waits where Google propagates asynchronously: newly enabled APIs before their first use, new grants of the build account and the applier before the first build, the Pub/Sub service agent (after the topics) before its grants (terraform/README.md, The first apply, step by step). Log-based metrics wait twice this before the alert policies that use them."
   type        = number
   default     = 60
 
