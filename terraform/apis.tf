@@ -36,13 +36,30 @@ data "google_project" "this" {
 
 # ---- waits for what Google propagates asynchronously (core language only: terraform_data) ----
 
-# The Pub/Sub service agent (service-NUMBER@gcp-sa-pubsub...) is created lazily, on the API's
-# first use; granting it a role before it exists fails. Create it explicitly (what the
-# google-beta provider's google_project_service_identity does), then let IAM see it.
-resource "terraform_data" "pubsub_agent" {
-  triggers_replace = [google_project_service.enabled["pubsub.googleapis.com"].id]
+# An API answers SERVICE_DISABLED for a while after Service Usage reports it enabled (the google
+# provider's google_project_service guide recommends a wait; a plan or a read cannot observe the
+# propagation). Everything that calls one of these APIs depends on this wait, not on the
+# enablement; it re-runs only when an API is enabled anew. Needs only `sleep` (terraform/README.md,
+# The first apply, step by step).
+resource "terraform_data" "apis_propagated" {
+  triggers_replace = [for s in google_project_service.enabled : s.id]
 
   provisioner "local-exec" {
-    command = "gcloud beta services identity create --service=pubsub.googleapis.com --project=${var.project_id} && sleep ${var.propagation_wait_seconds}"
+    command = "sleep ${var.propagation_wait_seconds}"
+  }
+}
+
+# The Pub/Sub service agent (service-NUMBER@gcp-sa-pubsub...) is created by Google on the API's
+# first use, and granting it a role before it exists fails ("Service account ... does not
+# exist"). Creating it on request needs the Service Usage v1beta1 API (gcloud beta, or the
+# google-beta provider's google_project_service_identity), which this module does without: the
+# topics are Pub/Sub's first use, so this waits after they exist, and the agent's grants (iam.tf)
+# wait on it. An agent created this way also gets its roles/pubsub.serviceAgent from Google, which
+# one created on request would not.
+resource "terraform_data" "pubsub_agent" {
+  triggers_replace = [for t in google_pubsub_topic.topic : t.id]
+
+  provisioner "local-exec" {
+    command = "sleep ${var.propagation_wait_seconds}"
   }
 }

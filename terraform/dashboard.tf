@@ -138,5 +138,5 @@ resource "google_monitoring_dashboard" "jobhooks" {
     }
   })
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }

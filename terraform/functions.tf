@@ -98,7 +98,7 @@ resource "google_storage_bucket" "source" {
   # a few hundred KB, so they are kept rather than expire the one a function was built from).
   force_destroy = true
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -116,17 +116,69 @@ resource "google_storage_bucket_object" "source" {
   }
 }
 
-resource "google_cloudfunctions2_function" "fn" {
+# The repository the builds push the functions' images to. Without it, Cloud Functions creates
+# gcf-artifacts itself on the first build of each region, and builds started in parallel in a
+# fresh project race that creation ("Unable to retrieve the repository metadata"). Created here,
+# it exists before any build, and the build account's writer grant is on it alone (iam.tf).
+resource "google_artifact_registry_repository" "functions" {
+  location      = var.region
+  repository_id = "${var.name_prefix}jobhooks-functions"
+  format        = "DOCKER"
+  description   = "Images of the Jobhooks functions, built by Cloud Build from the uploaded source."
+
+  depends_on = [terraform_data.apis_propagated]
+}
+
+locals {
+  # The function built first, alone: its build is the first use of Cloud Build, the repository
+  # and the staging buckets by this module's accounts, so a permission still propagating fails
+  # one build instead of five, and the other four start only once one build has succeeded.
+  first_function = "JWKS"
+
+  # Every function, whichever resource holds it.
+  fn = merge(google_cloudfunctions2_function.first, google_cloudfunctions2_function.fn)
+}
+
+# The sizing rules of Cloud Run, checked per function before anything is planned.
+resource "terraform_data" "function_sizing" {
   for_each = local.functions
+
+  input = local.sizing[each.key]
+
+  lifecycle {
+    precondition {
+      condition     = local.sizing[each.key].concurrency == 1 || tonumber(local.sizing[each.key].cpu) >= 1
+      error_message = "${each.key}: request concurrency above 1 needs at least 1 vCPU (Cloud Run)."
+    }
+    precondition {
+      condition     = local.sizing[each.key].min_instances <= local.sizing[each.key].max_instances
+      error_message = "${each.key}: min_instances (${local.sizing[each.key].min_instances}) must not exceed max_instances (${local.sizing[each.key].max_instances})."
+    }
+    precondition {
+      condition     = local.origin_share >= 1
+      error_message = "endpoint_max_in_flight (${var.endpoint_max_in_flight}) must be at least the max_instances of Dispatch and Deliver together (${local.sizing.Dispatch.max_instances + local.sizing.Deliver.max_instances}): each instance gets a whole share of it."
+    }
+  }
+}
+
+moved {
+  from = google_cloudfunctions2_function.fn["JWKS"]
+  to   = google_cloudfunctions2_function.first["JWKS"]
+}
+
+# The first build (local.first_function), alone.
+resource "google_cloudfunctions2_function" "first" {
+  for_each = { for k, v in local.functions : k => v if k == local.first_function }
 
   name        = "${var.name_prefix}jobhooks-${each.value.name}"
   location    = var.region
   description = each.value.description
 
   build_config {
-    runtime         = var.go_runtime
-    entry_point     = each.key
-    service_account = google_service_account.build.id
+    runtime           = var.go_runtime
+    entry_point       = each.key
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {
@@ -151,27 +203,56 @@ resource "google_cloudfunctions2_function" "fn" {
     ingress_settings = local.ingress[each.key]
   }
 
-  lifecycle {
-    precondition {
-      condition     = local.sizing[each.key].concurrency == 1 || tonumber(local.sizing[each.key].cpu) >= 1
-      error_message = "${each.key}: request concurrency above 1 needs at least 1 vCPU (Cloud Run)."
-    }
-    precondition {
-      condition     = local.sizing[each.key].min_instances <= local.sizing[each.key].max_instances
-      error_message = "${each.key}: min_instances (${local.sizing[each.key].min_instances}) must not exceed max_instances (${local.sizing[each.key].max_instances})."
-    }
-    precondition {
-      condition     = local.origin_share >= 1
-      error_message = "endpoint_max_in_flight (${var.endpoint_max_in_flight}) must be at least the max_instances of Dispatch and Deliver together (${local.sizing.Dispatch.max_instances + local.sizing.Deliver.max_instances}): each instance gets a whole share of it."
-    }
-    precondition {
-      condition     = var.signing_mode != "jwt" || var.public_base_url != ""
-      error_message = "signing_mode = \"jwt\" needs public_base_url: it is the issuer of every JWT."
+  depends_on = [
+    terraform_data.build_grants_propagated,
+    terraform_data.function_sizing,
+    google_project_iam_member.firestore_user,
+    google_pubsub_topic_iam_member.publisher,
+    google_secret_manager_secret_iam_member.reader,
+  ]
+}
+
+# The other four, in parallel, once the first build has succeeded.
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = { for k, v in local.functions : k => v if k != local.first_function }
+
+  name        = "${var.name_prefix}jobhooks-${each.value.name}"
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime           = var.go_runtime
+    entry_point       = each.key
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.functions.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
     }
   }
 
+  service_config {
+    available_memory                 = local.sizing[each.key].memory
+    available_cpu                    = local.sizing[each.key].cpu
+    timeout_seconds                  = var.function_timeout_seconds
+    max_instance_request_concurrency = local.sizing[each.key].concurrency
+    max_instance_count               = local.sizing[each.key].max_instances
+    min_instance_count               = local.sizing[each.key].min_instances
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables            = local.function_env
+    all_traffic_on_latest_revision   = true
+    # Dispatch, Deliver and DeadLetter: internal only, and IAM still refuses any request without
+    # an OIDC token of the push account (iam.tf). The API checks an API key on every request.
+    ingress_settings = local.ingress[each.key]
+  }
+
   depends_on = [
+    google_cloudfunctions2_function.first,
     terraform_data.build_grants_propagated,
+    terraform_data.function_sizing,
     google_project_iam_member.firestore_user,
     google_pubsub_topic_iam_member.publisher,
     google_secret_manager_secret_iam_member.reader,

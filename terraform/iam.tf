@@ -78,7 +78,7 @@ resource "google_service_account" "function" {
   display_name = "Jobhooks ${each.key} function"
   description  = "Runtime identity of the ${each.key} function."
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # The identity Pub/Sub puts in the OIDC token of every push.
@@ -87,7 +87,7 @@ resource "google_service_account" "push" {
   display_name = "Jobhooks Pub/Sub push"
   description  = "Signs Pub/Sub pushes to Dispatch, Deliver and DeadLetter; may invoke only those."
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # Cloud Build runs the buildpack as this account instead of the default compute account.
@@ -96,7 +96,7 @@ resource "google_service_account" "build" {
   display_name = "Jobhooks function builds"
   description  = "Cloud Build identity that builds the Jobhooks functions from the uploaded source."
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # ---- runtime grants ----
@@ -151,7 +151,7 @@ resource "google_cloud_run_v2_service_iam_member" "push_invokes" {
   for_each = toset(["Dispatch", "Deliver", "DeadLetter"])
 
   location = var.region
-  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service
+  name     = local.fn[each.value].service_config[0].service
   role     = "roles/run.invoker"
   member   = google_service_account.push.member
 }
@@ -163,7 +163,7 @@ resource "google_cloud_run_v2_service_iam_member" "public_invokes" {
   for_each = toset(["API", "JWKS"])
 
   location = var.region
-  name     = google_cloudfunctions2_function.fn[each.value].service_config[0].service
+  name     = local.fn[each.value].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -202,21 +202,40 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_dead_letters
 
 # ---- the build identity: the roles Google documents for a custom Cloud Run functions build account ----
 
+# Build logs: log writing cannot be granted below the project.
 resource "google_project_iam_member" "build" {
-  for_each = toset([
-    "roles/logging.logWriter",       # build logs
-    "roles/artifactregistry.writer", # push the built image to gcf-artifacts
-  ])
+  for_each = toset(["roles/logging.logWriter"])
 
   project = var.project_id
   role    = each.value
   member  = google_service_account.build.member
 }
 
-# Read the staged source and write build artefacts: in the source bucket and in the buckets Cloud
-# Run functions creates for gen2 builds (gcf-v2-sources-NUMBER-REGION, gcf-v2-uploads-...), not in
-# every bucket of the project. Cloud Storage evaluates the condition on the bucket's or the
-# object's resource name (projects/_/buckets/B[/objects/O]).
+# Push the built image (and the buildpack's cache image) to this module's repository only
+# (functions.tf), not to every repository of the project.
+resource "google_artifact_registry_repository_iam_member" "build_pushes_images" {
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.repository_id
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+locals {
+  # The buckets a gen2 build reads and writes: this module's source bucket, and the staging
+  # buckets Cloud Functions creates per project and region — gcf-v2-sources-NUMBER-REGION and
+  # the uploads bucket, named gcf-v2-uploads-NUMBER-REGION or, in older projects,
+  # gcf-v2-uploads-NUMBER.REGION.cloudfunctions.appspot.com.
+  build_buckets = [
+    google_storage_bucket.source.name,
+    "gcf-v2-sources-${data.google_project.this.number}-${var.region}",
+    "gcf-v2-uploads-${data.google_project.this.number}-${var.region}",
+    "gcf-v2-uploads-${data.google_project.this.number}.${var.region}.cloudfunctions.appspot.com",
+  ]
+}
+
+# Read the staged source and write build artefacts in exactly those buckets, not in any other
+# bucket of the project (not even another region's gcf-v2-* buckets). Cloud Storage evaluates the
+# condition on the bucket's or the object's resource name (projects/_/buckets/B[/objects/O]).
 resource "google_project_iam_member" "build_storage" {
   project = var.project_id
   role    = "roles/storage.objectAdmin"
@@ -224,18 +243,61 @@ resource "google_project_iam_member" "build_storage" {
 
   condition {
     title       = "jobhooks-build-buckets-only"
-    description = "The Jobhooks source bucket and the gcf-v2-* buckets of function builds."
-    expression  = "resource.name == \"projects/_/buckets/${google_storage_bucket.source.name}\" || resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}/\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-\")"
+    description = "The Jobhooks source bucket and this region's gcf-v2 staging buckets."
+    expression = join(" || ", flatten([for b in local.build_buckets : [
+      "resource.name == \"projects/_/buckets/${b}\"",
+      "resource.name.startsWith(\"projects/_/buckets/${b}/\")",
+    ]]))
   }
 }
 
-# IAM grants take minutes to reach Cloud Build; depends_on orders but does not wait, and a
-# build started too early fails on a permission it was just given (Google's own custom build
-# account example sleeps 60 s). Re-runs only when a build grant changes.
+# ---- the deploying principal may act as the accounts it attaches ----
+
+# Creating a push subscription whose OIDC token names jh-push, and a function that runs as (or
+# builds as) one of this module's accounts, needs iam.serviceAccounts.actAs on that account.
+# Service Account User on the project would give the deployer every account of the project (the
+# default compute account included); granted here, it covers exactly the seven accounts this
+# module creates, which cannot be granted before they exist. The deployer can grant it because
+# it creates the accounts (Service Account Admin; terraform/README.md, Prerequisites).
+data "google_client_openid_userinfo" "deployer" {}
+
+locals {
+  deployer_email = data.google_client_openid_userinfo.deployer.email
+  deployer_member = var.deployer_member != "" ? var.deployer_member : (
+    endswith(local.deployer_email, ".gserviceaccount.com") ? "serviceAccount:${local.deployer_email}" : "user:${local.deployer_email}"
+  )
+
+  attached_accounts = merge(
+    { for k, sa in google_service_account.function : k => sa.name },
+    { push = google_service_account.push.name, build = google_service_account.build.name },
+  )
+}
+
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = local.attached_accounts
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = local.deployer_member
+
+  lifecycle {
+    precondition {
+      condition     = var.deployer_member != "" || local.deployer_email != ""
+      error_message = "The credentials name no email (a federated principal without service account impersonation): set deployer_member to the principal that applies, e.g. \"principal://iam.googleapis.com/...\"."
+    }
+  }
+}
+
+# IAM grants take minutes to reach Cloud Build and the services that check actAs; depends_on
+# orders but does not wait, and a build started too early fails on a permission it was just
+# given (Google's own custom build account example sleeps 60 s). Re-runs only when one of these
+# grants changes.
 resource "terraform_data" "build_grants_propagated" {
   triggers_replace = concat(
     [for m in google_project_iam_member.build : m.id],
+    [google_artifact_registry_repository_iam_member.build_pushes_images.id],
     [google_project_iam_member.build_storage.id],
+    [for m in google_service_account_iam_member.deployer_acts_as : m.id],
   )
 
   provisioner "local-exec" {

@@ -62,7 +62,7 @@ resource "google_logging_metric" "attempts" {
     project = "EXTRACT(jsonPayload.project)"
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # Deliveries an endpoint holds back without an attempt (shared/delivery/README.md, Load): a receipt
@@ -125,7 +125,7 @@ resource "google_logging_metric" "attempt_latency" {
     }
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 resource "google_logging_metric" "e2e_latency" {
@@ -159,7 +159,7 @@ resource "google_logging_metric" "e2e_latency" {
     }
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 resource "google_logging_metric" "dead_letters" {
@@ -188,7 +188,7 @@ resource "google_logging_metric" "dead_letters" {
     reason = "EXTRACT(jsonPayload.reason)"
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # A new log-based metric takes minutes to become visible to Cloud Monitoring, which meanwhile

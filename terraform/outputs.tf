@@ -1,11 +1,11 @@
 output "api_url" {
   description = "Base URL of the management API (shared/restapi/README.md, The management API): /v1/projects/{p}/webhooks, /v1beta/webhooks, ..."
-  value       = google_cloudfunctions2_function.fn["API"].service_config[0].uri
+  value       = local.fn["API"].service_config[0].uri
 }
 
 output "console_url" {
   description = "The web console (shared/restapi/README.md, Console): sign in with an API key, or hand out portal links from POST /v1/projects/{p}:createPortalLink."
-  value       = "${google_cloudfunctions2_function.fn["API"].service_config[0].uri}/console/"
+  value       = "${local.fn["API"].service_config[0].uri}/console/"
 }
 
 output "portal_key_secret" {
@@ -17,7 +17,7 @@ output "jwks_url" {
   description = "Public keys of the dynamic-webhook signing key; receivers of v1a/jwt deliveries fetch them here."
   value       = local.jwks_url
   # Printed once the function that serves it exists.
-  depends_on = [google_cloudfunctions2_function.fn]
+  depends_on = [google_cloudfunctions2_function.first, google_cloudfunctions2_function.fn]
 }
 
 output "job_events_topic" {
@@ -43,4 +43,9 @@ output "signing_key_secret" {
 output "dashboard_url" {
   description = "The Jobhooks dashboard in the Cloud Console."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.jobhooks.id), 3)}?project=${var.project_id}"
+}
+
+output "secrets_init_command" {
+  description = "Run this once after the first apply: Terraform creates the secrets without values, and until their first versions exist nothing is signed (check secrets_initialised warns until then)."
+  value       = local.secrets_init_command
 }

@@ -80,7 +80,7 @@ resource "google_pubsub_topic" "topic" {
 
   name = "${var.name_prefix}${each.value}"
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 resource "google_pubsub_subscription" "push" {
@@ -113,11 +113,11 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     # The Cloud Run URL of the function; Pub/Sub signs each push with an OIDC token of the push
     # service account for that audience, and only that account may invoke the function.
-    push_endpoint = google_cloudfunctions2_function.fn[each.value.function].service_config[0].uri
+    push_endpoint = local.fn[each.value.function].service_config[0].uri
 
     oidc_token {
       service_account_email = google_service_account.push.email
-      audience              = google_cloudfunctions2_function.fn[each.value.function].service_config[0].uri
+      audience              = local.fn[each.value.function].service_config[0].uri
     }
   }
 

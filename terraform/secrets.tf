@@ -28,5 +28,32 @@ resource "google_secret_manager_secret" "secret" {
     auto {}
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
+}
+
+locals {
+  # What gives the secrets their first versions (terraform/README.md, Commands, step 3).
+  secrets_init_command = join(" ", compact([
+    "scripts/secrets-init --project ${var.project_id}",
+    var.name_prefix != "" ? "--name-prefix ${var.name_prefix}" : "",
+    var.signing_mode == "jwt" ? "--signing-alg ${var.jwt_algorithm}" : "",
+  ]))
+}
+
+# Until scripts/secrets-init has run, the secrets have no version: nothing can be signed (the
+# functions log "... has no enabled version (run scripts/signing-key init)"), webhooks cannot be
+# created and the JWKS answers 503. Every plan and apply says so, as a warning, until the public
+# key set that secrets-init publishes exists. Its payload is public keys only, so reading it here
+# puts nothing secret in a plan.
+check "secrets_initialised" {
+  data "google_secret_manager_secret_version" "published_keys" {
+    # The name, not the resource: read at plan time, so a plan already says it (on a fresh
+    # project, as "secret not found").
+    secret = "${var.name_prefix}${local.secrets.signing_public}"
+  }
+
+  assert {
+    condition     = data.google_secret_manager_secret_version.published_keys.enabled
+    error_message = "The secrets have no version yet: Jobhooks cannot sign or seal anything until you run: ${local.secrets_init_command}"
+  }
 }

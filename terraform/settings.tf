@@ -35,5 +35,9 @@ resource "terraform_data" "settings" {
       condition     = local.record_ttl_seconds >= local.retry_window_seconds + 86400
       error_message = "record_ttl (${var.record_ttl}) must be at least retry_window (${var.retry_window}) plus 24h: a retried delivery's record must outlive its retry window."
     }
+    precondition {
+      condition     = var.signing_mode != "jwt" || var.public_base_url != ""
+      error_message = "signing_mode = \"jwt\" needs public_base_url: it is the issuer of every JWT."
+    }
   }
 }

@@ -354,7 +354,7 @@ variable "oldest_unacked_alert_seconds" {
 # ---- first apply ----
 
 variable "propagation_wait_seconds" {
-  description = "How long the first apply waits where Google propagates asynchronously: new grants of the build account before the first build, the Pub/Sub service agent before its grants (terraform/README.md, The first apply, step by step). Log-based metrics wait twice this before the alert policies that use them."
+  description = "How long the first apply waits where Google propagates asynchronously: newly enabled APIs before their first use, new grants of the build account and the applier before the first build, the Pub/Sub service agent (after the topics) before its grants (terraform/README.md, The first apply, step by step). Log-based metrics wait twice this before the alert policies that use them."
   type        = number
   default     = 60
 
@@ -383,5 +383,16 @@ variable "trace_sample_ratio" {
   validation {
     condition     = var.trace_sample_ratio >= 0 && var.trace_sample_ratio <= 1
     error_message = "trace_sample_ratio must be between 0 and 1."
+  }
+}
+
+variable "deployer_member" {
+  description = "The IAM principal that runs terraform apply, granted Service Account User on the seven accounts this module creates (iam.tf). Empty: the email of the provider's credentials, as user: or serviceAccount:. Set it when those credentials have no email (direct workload identity federation: principal://...)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.deployer_member == "" || can(regex("^(user|serviceAccount|principal|principalSet):", var.deployer_member))
+    error_message = "deployer_member must be an IAM principal such as user:me@example.com, serviceAccount:ci@P.iam.gserviceaccount.com or principal://iam.googleapis.com/..."
   }
 }

@@ -7,6 +7,16 @@ mock_provider "google" {
       number = "123456789012"
     }
   }
+  mock_data "google_client_openid_userinfo" {
+    defaults = {
+      email = "ci-deployer@demo-project.iam.gserviceaccount.com"
+    }
+  }
+  mock_data "google_secret_manager_secret_version" {
+    defaults = {
+      enabled = true
+    }
+  }
   mock_resource "google_service_account" {
     defaults = {
       email  = "jobhooks-mock@demo-project.iam.gserviceaccount.com"
@@ -64,7 +74,7 @@ run "grants_are_exactly_what_each_function_needs" {
     error_message = "The public JWKS function must never be able to read the private signing key."
   }
   assert {
-    condition     = google_cloudfunctions2_function.fn["JWKS"].service_config[0].environment_variables["JOBHOOKS_SIGNING_JWKS_SECRET"] == "jobhooks-signing-jwks"
+    condition     = google_cloudfunctions2_function.first["JWKS"].service_config[0].environment_variables["JOBHOOKS_SIGNING_JWKS_SECRET"] == "jobhooks-signing-jwks"
     error_message = "The JWKS function reads the published public key set."
   }
   assert {
@@ -80,14 +90,15 @@ run "grants_are_exactly_what_each_function_needs" {
     error_message = "Dispatch, Deliver and DeadLetter export to Cloud Trace, sampling 10 % of the traces that did not arrive sampled by default."
   }
   assert {
-    condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
-    error_message = "The build account's unconditional project roles: log writer and Artifact Registry writer only."
+    condition     = toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter"])
+    error_message = "The build account's only unconditional project role is the log writer (Artifact Registry is granted on the repository)."
   }
   assert {
-    condition = (google_project_iam_member.build_storage.role == "roles/storage.objectAdmin"
-      && strcontains(google_project_iam_member.build_storage.condition[0].expression, "projects/_/buckets/gcf-v2-")
-    && strcontains(google_project_iam_member.build_storage.condition[0].expression, "resource.name == \"projects/_/buckets/demo-project-jobhooks-source\""))
-    error_message = "The build account's storage access must be conditioned on the source and gcf-v2-* buckets."
+    condition = (google_artifact_registry_repository_iam_member.build_pushes_images.role == "roles/artifactregistry.writer"
+      && google_artifact_registry_repository_iam_member.build_pushes_images.repository == "jobhooks-functions"
+      && google_artifact_registry_repository_iam_member.build_pushes_images.location == "us-central1"
+    && google_artifact_registry_repository_iam_member.build_pushes_images.member == google_service_account.build.member)
+    error_message = "The build account may push to this module's repository only."
   }
 }
 
@@ -108,7 +119,7 @@ run "only_api_and_jwks_are_public" {
     error_message = "Dispatch, Deliver and DeadLetter are invoked by the push account only."
   }
   assert {
-    condition = alltrue([for k, f in google_cloudfunctions2_function.fn :
+    condition = alltrue([for k, f in local.fn :
       f.service_config[0].ingress_settings == (contains(["API", "JWKS"], k) ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY")
     ])
     error_message = "Push-fed functions take internal traffic only (Pub/Sub push of the same project counts as internal); API and JWKS take all."
@@ -128,7 +139,7 @@ run "the_api_names_the_jwks_url_without_waiting_for_the_function" {
     error_message = "The API (the console's Verify page) gets the JWKS function's cloudfunctions.net address, with this deployment's region and prefix."
   }
   assert {
-    condition     = google_cloudfunctions2_function.fn["JWKS"].name == "staging-jobhooks-jwks" && output.jwks_url == google_cloudfunctions2_function.fn["API"].service_config[0].environment_variables["JOBHOOKS_JWKS_URL"]
+    condition     = google_cloudfunctions2_function.first["JWKS"].name == "staging-jobhooks-jwks" && output.jwks_url == google_cloudfunctions2_function.fn["API"].service_config[0].environment_variables["JOBHOOKS_JWKS_URL"]
     error_message = "The URL names the JWKS function as deployed, and the jwks_url output is the same address."
   }
 }
@@ -189,12 +200,17 @@ run "first_apply_enables_and_waits" {
     error_message = "The alert policies wait for all four log-based metrics to become visible."
   }
   assert {
-    condition     = length(terraform_data.build_grants_propagated.triggers_replace) == 3
-    error_message = "The first build waits for all three build grants to propagate."
+    # log writer, repository writer, bucket access, and actAs on the seven accounts.
+    condition     = length(terraform_data.build_grants_propagated.triggers_replace) == 10
+    error_message = "The first build waits for the three build grants and the deployer's seven actAs grants to propagate."
   }
   assert {
-    condition     = length(terraform_data.pubsub_agent.triggers_replace) == 1
-    error_message = "The Pub/Sub service agent is created (and waited for) once Pub/Sub is enabled."
+    condition     = length(terraform_data.pubsub_agent.triggers_replace) == length(google_pubsub_topic.topic) && length(google_pubsub_topic.topic) == 5
+    error_message = "The Pub/Sub service agent's grants wait after Pub/Sub's first use: the creation of every topic."
+  }
+  assert {
+    condition     = length(terraform_data.apis_propagated.triggers_replace) == length(local.services)
+    error_message = "Everything that calls an API waits after every API's enablement."
   }
   assert {
     condition = alltrue([for k in [
@@ -324,7 +340,7 @@ run "override_with_min_above_max_instances_is_refused" {
   variables {
     function_overrides = { Deliver = { min_instances = 5, max_instances = 2 } }
   }
-  expect_failures = [google_cloudfunctions2_function.fn]
+  expect_failures = [terraform_data.function_sizing]
 }
 
 run "valid_overrides_plan" {
@@ -358,7 +374,7 @@ run "a_cap_per_origin_below_one_request_per_instance_is_refused" {
   variables {
     endpoint_max_in_flight = 150
   }
-  expect_failures = [google_cloudfunctions2_function.fn]
+  expect_failures = [terraform_data.function_sizing]
 }
 
 run "held_back_deliveries_are_a_log_based_metric_by_reason" {
@@ -366,5 +382,140 @@ run "held_back_deliveries_are_a_log_based_metric_by_reason" {
   assert {
     condition     = strcontains(google_logging_metric.held_back.filter, "jsonPayload.message=\"delivery waits\"") && strcontains(google_logging_metric.held_back.filter, "circuit open: probing the endpoint") && google_logging_metric.held_back.label_extractors["reason"] == "EXTRACT(jsonPayload.reason)"
     error_message = "The held-back metric must count the wait and probe lines by their reason."
+  }
+}
+
+# ---- the first apply in a fresh project (terraform/README.md, The first apply, step by step) ----
+
+run "first_build_runs_alone_then_the_other_four" {
+  command = plan
+
+  assert {
+    condition     = keys(google_cloudfunctions2_function.first) == ["JWKS"]
+    error_message = "One function (JWKS) is built first, alone."
+  }
+  assert {
+    condition     = toset(keys(google_cloudfunctions2_function.fn)) == toset(["Dispatch", "Deliver", "DeadLetter", "API"])
+    error_message = "The other four functions are a second resource (which depends_on the first), not built with it."
+  }
+  assert {
+    condition     = google_artifact_registry_repository.functions.format == "DOCKER" && google_artifact_registry_repository.functions.location == "us-central1"
+    error_message = "The functions' images go to a DOCKER repository of the functions' region, created by this module."
+  }
+}
+
+# Applied against the mock so that values a plan leaves unknown (the project number, the
+# repository's id) are known; propagation_wait_seconds = 0 makes the waits' sleep instant.
+run "builds_use_this_modules_repository_and_buckets_only" {
+  command = apply
+  variables {
+    propagation_wait_seconds = 0
+  }
+
+  assert {
+    condition     = alltrue([for f in local.fn : f.build_config[0].docker_repository == google_artifact_registry_repository.functions.id])
+    error_message = "Every function is built into this module's repository (build_config.docker_repository), not into gcf-artifacts."
+  }
+  assert {
+    condition = google_project_iam_member.build_storage.condition[0].expression == join(" || ", [
+      "resource.name == \"projects/_/buckets/demo-project-jobhooks-source\"",
+      "resource.name.startsWith(\"projects/_/buckets/demo-project-jobhooks-source/\")",
+      "resource.name == \"projects/_/buckets/gcf-v2-sources-123456789012-us-central1\"",
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-123456789012-us-central1/\")",
+      "resource.name == \"projects/_/buckets/gcf-v2-uploads-123456789012-us-central1\"",
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-123456789012-us-central1/\")",
+      "resource.name == \"projects/_/buckets/gcf-v2-uploads-123456789012.us-central1.cloudfunctions.appspot.com\"",
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-123456789012.us-central1.cloudfunctions.appspot.com/\")",
+    ])
+    error_message = "The build account's storage access names exactly the source bucket and this project's and region's gcf-v2 staging buckets."
+  }
+}
+
+run "the_deployer_may_act_as_the_accounts_it_attaches" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_service_account_iam_member.deployer_acts_as)) == toset(["Dispatch", "Deliver", "DeadLetter", "API", "JWKS", "push", "build"])
+    error_message = "The deploying principal gets actAs on the five function accounts, the push account and the build account, and nothing else."
+  }
+  assert {
+    condition = alltrue([for m in google_service_account_iam_member.deployer_acts_as :
+      m.role == "roles/iam.serviceAccountUser" && m.member == "serviceAccount:ci-deployer@demo-project.iam.gserviceaccount.com"
+    ])
+    error_message = "The grant is Service Account User, to the service account the provider's credentials belong to."
+  }
+}
+
+run "a_person_deploying_is_granted_as_a_user" {
+  command = plan
+  override_data {
+    target = data.google_client_openid_userinfo.deployer
+    values = {
+      email = "alice@example.com"
+    }
+  }
+
+  assert {
+    condition     = alltrue([for m in google_service_account_iam_member.deployer_acts_as : m.member == "user:alice@example.com"])
+    error_message = "A person's credentials are granted as user:EMAIL."
+  }
+}
+
+run "a_federated_deployer_is_named_by_the_variable" {
+  command = plan
+  variables {
+    deployer_member = "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/subject/repo:acme/jobhooks:ref:refs/heads/main"
+  }
+  override_data {
+    target = data.google_client_openid_userinfo.deployer
+    values = {
+      email = ""
+    }
+  }
+
+  assert {
+    condition     = alltrue([for m in google_service_account_iam_member.deployer_acts_as : startswith(m.member, "principal://iam.googleapis.com/")])
+    error_message = "deployer_member, when set, is the principal granted."
+  }
+}
+
+run "a_deployer_without_email_or_variable_is_refused" {
+  command = plan
+  override_data {
+    target = data.google_client_openid_userinfo.deployer
+    values = {
+      email = ""
+    }
+  }
+  expect_failures = [google_service_account_iam_member.deployer_acts_as]
+}
+
+run "secrets_without_versions_are_a_visible_warning" {
+  command = plan
+  override_data {
+    target = data.google_secret_manager_secret_version.published_keys
+    values = {
+      enabled = false
+    }
+  }
+  expect_failures = [check.secrets_initialised]
+
+  assert {
+    condition     = output.secrets_init_command == "scripts/secrets-init --project demo-project"
+    error_message = "The output names the command that gives the secrets their first versions."
+  }
+}
+
+run "the_secrets_init_command_follows_prefix_and_jwt_mode" {
+  command = plan
+  variables {
+    name_prefix     = "staging-"
+    signing_mode    = "jwt"
+    public_base_url = "https://hooks.example.com"
+  }
+
+  assert {
+    condition     = output.secrets_init_command == "scripts/secrets-init --project demo-project --name-prefix staging- --signing-alg RS256"
+    error_message = "With a prefix and jwt mode, the command names both."
   }
 }

@@ -5,6 +5,16 @@ mock_provider "google" {
       number = "123456789012"
     }
   }
+  mock_data "google_client_openid_userinfo" {
+    defaults = {
+      email = "ci-deployer@demo-project.iam.gserviceaccount.com"
+    }
+  }
+  mock_data "google_secret_manager_secret_version" {
+    defaults = {
+      enabled = true
+    }
+  }
   mock_resource "google_service_account" {
     defaults = {
       email  = "jobhooks-mock@demo-project.iam.gserviceaccount.com"
