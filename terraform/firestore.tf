@@ -31,7 +31,7 @@ resource "google_firestore_database" "main" {
   # Deleting the module leaves the data in place (the provider's default, said explicitly).
   deletion_policy = "ABANDON"
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [terraform_data.apis_propagated]
 }
 
 # ---- composite indexes: one per query of the API that needs one ----

@@ -6,6 +6,12 @@ mock_provider "google" {
       number = "123456789012"
     }
   }
+  # As after scripts/secrets-init (secrets.tf warns until then).
+  mock_data "google_secret_manager_secret_version" {
+    defaults = {
+      enabled = true
+    }
+  }
   mock_resource "google_service_account" {
     defaults = {
       email  = "jobhooks-mock@demo-project.iam.gserviceaccount.com"
