@@ -199,17 +199,18 @@ resource "google_firestore_field" "expire_time" {
 # Every field no query uses is exempt (shared/store/README.md, Data model): its index would be
 # storage and write work for nothing, and a time's index is a hotspot at about 500 writes/s. A
 # map is exempted whole, subfields included: d, e and a hold each record but the fields its
-# queries use. create_time, last_attempt_time and a dead letter's time are used only through
-# the composite indexes above, which an exemption from single-field indexing leaves in place. A
+# queries use. The shard, create_time, last_attempt_time and a dead letter's project, kind and
+# time are used only through the composite indexes above, which an exemption from single-field
+# indexing leaves in place. A
 # webhook's subscribed_events and create_time stay indexed (ListSubscribedWebhooks, the
 # creation-ordered listing: webhooks are created by people, far below a hotspot's rate). A test
 # of shared/store holds this list against the fields the store writes and the queries it runs.
 locals {
   unindexed = {
-    deliveries  = ["d", "create_time", "last_attempt_time", "traceparent"]
+    deliveries  = ["d", "shard", "create_time", "last_attempt_time", "traceparent"]
     attempts    = ["a"]
     events      = ["e"]
-    deadletters = ["d", "time"]
+    deadletters = ["d", "shard", "project", "kind", "time"]
     webhooks = [
       "project", "id", "url", "display_name", "state", "request_headers", "status_codes_to_retry_on", "secrets",
       "update_time", "enable_time", "failing_since", "retrying_since", "paused_until", "max_in_flight", "rate_limit",

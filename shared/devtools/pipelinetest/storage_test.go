@@ -35,7 +35,8 @@ var (
 	tfIndexBlock = regexp.MustCompile(`(?s)resource "google_firestore_index" "\w+" \{(.*?)\n\}`)
 	tfCollection = regexp.MustCompile(`collection\s*=\s*"(\w+)"`)
 	tfFieldPath  = regexp.MustCompile(`field_path\s*=\s*"([\w.]+)"`)
-	tfExemption  = regexp.MustCompile(`\{\s*collection\s*=\s*"(\w+)",\s*field\s*=\s*"([\w.]+)"\s*\}`)
+	tfUnindexed  = regexp.MustCompile(`(?s)\n  unindexed = \{\n(.*?)\n  \}\n`)
+	tfExemption  = regexp.MustCompile(`(?s)(\w+)\s*=\s*\[(.*?)\]`)
 	tfTTLFields  = regexp.MustCompile(`(?s)resource "google_firestore_field" "expire_time" \{\s*for_each\s*=\s*toset\(\[([^\]]*)\]\)`)
 )
 
@@ -59,8 +60,14 @@ func readIndexModel(t *testing.T) indexModel {
 		}
 		m.composite[c[1]] = append(m.composite[c[1]], fields)
 	}
-	for _, e := range tfExemption.FindAllStringSubmatch(string(src), -1) {
-		m.exempt[e[1]] = append(m.exempt[e[1]], e[2])
+	unindexed := tfUnindexed.FindStringSubmatch(string(src))
+	if unindexed == nil {
+		t.Fatal("terraform/firestore.tf: no unindexed = { collection = [fields] } list; the storage model cannot read the file's shape")
+	}
+	for _, e := range tfExemption.FindAllStringSubmatch(unindexed[1], -1) {
+		for _, f := range regexp.MustCompile(`"([\w.]+)"`).FindAllStringSubmatch(e[2], -1) {
+			m.exempt[e[1]] = append(m.exempt[e[1]], f[1])
+		}
 	}
 	if ttl := tfTTLFields.FindStringSubmatch(string(src)); ttl != nil {
 		for _, c := range regexp.MustCompile(`"(\w+)"`).FindAllStringSubmatch(ttl[1], -1) {
