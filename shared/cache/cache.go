@@ -1,8 +1,10 @@
 // Package cache is a small per-instance cache whose entries expire after a fixed TTL.
 //
 // It bounds staleness, not size: callers cache things of which an instance sees few (webhook
-// configurations, decrypted secrets). Concurrent misses of one key may both load; the last
-// load wins. Safe for concurrent use.
+// configurations, decrypted secrets). Concurrent misses of one key load once (single flight):
+// the callers that arrive during a load wait for it and share its result, so a burst of
+// deliveries to a webhook just forgotten reads it once, not once per delivery. Safe for
+// concurrent use.
 package cache
 
 import (
@@ -17,6 +19,15 @@ type TTL[K comparable, V any] struct {
 
 	mu      sync.Mutex
 	entries map[K]entry[V]
+	loading map[K]*load[V]
+}
+
+// load is a load in flight; done is closed when v, read and err are set.
+type load[V any] struct {
+	done chan struct{}
+	v    V
+	read time.Time
+	err  error
 }
 
 type entry[V any] struct {
@@ -29,7 +40,7 @@ func New[K comparable, V any](ttl time.Duration, now func() time.Time) *TTL[K, V
 	if now == nil {
 		now = time.Now
 	}
-	return &TTL[K, V]{ttl: ttl, now: now, entries: map[K]entry[V]{}}
+	return &TTL[K, V]{ttl: ttl, now: now, entries: map[K]entry[V]{}, loading: map[K]*load[V]{}}
 }
 
 // Get returns the cached value of k, or loads, caches and returns it. A load error is returned
@@ -45,26 +56,40 @@ func (c *TTL[K, V]) Get(k K, load func() (V, error)) (V, error) {
 // GetRead is Get for a load that may hand over a copy read earlier: it returns the value and
 // when it was read, and the entry expires ttl after that read, not after the load. A copy taken
 // from another cache is therefore never served longer than ttl after it left the store, so
-// chained caches cannot add their ttls up.
-func (c *TTL[K, V]) GetRead(k K, load func() (V, time.Time, error)) (V, error) {
+// chained caches cannot add their ttls up. A caller that misses while another loads the key
+// waits for that load; a load that began before the key was forgotten is returned to its own
+// waiters but not cached.
+func (c *TTL[K, V]) GetRead(k K, fetch func() (V, time.Time, error)) (V, error) {
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[k]
-	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
+		c.mu.Unlock()
 		return e.v, nil
 	}
-	v, read, err := load()
-	if err != nil {
-		return v, err
+	if l, ok := c.loading[k]; ok {
+		c.mu.Unlock()
+		<-l.done
+		return l.v, l.err
 	}
-	c.mu.Lock()
-	if len(c.entries) > 10000 {
-		c.sweep(now)
-	}
-	c.entries[k] = entry[V]{v: v, expires: read.Add(c.ttl)}
+	l := &load[V]{done: make(chan struct{})}
+	c.loading[k] = l
 	c.mu.Unlock()
-	return v, nil
+
+	defer close(l.done) // also if fetch panics: no waiter is left blocked
+	l.v, l.read, l.err = fetch()
+	c.mu.Lock()
+	if c.loading[k] == l {
+		delete(c.loading, k)
+		if l.err == nil {
+			if len(c.entries) > 10000 {
+				c.sweep(now)
+			}
+			c.entries[k] = entry[V]{v: l.v, expires: l.read.Add(c.ttl)}
+		}
+	}
+	c.mu.Unlock()
+	return l.v, l.err
 }
 
 // Peek returns the cached value of k, if it has one that has not expired; it loads nothing.
@@ -91,10 +116,12 @@ func (c *TTL[K, V]) Put(k K, v V) {
 	c.mu.Unlock()
 }
 
-// Forget drops k, so the next Get loads it (after this instance changed it).
+// Forget drops k, so the next Get loads it (after this instance changed it): a load in flight
+// is not waited for by later callers, nor cached.
 func (c *TTL[K, V]) Forget(k K) {
 	c.mu.Lock()
 	delete(c.entries, k)
+	delete(c.loading, k)
 	c.mu.Unlock()
 }
 
