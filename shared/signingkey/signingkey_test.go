@@ -275,3 +275,68 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// A Source that publishes its public set lists the versions only when that set changed, or
+// ListEvery (±20 %) after its last listing: every TTL it reads the published set's latest
+// version instead (an access, not a read against the 600-a-minute quota). A rotation made by
+// another instance is seen within one TTL.
+func TestKeys_ListedOnlyWhenThePublishedSetChangesOrListEveryHasPassed(t *testing.T) {
+	id := fmt.Sprintf("signing-%d", seq.Add(1))
+	public := id + "-jwks"
+	c := &clock{t: time.Now()}
+	open := func() *signingkey.Source {
+		s, err := signingkey.New(smClient, googleProject, id, signingkey.Options{CacheTTL: 30 * time.Second, Now: c.Now, PublicSecretID: public})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s, admin := open(), open()
+	first, err := s.Ensure(t.Context(), signingkey.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := counter(id, "ListSecretVersions")
+	s.Forget()
+	if _, err := s.Keys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	lists.Store(0)
+	for range 14 { // 7 minutes, a read every TTL
+		c.Advance(31 * time.Second)
+		if _, err := s.Keys(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lists.Load(); n != 0 {
+		t.Errorf("7 minutes of reads with the published set unchanged listed %d times, want none", n)
+	}
+	if n := counter(public, "AccessSecretVersion").Load(); n < 14 {
+		t.Errorf("the published set was read %d times in 14 TTLs, want each", n)
+	}
+
+	second, err := admin.Rotate(t.Context(), signingkey.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists.Store(0) // the admin's own listings
+	c.Advance(31 * time.Second)
+	set, err := s.Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := set.Newest(signingkey.EdDSA); k.ID != second.ID || lists.Load() != 1 {
+		t.Errorf("a TTL after another instance rotated: newest %s (rotated in %s, first %s), %d listings; want the new key after one listing", k.ID, second.ID, first.ID, lists.Load())
+	}
+
+	lists.Store(0)
+	for range 26 { // 13 minutes: one listing is due within ListEvery ±20 %
+		c.Advance(30 * time.Second)
+		if _, err := s.Keys(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := lists.Load(); n != 1 {
+		t.Errorf("13 minutes with the published set unchanged: %d listings, want 1 (ListEvery %v ±20 %%)", n, signingkey.ListEvery)
+	}
+}

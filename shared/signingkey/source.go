@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +36,12 @@ var (
 const (
 	DefaultCacheTTL     = 30 * time.Second
 	DefaultFetchTimeout = 10 * time.Second
+	// ListEvery is how often at most a Source that publishes its public set lists the versions
+	// while that set is unchanged (each listing at a random point within ±20 % of it): changes
+	// made through the Source (Ensure, Rotate, Retire) publish the set, and every instance sees
+	// a new published version within CacheTTL and lists then; this bounds how late one made in
+	// the Console is seen.
+	ListEvery = 10 * time.Minute
 )
 
 // Options tunes a Source; the zero value is right for production.
@@ -69,6 +76,10 @@ type Source struct {
 	mu        sync.Mutex
 	set       *Set
 	byVersion map[string]Key // parsed keys of the versions enabled at the last listing
+	// published is the version of the public set read just before the last listing, and relist
+	// when the next listing is due however the public set stands.
+	published string
+	relist    time.Time
 }
 
 // Set is the enabled keys at one reading, newest first. It is immutable.
@@ -204,8 +215,61 @@ func (s *Source) cached() *Set {
 	return nil
 }
 
-// read lists the enabled versions and parses each, reusing keys parsed at earlier readings.
+// read returns the enabled keys once the cached set is older than the TTL. Secret Manager allows
+// a project 600 read requests (gets and lists) a minute, which listing every TTL on each
+// instance would exhaust at 300 instances, but 90,000 accesses: so while the published public
+// set is the version it was at the last listing, and that listing is not older than ListEvery,
+// the set is kept with one access instead (terraform/README.md, Scale). A listing that
+// fails while a set is known keeps that set, tried again after the TTL: at a rotation every
+// instance lists within one TTL, and those refused by the quota list in the minutes after.
 func (s *Source) read(ctx context.Context) (*Set, error) {
+	s.mu.Lock()
+	old, published, relist := s.set, s.published, s.relist
+	s.mu.Unlock()
+	now := s.now()
+	version := ""
+	if s.publicName != "" {
+		version = s.publishedVersion(ctx)
+		if old != nil && version != "" && version == published && now.Before(relist) {
+			return s.keep(old, now), nil
+		}
+	}
+	set, err := s.list(ctx)
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		s.published = version
+		s.relist = now.Add(time.Duration(float64(ListEvery) * (0.8 + 0.4*rand.Float64())))
+		s.mu.Unlock()
+		return set, nil
+	case old != nil && errors.Is(err, ErrUnavailable):
+		return s.keep(old, now), nil
+	}
+	return nil, err
+}
+
+// keep serves old again for a TTL from now.
+func (s *Source) keep(old *Set, now time.Time) *Set {
+	set := &Set{Keys: old.Keys, Read: now}
+	s.mu.Lock()
+	s.set = set
+	s.mu.Unlock()
+	return set
+}
+
+// publishedVersion is the version number of the public set's latest version, "" when it cannot
+// be read (then the caller lists).
+func (s *Source) publishedVersion(ctx context.Context) string {
+	resp, err := s.client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: s.publicName + "/versions/latest"})
+	if err != nil {
+		return ""
+	}
+	_, n, _ := strings.Cut(resp.GetName(), "/versions/")
+	return n
+}
+
+// list lists the enabled versions and parses each, reusing keys parsed at earlier readings.
+func (s *Source) list(ctx context.Context) (*Set, error) {
 	versions, err := s.enabledVersions(ctx)
 	if err != nil {
 		return nil, err
