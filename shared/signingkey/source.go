@@ -219,7 +219,7 @@ func (s *Source) cached() *Set {
 // a project 600 read requests (gets and lists) a minute, which listing every TTL on each
 // instance would exhaust at 300 instances, but 90,000 accesses: so while the published public
 // set is the version it was at the last listing, and that listing is not older than ListEvery,
-// the set is kept with one access instead (terraform/README.md, Scale). A listing that
+// the set is kept with one access instead (terraform/README.md, Scale: what a busy tenant hits first). A listing that
 // fails while a set is known keeps that set, tried again after the TTL: at a rotation every
 // instance lists within one TTL, and those refused by the quota list in the minutes after.
 func (s *Source) read(ctx context.Context) (*Set, error) {
