@@ -51,10 +51,11 @@ locals {
     # Each instance's share of the cap on requests in flight to one origin: the cap over the most
     # Dispatch and Deliver instances there may be, so the cap holds with no store operation
     # (shared/delivery/README.md, Throttle).
-    JOBHOOKS_ORIGIN_MAX_IN_FLIGHT = tostring(local.origin_share)
-    JOBHOOKS_AUTO_DISABLE_AFTER   = var.auto_disable_after
-    JOBHOOKS_CACHE_TTL            = var.cache_ttl
-    JOBHOOKS_RECORD_TTL           = var.record_ttl
+    JOBHOOKS_ORIGIN_MAX_IN_FLIGHT     = tostring(local.origin_share)
+    JOBHOOKS_AUTO_DISABLE_AFTER       = var.auto_disable_after
+    JOBHOOKS_CACHE_TTL                = var.cache_ttl
+    JOBHOOKS_RECORD_TTL               = var.record_ttl
+    JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT = tostring(var.max_webhooks_per_project)
     # Deliver re-publishes a task before the subscription's 100-attempt dead-letter policy, and
     # Dispatch and Deliver re-publish any message before the subscriptions' 24 h retention.
     JOBHOOKS_REPUBLISH_AFTER  = "90"

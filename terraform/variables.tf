@@ -165,6 +165,17 @@ variable "record_ttl" {
   }
 }
 
+variable "max_webhooks_per_project" {
+  description = "How many static webhooks one tenant project may register (1-10,000). Planning an event stays one indexed read per project and event type per cache_ttl whatever the count; an event's record lists every delivery it fans out to, which is why 10,000 is the most."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_webhooks_per_project >= 1 && var.max_webhooks_per_project <= 10000 && floor(var.max_webhooks_per_project) == var.max_webhooks_per_project
+    error_message = "max_webhooks_per_project must be a whole number from 1 to 10,000."
+  }
+}
+
 variable "signing_mode" {
   description = "How dynamic (per-request) webhooks are signed: v1a (Ed25519, Standard Webhooks) or jwt (RS256 JWS, for receivers written against the Gemini documentation)."
   type        = string

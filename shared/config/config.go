@@ -273,8 +273,8 @@ func load(r *reader) (Config, error) {
 	if c.SigningMode == SigningModeJWT && c.PublicBaseURL == "" {
 		r.errs = append(r.errs, EnvSigningMode+"=jwt needs "+EnvPublicBaseURL+": it is the issuer of every JWT")
 	}
-	if c.MaxWebhooksPerProject < 1 {
-		r.errs = append(r.errs, EnvMaxWebhooksPerProject+" must be at least 1")
+	if c.MaxWebhooksPerProject < 1 || c.MaxWebhooksPerProject > MostWebhooksPerProject {
+		r.errs = append(r.errs, fmt.Sprintf("%s must be between 1 and %d", EnvMaxWebhooksPerProject, MostWebhooksPerProject))
 	}
 	if c.OriginMaxInFlight < 0 {
 		r.errs = append(r.errs, EnvOriginMaxInFlight+" must be at least 0 (0: no cap)")
@@ -301,6 +301,10 @@ func load(r *reader) (Config, error) {
 // AttemptMargin is what that may take before the function's timeout kills the request.
 const (
 	AttemptMargin = 10 * time.Second
+	// MostWebhooksPerProject is the most Config.MaxWebhooksPerProject may be set to: a job event's record
+	// lists every planned delivery (store.EventRecord), and 10,000 of them fit Firestore's 1 MiB
+	// document with the 64 KiB body.
+	MostWebhooksPerProject = 10000
 	// DefaultOriginMaxInFlight is OriginMaxInFlight where Terraform sets none: its default cap
 	// of 1,000 over its default 100 Dispatch and 100 Deliver instances.
 	DefaultOriginMaxInFlight = 5

@@ -57,13 +57,22 @@ func (s *Store) TakeLimit(ctx context.Context, project, action string, limit int
 // automatic single-field indexes of webhook and state: no document is read).
 func (s *Store) CountPending(ctx context.Context, project, webhookID string, limit int) (int, error) {
 	q := s.deliveries(project).Where("webhook", "==", webhookID).Where("state", "==", string(Pending)).Limit(limit)
-	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	n, err := countOf(ctx, q.NewAggregationQuery().WithCount("n"))
 	if err != nil {
 		return 0, fmt.Errorf("store: counting pending deliveries of %s/%s: %w", project, webhookID, err)
 	}
+	return n, nil
+}
+
+// countOf runs a count aggregation whose alias is "n".
+func countOf(ctx context.Context, q *firestore.AggregationQuery) (int, error) {
+	res, err := q.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
 	n, ok := res["n"]
 	if !ok {
-		return 0, fmt.Errorf("store: counting pending deliveries of %s/%s: no count", project, webhookID)
+		return 0, fmt.Errorf("store: the count aggregation answered no count")
 	}
 	switch v := n.(type) {
 	case int64:
@@ -73,6 +82,6 @@ func (s *Store) CountPending(ctx context.Context, project, webhookID string, lim
 		if pv, ok := v.(interface{ GetIntegerValue() int64 }); ok {
 			return int(pv.GetIntegerValue()), nil
 		}
-		return 0, fmt.Errorf("store: count of pending deliveries is a %T", n)
+		return 0, fmt.Errorf("store: a count is a %T", n)
 	}
 }

@@ -30,12 +30,12 @@ func (s *Store) CreateWebhookWithin(ctx context.Context, w webhook.Webhook, max 
 		case status.Code(err) != codes.NotFound:
 			return err
 		}
-		// Select() with no field reads document names only: counting costs no payload.
-		existing, err := tx.Documents(col.Select().Limit(max)).GetAll()
+		// A count aggregation: billed one read per 1,000 webhooks counted, not one per webhook.
+		n, err := countOf(ctx, col.NewAggregationQuery().WithCount("n").Transaction(tx))
 		if err != nil {
 			return err
 		}
-		if len(existing) >= max {
+		if n >= max {
 			return ErrLimit
 		}
 		return tx.Create(ref, w)

@@ -519,3 +519,24 @@ run "the_secrets_init_command_follows_prefix_and_jwt_mode" {
     error_message = "With a prefix and jwt mode, the command names both."
   }
 }
+
+# ---- webhooks per project: a variable up to 10,000 (shared/store/README.md, Data model) ----
+
+run "the_webhooks_cap_reaches_the_api" {
+  command = plan
+  variables {
+    max_webhooks_per_project = 10000
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.fn["API"].service_config[0].environment_variables["JOBHOOKS_MAX_WEBHOOKS_PER_PROJECT"] == "10000"
+    error_message = "The API does not get max_webhooks_per_project."
+  }
+}
+
+run "more_than_ten_thousand_webhooks_per_project_is_refused" {
+  command = plan
+  variables {
+    max_webhooks_per_project = 10001
+  }
+  expect_failures = [var.max_webhooks_per_project]
+}

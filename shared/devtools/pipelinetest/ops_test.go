@@ -23,6 +23,7 @@ type ops struct {
 	mu        sync.Mutex
 	reads     int
 	writes    int
+	commits   int
 	written   map[string]bool
 	docs      []string
 	publishes int
@@ -38,6 +39,7 @@ func (o *ops) request(method string, req any) {
 			o.written = map[string]bool{}
 		}
 		o.writes += len(r.Writes)
+		o.commits++
 		for _, w := range r.Writes {
 			if name := w.GetUpdate().GetName(); name != "" {
 				o.docs = append(o.docs, name)
@@ -66,7 +68,7 @@ func (o *ops) queried(docs int) {
 
 // count is a snapshot of the counters.
 type count struct {
-	Reads, Writes, Deletes, Published int
+	Reads, Writes, Deletes, Published, Commits int
 	// Docs are the names of the documents written (created or updated), in order.
 	Docs []string
 }
@@ -75,8 +77,8 @@ type count struct {
 func (o *ops) take() count {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	c := count{Reads: o.reads, Writes: o.writes, Deletes: len(o.written), Published: o.publishes, Docs: o.docs}
-	o.reads, o.writes, o.written, o.docs, o.publishes, o.published = 0, 0, nil, nil, 0, nil
+	c := count{Reads: o.reads, Writes: o.writes, Deletes: len(o.written), Published: o.publishes, Commits: o.commits, Docs: o.docs}
+	o.reads, o.writes, o.commits, o.written, o.docs, o.publishes, o.published = 0, 0, 0, nil, nil, 0, nil
 	return c
 }
 
