@@ -27,7 +27,6 @@ var setByThePlatform = map[string]string{
 // on the happy path), and the local stack and the tests set them where they need another.
 var defaultInProduction = map[string]string{
 	EnvFirstAttemptConcurrency: "32 first attempts of one event at once",
-	EnvMaxWebhooksPerProject:   "100 webhooks per project",
 	EnvMaxReplay:               "1,000 deliveries per replay",
 	EnvPingsPerMinute:          "10 pings per minute per project",
 	EnvRetriesPerMinute:        "60 retries per minute per project",
