@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,4 +133,77 @@ func TestScale_TenThousandWebhooksOneSubscribedPlanWithOneRead(t *testing.T) {
 		t.Errorf("refusing the %d-th webhook cost %d reads and %d writes; want a count (about one read per 1,000) and none", n+1, c.Reads, c.Writes)
 	}
 	t.Logf("10,000 webhooks, one subscribed: Dispatch reads %v for two events; refusing one more: %d reads", reads, c.Reads)
+}
+
+// SPEC §13: no document is written more than about once a second on a hot path. An endpoint
+// that flaps (every other answer a 500) seen by three instances at once: each instance's
+// cached copy says healthy or failing, and each flip would write the webhook's health. Written
+// at most once a second across the three, and the streak is not lost: when the endpoint stays
+// down, its failure streak is recorded.
+func TestScale_AFlappingEndpointsHealthIsWrittenAtMostOnceASecondAcrossInstances(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{NoPush: true, Configure: func(c *config.Config) { c.CacheTTL = 200 * time.Millisecond }})
+	var mu sync.Mutex
+	n, down := 0, false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		fail := down || n%2 == 0
+		mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	s.AddWebhook(t, hook("flap", "flappy", srv.URL))
+	time.Sleep(store.HealthEvery) // the webhook's creation is a write too
+
+	type instance struct {
+		proc     *process
+		dispatch pushmsg.HandlerFunc
+	}
+	var ins []instance
+	for range 3 {
+		p := newProcess(t, s, nil)
+		ins = append(ins, instance{p, p.dispatch().Handle})
+	}
+	send := func(round, events int) {
+		var wg sync.WaitGroup
+		for i := range events {
+			in := ins[i%len(ins)]
+			id := fmt.Sprintf("job-%d-%d", round, i)
+			wg.Go(func() {
+				in.proc.handle(in.dispatch, pushmsg.Message{Data: []byte(jobEvent("flap", id, "batch.succeeded")), MessageID: id})
+			})
+		}
+		wg.Wait()
+	}
+	start := time.Now()
+	for round := range 8 {
+		send(round, 30)
+		time.Sleep(250 * time.Millisecond)
+	}
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	send(8, 6)
+	Eventually(t, wait, "the streak of the endpoint that stayed down", func() bool {
+		w, err := s.Store.GetWebhook(context.Background(), "flap", "flappy")
+		return err == nil && !w.FailingSince.IsZero() && !w.RetryingSince.IsZero()
+	})
+	took := time.Since(start)
+	writes := 0
+	for _, in := range ins {
+		for _, doc := range in.proc.ops.take().Docs {
+			if strings.HasSuffix(doc, "/webhooks/flappy") {
+				writes++
+			}
+		}
+	}
+	if most := int(took/store.HealthEvery) + 1; writes > most || writes == 0 {
+		t.Errorf("%d writes of the webhook in %v by 3 instances; want between 1 and %d (once a second at most)", writes, took.Round(time.Millisecond), most)
+	}
+	t.Logf("a flapping endpoint, 246 deliveries over 3 instances: %d health writes in %v", writes, took.Round(time.Millisecond))
 }
