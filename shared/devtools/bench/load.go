@@ -40,6 +40,7 @@ type LoadResult struct {
 	Scenario string          `json:"scenario"`
 	Throttle *ThrottleResult `json:"throttle,omitempty"`
 	Dead     *DeadResult     `json:"dead,omitempty"`
+	Burst    *BurstResult    `json:"burst,omitempty"`
 }
 
 // ThrottleResult is the throttle scenario's numbers.
@@ -79,8 +80,10 @@ func runLoad(ctx context.Context, opts Options) (Result, error) {
 		res.Load.Throttle, err = runThrottle(ctx, opts)
 	case "dead":
 		res.Load.Dead, err = runDead(ctx, opts)
+	case "burst":
+		res.Load.Burst, err = runBurstLoad(ctx, opts)
 	default:
-		err = fmt.Errorf("unknown load scenario %q (throttle or dead)", opts.Load)
+		err = fmt.Errorf("unknown load scenario %q (throttle, dead or burst)", opts.Load)
 	}
 	return res, err
 }
@@ -423,6 +426,8 @@ func runDead(ctx context.Context, opts Options) (*DeadResult, error) {
 
 func (l LoadResult) table() string {
 	switch {
+	case l.Burst != nil:
+		return l.Burst.table()
 	case l.Throttle != nil:
 		t := l.Throttle
 		return fmt.Sprintf(`throttled endpoint         %d events, rate_limit %d, max_in_flight %d: %d delivered (lost %d)

@@ -23,9 +23,12 @@ func main() {
 	dir := flag.String("dir", ".dev/bench", "state directory of the benchmark's own local stack (wiped)")
 	asJSON := flag.Bool("json", false, "print one JSON object as the last line of stdout")
 	window := flag.Duration("window", 0, "the dead load scenario's compressed retry window (default 4m)")
-	load := flag.String("load", "", "run a load scenario instead: throttle (a burst to a throttled endpoint beside an unthrottled one) or dead (a dead endpoint's backlog with and without the circuit breaker, and a flaky endpoint beside it)")
+	load := flag.String("load", "", "run a load scenario instead: throttle (a burst to a throttled endpoint beside an unthrottled one) dead (a dead endpoint's backlog with and without the circuit breaker, and a flaky endpoint beside it) or burst (--events job events, default 50,000, to --webhooks endpoints: none lost, each function's memory as the backlog drains)")
 	flag.Parse()
 
+	if *load == "burst" && !flagSet("events") {
+		*events = 0 // the burst scenario's own default
+	}
 	opts := bench.Options{Events: *events, Webhooks: *webhooks, Ceiling: *ceiling, Warmup: *warmup, Dir: *dir, Progress: os.Stderr, Load: *load, Window: *window}
 	if err := pacing(&opts, *rate, *duration); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -65,4 +68,11 @@ func pacing(opts *bench.Options, rate float64, duration time.Duration) error {
 	}
 	opts.Rate, opts.Duration = rate, duration
 	return nil
+}
+
+// flagSet reports whether the command line set the flag.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
