@@ -11,6 +11,7 @@ import (
 	"github.com/jobhooks/jobhooks/shared/config"
 	"github.com/jobhooks/jobhooks/shared/devtools/pipelinetest"
 	"github.com/jobhooks/jobhooks/shared/secrets"
+	"github.com/jobhooks/jobhooks/shared/store"
 	"github.com/jobhooks/jobhooks/shared/webhook"
 )
 
@@ -285,6 +286,7 @@ func TestResource_ReenablingResetsHealth(t *testing.T) {
 	s, c := env(t, pipelinetest.Options{})
 	c.createA("sick", "https://a.example.com/h")
 	ctx := context.Background()
+	time.Sleep(store.HealthEvery) // a health write waits a second after the webhook's create
 	if _, err := s.Store.MarkFailing(ctx, "acme", "sick", time.Now().Add(-80*time.Hour)); err != nil {
 		t.Fatal(err)
 	}

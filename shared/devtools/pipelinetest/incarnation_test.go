@@ -131,8 +131,13 @@ func TestDeliver_ASuccessSeenByAStaleInstanceStopsTheAutoDisable(t *testing.T) {
 
 	handle(stale, deliveryTask(t, "acme", "job-1", "wh")) // 200: caches a healthy copy
 	handle(fresh, deliveryTask(t, "acme", "job-2", "wh")) // 500: the streak begins
-	w, _ := s.Store.GetWebhook(ctx, "acme", "wh")
-	streak := w.FailingSince
+	// The webhook was written (created) less than store.HealthEvery ago: the streak's start may
+	// be held back and written a second later.
+	var streak time.Time
+	for deadline := time.Now().Add(3 * store.HealthEvery); streak.IsZero() && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		w, _ := s.Store.GetWebhook(ctx, "acme", "wh")
+		streak = w.FailingSince
+	}
 	if streak.IsZero() {
 		t.Fatal("no failure streak recorded")
 	}
@@ -143,7 +148,7 @@ func TestDeliver_ASuccessSeenByAStaleInstanceStopsTheAutoDisable(t *testing.T) {
 	}
 	time.Sleep(time.Until(streak.Add(disableAfter + time.Second)))
 	handle(fresh, deliveryTask(t, "acme", "job-4", "wh")) // 500, past the streak's limit
-	w, _ = s.Store.GetWebhook(ctx, "acme", "wh")
+	w, _ := s.Store.GetWebhook(ctx, "acme", "wh")
 	if w.State != webhook.Enabled {
 		t.Fatalf("webhook %s (%s) although it delivered job-3 %s ago", w.State, w.DisabledReason, disableAfter-10*time.Second)
 	}
