@@ -84,34 +84,101 @@ func (c *child) stop() {
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
 // startFunctions starts every function as its own process on a free port, into children, and
-// waits until each accepts connections.
+// waits until each accepts connections: JWKS first (the others are told its address), then the
+// rest at once. A port is free when picked but may be taken before the function binds it (any
+// process's outgoing connection can take an ephemeral port): a function that exits at start
+// because its port is in use is started again on another.
 func startFunctions(ctx context.Context, dir, bin string, env map[string]string, children map[string]*child) error {
 	var childEnv []string
 	for k, v := range env {
 		childEnv = append(childEnv, k+"="+v)
 	}
-	ports := map[string]int{}
-	for _, name := range Functions {
-		var err error
-		if ports[name], err = emulator.FreePort(); err != nil {
-			return err
+	var mu sync.Mutex
+	launch := func(name string, env []string) error {
+		c, err := launchChild(ctx, name, bin, env, filepath.Join(dir, "logs", strings.ToLower(name)+".log"))
+		if c != nil {
+			mu.Lock()
+			children[name] = c
+			mu.Unlock()
 		}
+		return err
+	}
+	if err := launch("JWKS", childEnv); err != nil {
+		return err
 	}
 	// The console's verify page shows the JWKS address (shared/restapi/README.md, Console).
-	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", ports["JWKS"], jwks.Path))
+	childEnv = append(childEnv, fmt.Sprintf("JOBHOOKS_JWKS_URL=http://127.0.0.1:%d%s", children["JWKS"].port, jwks.Path))
+	errs := make(chan error, len(Functions))
 	for _, name := range Functions {
-		c, err := startChild(name, bin, ports[name], childEnv, filepath.Join(dir, "logs", strings.ToLower(name)+".log"))
+		if name == "JWKS" {
+			continue
+		}
+		go func() { errs <- launch(name, childEnv) }()
+	}
+	var first error
+	for range len(Functions) - 1 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// freePort picks a port; a test replaces it to hand out a taken one.
+var freePort = emulator.FreePort
+
+// launchChild starts a function on a free port and waits until it listens, on another port when
+// the first was taken meanwhile (a few times at most). A function that exits at start for another
+// reason is reported with the end of its log.
+func launchChild(ctx context.Context, name, bin string, env []string, logPath string) (*child, error) {
+	for try := 1; ; try++ {
+		port, err := freePort()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		children[name] = c
-	}
-	for _, c := range children {
-		if err := c.waitListening(ctx, 30*time.Second); err != nil {
-			return err
+		before := fileSize(logPath)
+		c, err := startChild(name, bin, port, env, logPath)
+		if err != nil {
+			return nil, err
 		}
+		err = c.waitListening(ctx, 30*time.Second)
+		if err == nil {
+			return c, nil
+		}
+		logged := logSince(logPath, before)
+		if try < 5 && strings.Contains(logged, "address already in use") {
+			<-c.done
+			continue
+		}
+		if logged != "" {
+			err = fmt.Errorf("%w:\n%s", err, lastLines(logged, 10))
+		}
+		return c, err
 	}
-	return nil
+}
+
+func fileSize(path string) int64 {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// logSince reads what a function logged after offset (its log is appended to across restarts).
+func logSince(path string, offset int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || int64(len(b)) < offset {
+		return ""
+	}
+	return string(b[offset:])
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // stopChildren stops every function at once: each gets SIGTERM, flushes its spans and exits
