@@ -29,3 +29,24 @@ resource "google_logging_project_exclusion" "push_request_logs" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The attempt line of a delivered attempt is most of what a healthy deployment logs (one per
+# delivery, about 1 KB), and what it says is in the delivery's record too. User-defined
+# log-based metrics are computed from every log the Logging API receives for the project,
+# whatever the exclusions (Cloud Logging, "Log-based metrics overview"): the attempt counts and
+# latencies of monitoring.tf, and so the alerts and the dashboard, see every line. So the
+# _Default sink stores only delivered_attempt_logs_kept of them, sampled by insertId; the lines of
+# every other outcome are all kept. The metrics are project-scoped (no bucket_name): a
+# bucket-scoped metric would count only what its bucket stores.
+resource "google_logging_project_exclusion" "delivered_attempt_logs" {
+  count       = var.delivered_attempt_logs_kept < 1 ? 1 : 0
+  name        = "${var.name_prefix}jobhooks-delivered-attempt-logs"
+  description = "Attempt lines of delivered Jobhooks attempts beyond the kept share (delivered_attempt_logs_kept); the log-based metrics count them all."
+  filter = join(" AND ", concat([
+    local.attempt_logs,
+    "jsonPayload.outcome=\"delivered\"",
+    ], var.delivered_attempt_logs_kept > 0 ? ["sample(insertId, ${1 - var.delivered_attempt_logs_kept})"] : [],
+  ))
+
+  depends_on = [google_project_service.enabled]
+}

@@ -397,6 +397,17 @@ variable "trace_sample_ratio" {
   }
 }
 
+variable "delivered_attempt_logs_kept" {
+  description = "Share of the attempt lines of delivered attempts that Cloud Logging stores (0-1). The log-based metrics and alerts count every line whatever this is: they are computed from all the logs the Logging API receives, before exclusions. Failed, retried and every other line are always stored; each attempt is in its delivery record (API, console) either way (terraform/README.md, All in, first try)."
+  type        = number
+  default     = 0.01
+
+  validation {
+    condition     = var.delivered_attempt_logs_kept >= 0 && var.delivered_attempt_logs_kept <= 1
+    error_message = "delivered_attempt_logs_kept must be between 0 and 1."
+  }
+}
+
 variable "deployer_member" {
   description = "The IAM principal that runs terraform apply, granted Service Account User on the seven accounts this module creates (iam.tf). Empty: the email of the provider's credentials, as user: or serviceAccount:. Set it when those credentials have no email (direct workload identity federation: principal://...)."
   type        = string

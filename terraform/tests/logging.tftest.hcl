@@ -69,3 +69,54 @@ run "prefixed_deployment_excludes_its_own_services" {
     error_message = "two deployments in one project need two exclusions"
   }
 }
+
+# A delivered attempt's line is stored at 1 % by default, every other outcome's always, and the
+# metrics that count attempts stay project-scoped, so they count the excluded lines too.
+run "delivered_attempt_lines_are_sampled_and_still_counted" {
+  command = plan
+
+  assert {
+    condition     = google_logging_project_exclusion.delivered_attempt_logs[0].filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^jobhooks-\" AND jsonPayload.message=\"delivery attempt\" AND jsonPayload.outcome=\"delivered\" AND sample(insertId, 0.99)"
+    error_message = "the exclusion must drop 99 % of delivered attempts' lines and nothing else: ${google_logging_project_exclusion.delivered_attempt_logs[0].filter}"
+  }
+  assert {
+    condition = alltrue([for m in [
+      google_logging_metric.attempts,
+      google_logging_metric.attempt_latency,
+      google_logging_metric.e2e_latency,
+    ] : m.bucket_name == null])
+    error_message = "a bucket-scoped metric counts only what its bucket stores: the attempt metrics must be project-scoped"
+  }
+}
+
+run "every_delivered_attempt_line_can_be_kept_or_none" {
+  command = plan
+  variables {
+    delivered_attempt_logs_kept = 1
+  }
+
+  assert {
+    condition     = length(google_logging_project_exclusion.delivered_attempt_logs) == 0
+    error_message = "keeping every line needs no exclusion"
+  }
+}
+
+run "no_delivered_attempt_line_is_stored_at_zero" {
+  command = plan
+  variables {
+    delivered_attempt_logs_kept = 0
+  }
+
+  assert {
+    condition     = !strcontains(google_logging_project_exclusion.delivered_attempt_logs[0].filter, "sample(")
+    error_message = "at 0 every delivered attempt's line is excluded: ${google_logging_project_exclusion.delivered_attempt_logs[0].filter}"
+  }
+}
+
+run "a_share_above_one_is_refused" {
+  command = plan
+  variables {
+    delivered_attempt_logs_kept = 1.5
+  }
+  expect_failures = [var.delivered_attempt_logs_kept]
+}

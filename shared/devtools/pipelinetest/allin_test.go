@@ -39,6 +39,9 @@ func TestCost_FirstTryAllInLinesAreCountedAndPriceTheAllInTable(t *testing.T) {
 	if err != nil || !strings.Contains(string(tf), `resource "google_logging_project_exclusion" "push_request_logs"`) {
 		t.Fatalf("terraform/logging.tf must exclude the push functions' request logs (%v)", err)
 	}
+	if !strings.Contains(string(tf), `resource "google_logging_project_exclusion" "delivered_attempt_logs"`) {
+		t.Fatal("terraform/logging.tf must store only delivered_attempt_logs_kept of the delivered attempts' lines")
+	}
 	table := allInTable(t, cases)
 	t.Logf("all-in table:\n%s", table)
 	doc, err := os.ReadFile("../../../terraform/README.md")
@@ -57,6 +60,7 @@ func allInTable(t *testing.T, cases []allInCase) string {
 	vcpu := tfNumber(t, "function_cpu")
 	memGiB := tfNumber(t, "function_memory") / 1024
 	sampled := tfNumber(t, "trace_sample_ratio")
+	kept := tfNumber(t, "delivered_attempt_logs_kept")
 	instanceSecond := vcpu*allInPrices.vcpuSecond + memGiB*allInPrices.gibSecond
 
 	type line struct {
@@ -65,6 +69,9 @@ func allInTable(t *testing.T, cases []allInCase) string {
 		price    func(c allInCase, multi bool) float64 // per delivery
 	}
 	per := func(c allInCase, v int) float64 { return float64(v) / float64(c.n) }
+	stored := func(c allInCase) float64 { // what the _Default bucket stores and bills
+		return per(c, c.traffic.logBytes-c.traffic.delivered) + kept*per(c, c.traffic.delivered)
+	}
 	requests := func(c allInCase) float64 { return 1 / float64(c.n) } // one push of the job event
 	fs := func(multi bool) struct{ read, write, delete float64 } {
 		if multi {
@@ -99,8 +106,8 @@ func allInTable(t *testing.T, cases []allInCase) string {
 			return fmt.Sprintf("%g × %g s / %g concurrent", requests(c), requestSeconds, concurrency)
 		}, func(c allInCase, _ bool) float64 { return requests(c) * requestSeconds / concurrency * instanceSecond }},
 		{"Cloud Logging, the functions' lines", func(c allInCase) string {
-			return fmt.Sprintf("%.0f B", per(c, c.traffic.logBytes))
-		}, func(c allInCase, _ bool) float64 { return per(c, c.traffic.logBytes) / gib * allInPrices.loggingGiB }},
+			return fmt.Sprintf("%.0f B stored of %.0f B logged (delivered attempts' lines at %g %%)", stored(c), per(c, c.traffic.logBytes), kept*100)
+		}, func(c allInCase, _ bool) float64 { return stored(c) / gib * allInPrices.loggingGiB }},
 		{"Cloud Logging, Cloud Run request logs (excluded)", func(c allInCase) string {
 			return fmt.Sprintf("0 B (%.0f B kept without the exclusion)", requests(c)*float64(len(requestLogEntry)))
 		}, func(allInCase, bool) float64 { return 0 }},

@@ -57,6 +57,7 @@ const (
 type traffic struct {
 	lines     []string // the functions' log lines at INFO and above, as sized
 	logBytes  int      // their bytes, each with its LogEntry envelope
+	delivered int      // of which attempt lines of a delivered attempt (terraform/logging.tf samples their storage)
 	spans     int      // spans of the event's trace
 	postBytes int      // the POSTs as sent: request line, headers, body
 }
@@ -93,7 +94,11 @@ func pushedFirstTry(t *testing.T, n int) traffic {
 		}
 		l = representative(strings.TrimSuffix(l, "\n"))
 		out.lines = append(out.lines, l)
-		out.logBytes += len(l) + len(stdoutEnvelope) - len(`"jsonPayload":{},`)
+		entry := len(l) + len(stdoutEnvelope) - len(`"jsonPayload":{},`)
+		out.logBytes += entry
+		if m["message"] == "delivery attempt" && m["outcome"] == "delivered" {
+			out.delivered += entry
+		}
 	}
 	Eventually(t, wait, "Dispatch's span", func() bool { return len(spansNamed(rec, "Dispatch")) == 2 })
 	trace := spansNamed(rec, "Dispatch")[1].SpanContext().TraceID()
