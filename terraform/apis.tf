@@ -1,7 +1,7 @@
 # The APIs Jobhooks uses. They stay enabled on destroy: other workloads of the project may use
 # them, and disabling an API deletes nothing but breaks whoever else relies on it.
 locals {
-  services = toset([
+  services = toset(concat([
     "artifactregistry.googleapis.com",     # images built for the functions
     "cloudbuild.googleapis.com",           # builds each function from the uploaded source
     "cloudfunctions.googleapis.com",       # the five gen2 functions
@@ -16,7 +16,8 @@ locals {
     "secretmanager.googleapis.com",        # the KEK and the signing key
     "storage.googleapis.com",              # the source bucket
     "telemetry.googleapis.com",            # receives the spans over OTLP (shared/tracing/README.md, Export)
-  ])
+    # The egress network, its Cloud NAT and the reserved addresses (egress.tf), only when they are on.
+  ], local.egress_on ? ["compute.googleapis.com"] : []))
 }
 
 resource "google_project_service" "enabled" {

@@ -202,6 +202,7 @@ resource "google_cloudfunctions2_function" "first" {
     # Dispatch, Deliver and DeadLetter: internal only, and IAM still refuses any request without
     # an OIDC token of the push account (iam.tf). The API checks an API key on every request.
     ingress_settings = local.ingress[each.key]
+    # No egress settings: JWKS never POSTs to a receiver (egress.tf covers Dispatch and Deliver).
   }
 
   depends_on = [
@@ -248,10 +249,23 @@ resource "google_cloudfunctions2_function" "fn" {
     # Dispatch, Deliver and DeadLetter: internal only, and IAM still refuses any request without
     # an OIDC token of the push account (iam.tf). The API checks an API key on every request.
     ingress_settings = local.ingress[each.key]
+
+    # With egress_ip_count > 0, Dispatch and Deliver send everything into the egress network and
+    # reach receivers through its Cloud NAT (egress.tf); DeadLetter and the API never POST to one.
+    direct_vpc_egress = contains(local.egress_functions, each.key) ? "VPC_EGRESS_ALL_TRAFFIC" : null
+    dynamic "direct_vpc_network_interface" {
+      for_each = contains(local.egress_functions, each.key) ? [1] : []
+      content {
+        network    = google_compute_network.egress[0].name
+        subnetwork = google_compute_subnetwork.egress[0].name
+      }
+    }
   }
 
   depends_on = [
     google_cloudfunctions2_function.first,
+    # Egress through the VPC reaches nothing until the NAT has its addresses.
+    google_compute_router_nat.egress,
     terraform_data.build_grants_propagated,
     terraform_data.function_sizing,
     google_project_iam_member.firestore_user,

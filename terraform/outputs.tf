@@ -20,6 +20,11 @@ output "jwks_url" {
   depends_on = [google_cloudfunctions2_function.first, google_cloudfunctions2_function.fn]
 }
 
+output "egress_ips" {
+  description = "The addresses Dispatch and Deliver send every delivery from, for receivers to allowlist (egress_ip_count > 0; terraform/README.md, Static egress IPs). Empty when off: deliveries then leave from Google's shared addresses."
+  value       = google_compute_address.egress[*].address
+}
+
 output "job_events_topic" {
   description = "Topic that job systems publish job-finished events to (shared/jobevents/README.md, The job event)."
   value       = google_pubsub_topic.topic[local.topic_ids.job_events].id

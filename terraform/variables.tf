@@ -327,6 +327,43 @@ variable "function_overrides" {
   }
 }
 
+# ---- static egress IPs (egress.tf; terraform/README.md, Static egress IPs) ----
+
+variable "egress_ip_count" {
+  description = "How many reserved external addresses Dispatch and Deliver send every delivery from, through Direct VPC egress and a Cloud NAT (the egress_ips output, for receivers to allowlist). 0 (default) is off: the functions leave from Google's shared addresses and nothing of the VPC is created."
+  type        = number
+  default     = 0
+
+  validation {
+    # 16 is far beyond what the ports need (each address has 64,512) and bounds the fixed cost.
+    condition     = var.egress_ip_count >= 0 && var.egress_ip_count <= 16 && floor(var.egress_ip_count) == var.egress_ip_count
+    error_message = "egress_ip_count must be a whole number from 0 (off) to 16."
+  }
+}
+
+variable "egress_subnet_cidr" {
+  description = "IPv4 range of the egress subnetwork, used only when egress_ip_count > 0. Cloud Run takes its instances' addresses from it, about two per instance, and wants /26 or larger; the default /22 (1,020 usable) holds twice the default 100 Dispatch and 100 Deliver instances with room to spare. It must lie in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, ranges the SSRF guard refuses."
+  type        = string
+  default     = "10.8.0.0/22"
+
+  validation {
+    condition     = can(cidrnetmask(var.egress_subnet_cidr)) && try(cidrhost(var.egress_subnet_cidr, 0) == split("/", var.egress_subnet_cidr)[0], false)
+    error_message = "egress_subnet_cidr must be an IPv4 range written from its first address, such as 10.8.0.0/22."
+  }
+  validation {
+    condition     = try(tonumber(split("/", var.egress_subnet_cidr)[1]) <= 26, false)
+    error_message = "egress_subnet_cidr must be a /26 or larger, the smallest subnetwork Cloud Run's Direct VPC egress takes."
+  }
+  validation {
+    # An address the guard allowed would be a VPC-internal address a webhook URL could reach.
+    condition = anytrue([for p in ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] : try(
+      tonumber(split("/", var.egress_subnet_cidr)[1]) >= tonumber(split("/", p)[1])
+      && cidrhost("${split("/", var.egress_subnet_cidr)[0]}/${split("/", p)[1]}", 0) == split("/", p)[0],
+    false)])
+    error_message = "egress_subnet_cidr must lie in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, which the SSRF guard refuses to dial (shared/sender/guard.go)."
+  }
+}
+
 # ---- monitoring ----
 
 variable "alert_notification_channels" {

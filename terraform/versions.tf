@@ -6,8 +6,10 @@ terraform {
     # The only provider: the source archive is built by scripts/package, not by the archive
     # provider, and nothing here needs random, null or google-beta.
     google = {
-      source  = "hashicorp/google"
-      version = "~> 7.0" # 7.x only: a major version may change resources under us
+      source = "hashicorp/google"
+      # 7.21 or later: Direct VPC egress of gen2 functions (egress.tf) needs it.
+      # 7.x only: a major version may change resources under us.
+      version = "~> 7.21"
     }
   }
 }
