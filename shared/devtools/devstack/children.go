@@ -62,7 +62,14 @@ func (c *child) waitListening(ctx context.Context, timeout time.Duration) error 
 		}
 		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.port), time.Second); err == nil {
 			conn.Close()
-			return nil
+			// Something listens there; it is this function only if it is still running a
+			// moment later (another listener on a taken port also answers the dial).
+			select {
+			case <-c.done:
+				return fmt.Errorf("%s exited at start; see its log", c.name)
+			case <-time.After(200 * time.Millisecond):
+				return nil
+			}
 		}
 	}
 	return fmt.Errorf("%s did not answer on port %d within %s", c.name, c.port, timeout)
@@ -146,8 +153,13 @@ func launchChild(ctx context.Context, name, bin string, env []string, logPath st
 			return c, nil
 		}
 		logged := logSince(logPath, before)
-		if try < 5 && strings.Contains(logged, "address already in use") {
-			<-c.done
+		exited := false
+		select {
+		case <-c.done:
+			exited = true
+		default:
+		}
+		if exited && try < 5 && strings.Contains(logged, "address already in use") {
 			continue
 		}
 		if logged != "" {
